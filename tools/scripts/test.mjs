@@ -1,0 +1,52 @@
+// `npm test`: lint, type-check, the generated-code check, then every project's tests
+// (unit *.spec.ts, integration *.int-spec.ts against the machine's Redis/PostgreSQL,
+// end-to-end *.e2e-spec.ts) with Node's test runner.
+// Options: --only DIR (just the tests below DIR, no lint/typecheck), --skip-static.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = process.argv.slice(2);
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined;
+const skipStatic = only !== undefined || args.includes('--skip-static');
+const env = { ...process.env, SWC_NODE_PROJECT: path.join(root, 'tsconfig.json'), NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
+
+function run(label, cmd, cmdArgs) {
+  console.log(`\n==> ${label}: ${cmd} ${cmdArgs.join(' ')}`);
+  const started = Date.now();
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env });
+  console.log(`<== ${label}: ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+function findSpecs(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) findSpecs(p, out);
+    else if (/\.(spec|int-spec|e2e-spec)\.ts$/.test(name)) out.push(path.relative(root, p));
+  }
+  return out;
+}
+
+if (!skipStatic) {
+  run('lint', process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.']);
+  run('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
+}
+
+const dirs = only ? [only] : ['libs', 'apps', 'tools'];
+const specs = dirs.flatMap((d) => findSpecs(path.join(root, d))).sort();
+if (specs.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+run('tests', process.execPath, [
+  '--require', '@swc-node/register',
+  '--test',
+  '--test-concurrency=2',
+  '--test-reporter=spec',
+  ...specs,
+]);

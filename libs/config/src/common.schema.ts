@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** A TCP port number from a string variable. */
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/** A boolean from "true"/"false"/"1"/"0". */
+export const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+/** Variables every Switchyard service reads. */
+export const commonEnv = {
+  LOG_LEVEL: logLevel,
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every BullMQ queue and Redis key, so several deployments (or tests) can share a Redis. */
+  SWITCHYARD_PREFIX: z.string().regex(/^[A-Za-z0-9:_{}-]+$/).default('sy'),
+  HOST: z.string().default('127.0.0.1'),
+};

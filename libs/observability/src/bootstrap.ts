@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { INestApplication, Type } from '@nestjs/common';
+import { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
@@ -18,11 +18,10 @@ export interface HttpAppOptions {
  * request (taken from `x-request-id` when sane, else new) echoed in the response and carried into
  * every log line, and shutdown hooks so SIGTERM drains the service.
  */
-export async function createHttpApp(rootModule: Type<unknown>, opts: HttpAppOptions): Promise<NestFastifyApplication> {
+export async function createHttpApp(rootModule: Type<unknown> | DynamicModule, opts: HttpAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     genReqId: (req: IncomingMessage) => acceptOrCreateRequestId(req.headers['x-request-id']),
-    disableRequestLogging: true,
   });
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', (req, reply, done) => {

@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { ConfigError } from '@switchyard/config';
+import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
+import { AppModule } from './app.module';
+import { loadAuthConfig } from './config/auth.config';
+
+async function main() {
+  let config;
+  try {
+    config = loadAuthConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
+  const app = await createHttpApp(AppModule.forRoot(config, logger), { logger });
+  drainOnShutdown(app);
+  await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info({ url: await app.getUrl() }, 'auth ready');
+}
+
+void main();

@@ -1,0 +1,50 @@
+/**
+ * The one catalogue of BullMQ queue names and Redis keys/channels. These values are persistent:
+ * a running deployment has data under them, so do not rename one without a migration.
+ *
+ * Every name starts with the deployment prefix (env SWITCHYARD_PREFIX, default "sy"). Queue names
+ * carry the pool and model; BullMQ adds its own `bull:`-style prefix, which we set to
+ * `${prefix}:q` and wrap in a hash tag so one queue's keys land on one Redis Cluster slot.
+ */
+
+export type Pool = 'shared' | 'performance';
+
+/** Model names contain ':' and '.', which BullMQ queue names may not; encode them reversibly. */
+export function encodeModel(model: string): string {
+  return encodeURIComponent(model).replace(/\./g, '%2E').replace(/:/g, '%3A');
+}
+
+export function decodeModel(encoded: string): string {
+  return decodeURIComponent(encoded);
+}
+
+export const Queues = {
+  /** BullMQ `prefix` option for every inference queue of a deployment. */
+  bullPrefix: (prefix: string) => `${prefix}:q`,
+  /** The queue of one (pool, model): every worker holding the model pulls from it. */
+  inference: (pool: string, model: string) => `{inf-${pool}-${encodeModel(model)}}`,
+  /** Parses a queue name made by `inference` back into its pool and model. */
+  parseInference(name: string): { pool: string; model: string } | undefined {
+    const m = /^\{inf-([a-z]+)-(.+)\}$/.exec(name);
+    return m ? { pool: m[1], model: decodeModel(m[2]) } : undefined;
+  },
+} as const;
+
+export const RedisKeys = {
+  /** Pub/sub: auth publishes key revocations and policy changes; edges drop cached verdicts. */
+  authEventsChannel: (prefix: string) => `${prefix}:auth:events`,
+  /** Pub/sub channel one edge instance listens on for the chunks of its in-flight requests. */
+  relayChannel: (prefix: string, edgeId: string) => `${prefix}:relay:${edgeId}`,
+  /** Pub/sub: cancellations of running jobs (workers abort the Ollama request). */
+  cancelChannel: (prefix: string) => `${prefix}:cancel`,
+  /** Sorted-set window of a key's requests for the requests-per-minute limit. */
+  rateRequests: (prefix: string, keyId: string) => `${prefix}:rl:req:${keyId}`,
+  /** Sorted-set window of a key's tokens for the tokens-per-minute limit. */
+  rateTokens: (prefix: string, keyId: string) => `${prefix}:rl:tok:${keyId}`,
+  /** Hash: model -> JSON of its residency (which workers hold it), written by the scheduler. */
+  residency: (prefix: string) => `${prefix}:residency`,
+  /** Hash: worker id -> JSON of its last status, written by the scheduler (recovery after restart). */
+  workers: (prefix: string) => `${prefix}:workers`,
+  /** Hash: "pool|model" -> observed load seconds (for Retry-After estimates). */
+  loadTimes: (prefix: string) => `${prefix}:load-times`,
+} as const;

@@ -1,15 +1,23 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { CatalogueModel } from '@switchyard/contracts';
 import { ObservabilityModule, type Logger } from '@switchyard/observability';
-import { SchedulerConfig, SCHEDULER_CONFIG } from './config/scheduler.config';
+import { SchedulerConfig } from './config/scheduler.config';
+import { SchedulerConfigModule } from './config/scheduler-config.module';
+import { RedisModule } from './redis/redis.module';
+import { SchedulingModule } from './scheduling/scheduling.module';
 import { VERSION } from './version';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: SchedulerConfig, logger: Logger): DynamicModule {
+  static forRoot(config: SchedulerConfig, catalogue: CatalogueModel[], logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule.forRoot({ service: 'scheduler', version: VERSION, logger })],
-      providers: [{ provide: SCHEDULER_CONFIG, useValue: config }],
+      imports: [
+        ObservabilityModule.forRoot({ service: 'scheduler', version: VERSION, logger }),
+        SchedulerConfigModule.forRoot(config, catalogue),
+        RedisModule,
+        SchedulingModule,
+      ],
     };
   }
 }

@@ -2,24 +2,25 @@ import 'reflect-metadata';
 import { ConfigError } from '@switchyard/config';
 import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
 import { AppModule } from './app.module';
+import { loadSchedulerCatalogue } from './config/catalogue';
 import { loadSchedulerConfig } from './config/scheduler.config';
 
 async function main() {
   let config;
+  let catalogue;
   try {
     config = loadSchedulerConfig();
+    catalogue = loadSchedulerCatalogue(config);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78);
-    }
-    throw err;
+    // A bad environment or catalogue (missing, unreadable, invalid) is a configuration error.
+    console.error(err instanceof ConfigError || err instanceof Error ? err.message : String(err));
+    process.exit(78);
   }
   const logger = createLogger({ service: 'scheduler', level: config.LOG_LEVEL });
-  const app = await createHttpApp(AppModule.forRoot(config, logger), { logger });
+  const app = await createHttpApp(AppModule.forRoot(config, catalogue, logger), { logger });
   drainOnShutdown(app);
   await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url: await app.getUrl() }, 'scheduler ready');
+  logger.info({ url: await app.getUrl(), policy: config.SCHEDULER_POLICY, models: catalogue.length }, 'scheduler ready');
 }
 
 void main();

@@ -1,1 +1,2 @@
 export * from './openai-schema';
+export * from './sim';

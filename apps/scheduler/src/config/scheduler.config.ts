@@ -1,9 +1,39 @@
 import { z } from 'zod';
 import { commonEnv, loadConfig, port } from '@switchyard/config';
+import { POLICY_NAMES } from '../policy/policy.factory';
 
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
+
+/** The scheduler's environment (see apps/scheduler/README.md for what each variable does). */
 export const schedulerEnvSchema = z.object({
   ...commonEnv,
   PORT: port(8082),
+  /** host:port the placement.v1 gRPC server binds (port 0 picks a free one). */
+  SCHEDULER_GRPC_URL: z
+    .string()
+    .transform((v) => v.replace(/^grpc:\/\//, ''))
+    .pipe(z.string().regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port'))
+    .default('127.0.0.1:50052'),
+  MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
+  SCHEDULER_POLICY: z.enum(POLICY_NAMES).default('residency-aware'),
+  SCHEDULER_TICK_MS: ms(500),
+  SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(30_000),
+  SCHEDULER_MAX_WAIT_MS: ms(120_000),
+  SCHEDULER_REPLICATE_WAIT_MS: ms(10_000),
+  /** Waiting jobs that justify evicting a warm model for a cold one (0 = the target worker's slots). */
+  SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(0),
+  SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
+  SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
+  SCHEDULER_LOAD_TIMEOUT_MS: ms(300_000),
+  SCHEDULER_LOAD_RETRY_MS: ms(30_000),
+  SCHEDULER_LOAD_BANDWIDTH_GBPS: positive(10),
+  SCHEDULER_LOAD_OVERHEAD_S: z.coerce.number().nonnegative().default(1.5),
+  SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** How often the scheduler runs BullMQ's stalled-job check on queues whose pullers are gone. */
+  SCHEDULER_STALLED_INTERVAL_MS: ms(15_000),
+  /** BullMQ maxStalledCount used by that check; keep it equal to the workers' setting. */
+  SCHEDULER_MAX_STALLED_COUNT: z.coerce.number().int().nonnegative().default(1),
 });
 
 export type SchedulerConfig = z.infer<typeof schedulerEnvSchema>;

@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { ModelDemand, unitKey } from '../policy';
+import { SchedulerMetrics } from '../metrics/scheduler.metrics';
+import { QueueStatsRepository, QueueStats } from './queue-stats.repository';
+
+/** Time constant of the arrival-rate average. */
+const RATE_TAU_MS = 30_000;
+
+interface UnitState {
+  stats: QueueStats;
+  rate: number;
+  lastActivityMs: number;
+  readAtMs: number;
+}
+
+/**
+ * What waits on every `(pool, model)` queue: depth, oldest wait, arrival rate (an exponential
+ * average of jobs added per second), and how long the queue has been idle. Read once per tick.
+ */
+@Injectable()
+export class DemandService {
+  private readonly units = new Map<string, UnitState>();
+  /** Queues seen idle since our start count as active at our start: nothing looks idle right after a restart. */
+  private readonly startedAtMs = Date.now();
+
+  constructor(
+    private readonly repository: QueueStatsRepository,
+    private readonly metrics: SchedulerMetrics,
+  ) {}
+
+  async poll(now: number): Promise<void> {
+    const all = await this.repository.readAll();
+    for (const stats of all) {
+      const key = unitKey(stats.pool, stats.model);
+      const prev = this.units.get(key);
+      let rate = prev?.rate ?? 0;
+      if (prev) {
+        const dt = Math.max(1, now - prev.readAtMs);
+        const alpha = 1 - Math.exp(-dt / RATE_TAU_MS);
+        rate += alpha * ((stats.added * 1000) / dt - rate);
+      }
+      const busy = stats.waiting > 0 || stats.active > 0 || stats.added > 0;
+      const lastActivityMs = busy ? now : (prev?.lastActivityMs ?? this.startedAtMs);
+      this.units.set(key, { stats, rate, lastActivityMs, readAtMs: now });
+      const labels = { pool: stats.pool, model: stats.model };
+      this.metrics.queueDepth.set(labels, stats.waiting);
+      this.metrics.queueOldestWait.set(labels, stats.oldestCreatedMs !== undefined ? Math.max(0, now - stats.oldestCreatedMs) / 1000 : 0);
+      this.metrics.queueArrivalRate.set(labels, rate);
+    }
+  }
+
+  /** The policy's view of every queue, as of the last poll. */
+  demand(now: number): ModelDemand[] {
+    return [...this.units.values()].map(({ stats, rate, lastActivityMs }) => ({
+      pool: stats.pool,
+      model: stats.model,
+      waiting: stats.waiting,
+      active: stats.active,
+      delayed: stats.delayed,
+      oldestWaitMs: stats.oldestCreatedMs !== undefined ? Math.max(0, now - stats.oldestCreatedMs) : 0,
+      arrivalRate: rate,
+      idleMs: Math.max(0, now - lastActivityMs),
+    }));
+  }
+
+  /** Last counts of one queue. */
+  stats(pool: string, model: string): QueueStats | undefined {
+    return this.units.get(unitKey(pool, model))?.stats;
+  }
+
+  polled(): boolean {
+    return this.units.size > 0;
+  }
+}

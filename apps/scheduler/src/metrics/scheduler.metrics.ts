@@ -1,0 +1,93 @@
+import { Inject, Injectable, Module } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FAST_BUCKETS, LLM_LATENCY_BUCKETS, METRICS_REGISTRY } from '@switchyard/observability';
+
+/** Every `switchyard_scheduler_*` metric. */
+@Injectable()
+export class SchedulerMetrics {
+  readonly loads: Counter<'model' | 'reason'>;
+  readonly evictions: Counter<'model' | 'reason'>;
+  readonly loadFailures: Counter<'model'>;
+  readonly loadDuration: Histogram<'model'>;
+  readonly decisionDuration: Histogram;
+  readonly queueDepth: Gauge<'pool' | 'model'>;
+  readonly queueOldestWait: Gauge<'pool' | 'model'>;
+  readonly queueArrivalRate: Gauge<'pool' | 'model'>;
+  readonly modelResident: Gauge<'worker' | 'model'>;
+  readonly workers: Gauge<'state'>;
+  readonly stalledJobsRecovered: Counter<'pool' | 'model'>;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    const registers = [registry];
+    this.loads = new Counter({
+      name: 'switchyard_scheduler_loads_total',
+      help: 'Load commands sent to workers, by model and reason (pin, demand, aging, replicate, static).',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.evictions = new Counter({
+      name: 'switchyard_scheduler_evictions_total',
+      help: 'Evict commands sent to workers, by model and the reason of the load they made room for.',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.loadFailures = new Counter({
+      name: 'switchyard_scheduler_load_failures_total',
+      help: 'Loads that failed or went unanswered, by model.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.loadDuration = new Histogram({
+      name: 'switchyard_scheduler_model_load_seconds',
+      help: 'Load times workers reported for successful loads, by model.',
+      labelNames: ['model'],
+      buckets: LLM_LATENCY_BUCKETS,
+      registers,
+    });
+    this.decisionDuration = new Histogram({
+      name: 'switchyard_scheduler_decision_duration_seconds',
+      help: 'Time the placement policy took to decide one round.',
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'switchyard_scheduler_queue_depth',
+      help: 'Jobs waiting in a (pool, model) queue.',
+      labelNames: ['pool', 'model'],
+      registers,
+    });
+    this.queueOldestWait = new Gauge({
+      name: 'switchyard_scheduler_queue_oldest_wait_seconds',
+      help: 'Age of the oldest waiting job of a (pool, model) queue (0 when none waits).',
+      labelNames: ['pool', 'model'],
+      registers,
+    });
+    this.queueArrivalRate = new Gauge({
+      name: 'switchyard_scheduler_queue_arrival_rate',
+      help: 'New jobs per second on a (pool, model) queue, smoothed over about 30 s.',
+      labelNames: ['pool', 'model'],
+      registers,
+    });
+    this.modelResident = new Gauge({
+      name: 'switchyard_scheduler_model_resident',
+      help: '1 when the worker holds the model (loaded, as last reported), else 0.',
+      labelNames: ['worker', 'model'],
+      registers,
+    });
+    this.workers = new Gauge({
+      name: 'switchyard_scheduler_workers',
+      help: 'Workers by state: connected (healthy stream), degraded (connected, Ollama failing), disconnected (known, not connected).',
+      labelNames: ['state'],
+      registers,
+    });
+    this.stalledJobsRecovered = new Counter({
+      name: 'switchyard_scheduler_stalled_jobs_recovered_total',
+      help: 'Jobs of a dead worker that the scheduler’s stalled-job check returned to their queue.',
+      labelNames: ['pool', 'model'],
+      registers,
+    });
+  }
+}
+
+@Module({ providers: [SchedulerMetrics], exports: [SchedulerMetrics] })
+export class SchedulerMetricsModule {}

@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { RedisKeys } from '@switchyard/contracts';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { REDIS } from '../redis/redis.module';
+
+/** What the scheduler saves about each worker, so a restarted scheduler knows the cluster at once. */
+export const savedWorkerSchema = z.object({
+  id: z.string().min(1),
+  pool: z.string().min(1),
+  ollamaUrl: z.string(),
+  slots: z.number().int().nonnegative(),
+  memoryTotalBytes: z.number().nonnegative(),
+  memoryUsedBytes: z.number().nonnegative(),
+  degraded: z.boolean(),
+  resident: z.array(
+    z.object({
+      model: z.string(),
+      sizeBytes: z.number().nonnegative(),
+      numCtx: z.number().int().nonnegative(),
+      busySlots: z.number().int().nonnegative(),
+      pulling: z.boolean(),
+      loadedAtMs: z.number(),
+    }),
+  ),
+  loadTimes: z.record(z.string(), z.number()),
+  lastSeenMs: z.number(),
+});
+export type SavedWorker = z.infer<typeof savedWorkerSchema>;
+
+/** Hash `RedisKeys.workers(prefix)`: worker id -> JSON snapshot; and the load-time hash for edges. */
+@Injectable()
+export class WorkerSnapshotRepository {
+  private readonly workersKey: string;
+  private readonly loadTimesKey: string;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
+  ) {
+    this.workersKey = RedisKeys.workers(config.SWITCHYARD_PREFIX);
+    this.loadTimesKey = RedisKeys.loadTimes(config.SWITCHYARD_PREFIX);
+  }
+
+  /** Every saved worker that parses; broken entries are returned by id so they can be dropped. */
+  async loadAll(): Promise<{ workers: SavedWorker[]; broken: string[] }> {
+    const raw = await this.redis.hgetall(this.workersKey);
+    const workers: SavedWorker[] = [];
+    const broken: string[] = [];
+    for (const [id, json] of Object.entries(raw)) {
+      try {
+        workers.push(savedWorkerSchema.parse(JSON.parse(json)));
+      } catch {
+        broken.push(id);
+      }
+    }
+    return { workers, broken };
+  }
+
+  async save(worker: SavedWorker): Promise<void> {
+    await this.redis.hset(this.workersKey, worker.id, JSON.stringify(worker));
+  }
+
+  async remove(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.hdel(this.workersKey, ...ids);
+  }
+
+  async saveLoadTime(pool: string, model: string, seconds: number): Promise<void> {
+    await this.redis.hset(this.loadTimesKey, `${pool}|${model}`, seconds.toFixed(3));
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * A mutable working copy of the cluster for one decision: which models each worker holds, the
+ * memory they use, and what has already been decided this round, so that the decisions of one
+ * round account for each other (two loads never claim the same free memory).
+ */
+import type { ClusterState, Command, LoadReason, ModelDemand, WorkerSnapshot } from './cluster-state';
+import { unitKey } from './cluster-state';
+import { ModelFacts, UNKNOWN_MEMORY_MAX_MODELS } from './cost-model';
+
+export interface PlanModel {
+  model: string;
+  footprint: number;
+  busySlots: number;
+  /** Resident and pulled by the worker (which is not degraded), and not on its way out. */
+  serving: boolean;
+  /** Resident but not pulled (the worker registered with it, or drains it on its own). */
+  idleResident: boolean;
+  loading: boolean;
+  evicting: boolean;
+  /** For an eviction in progress: the model it makes room for. */
+  evictingFor?: string;
+  loadedAtMs: number;
+}
+
+export interface PlanWorker {
+  snap: WorkerSnapshot;
+  /** Usable bytes (total less the reserve); Infinity when the worker does not know its memory. */
+  capacity: number;
+  maxModels: number;
+  used: number;
+  models: Map<string, PlanModel>;
+  /** Loading, evicting, or already given a command this round: no further command now. */
+  busy: boolean;
+}
+
+export class ClusterPlan {
+  readonly workers: PlanWorker[];
+  readonly facts: ModelFacts;
+  readonly commands: Command[] = [];
+  private readonly demandByUnit = new Map<string, ModelDemand>();
+
+  constructor(
+    readonly state: ClusterState,
+    readonly now: number,
+    opts: { memoryReserveFraction: number; loadBandwidthBytesPerSec: number; loadOverheadSeconds: number },
+  ) {
+    this.facts = new ModelFacts(state.catalogue, state.workers, opts);
+    for (const d of state.demand) this.demandByUnit.set(unitKey(d.pool, d.model), d);
+    this.workers = [...state.workers]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((snap) => {
+        const models = new Map<string, PlanModel>();
+        const evictingFor = new Map(snap.evicting.map((e) => [e.model, e.forModel]));
+        for (const r of snap.resident) {
+          const evicting = evictingFor.has(r.model);
+          models.set(r.model, {
+            model: r.model,
+            footprint: this.facts.footprint(r.model, snap),
+            busySlots: r.busySlots,
+            serving: r.pulling && !evicting && !snap.degraded,
+            idleResident: !r.pulling && !evicting,
+            loading: false,
+            evicting,
+            evictingFor: evictingFor.get(r.model),
+            loadedAtMs: r.loadedAtMs,
+          });
+        }
+        if (snap.loading && !models.has(snap.loading.model)) {
+          models.set(snap.loading.model, {
+            model: snap.loading.model,
+            footprint: this.facts.footprint(snap.loading.model, snap),
+            busySlots: 0,
+            serving: false,
+            idleResident: false,
+            loading: true,
+            evicting: false,
+            loadedAtMs: now,
+          });
+        } else if (snap.loading) {
+          const m = models.get(snap.loading.model);
+          if (m) m.loading = true;
+        }
+        // Pending evictions of models the worker no longer lists still reserve the worker.
+        for (const e of snap.evicting) {
+          if (!models.has(e.model)) {
+            models.set(e.model, {
+              model: e.model,
+              footprint: 0,
+              busySlots: 0,
+              serving: false,
+              idleResident: false,
+              loading: false,
+              evicting: true,
+              evictingFor: e.forModel,
+              loadedAtMs: 0,
+            });
+          }
+        }
+        const planned = [...models.values()].reduce((sum, m) => sum + m.footprint, 0);
+        const known = snap.memoryTotalBytes > 0;
+        return {
+          snap,
+          capacity: known ? snap.memoryTotalBytes * (1 - opts.memoryReserveFraction) : Infinity,
+          maxModels: known ? Infinity : UNKNOWN_MEMORY_MAX_MODELS,
+          used: Math.max(planned, snap.memoryUsedBytes),
+          models,
+          busy: snap.loading !== undefined || snap.evicting.length > 0,
+        };
+      });
+  }
+
+  demand(pool: string, model: string): ModelDemand | undefined {
+    return this.demandByUnit.get(unitKey(pool, model));
+  }
+
+  poolWorkers(pool: string): PlanWorker[] {
+    return this.workers.filter((w) => w.snap.pool === pool);
+  }
+
+  /** Workers serving (pulling) the model in the pool. */
+  servingReplicas(pool: string, model: string): number {
+    return this.poolWorkers(pool).filter((w) => w.models.get(model)?.serving).length;
+  }
+
+  /** Workers holding the model in the pool, pulled or not, and not on its way out. */
+  holders(pool: string, model: string): number {
+    return this.poolWorkers(pool).filter((w) => {
+      const m = w.models.get(model);
+      return m !== undefined && !m.evicting && (m.serving || m.idleResident || m.loading);
+    }).length;
+  }
+
+  /** A load of the model, or an eviction making room for it, is under way in the pool. */
+  inProgress(pool: string, model: string): boolean {
+    return this.poolWorkers(pool).some(
+      (w) => w.models.get(model)?.loading || [...w.models.values()].some((m) => m.evicting && m.evictingFor === model),
+    );
+  }
+
+  /** Models counted on a worker against `maxModels` (those on their way out excluded). */
+  liveCount(w: PlanWorker): number {
+    return [...w.models.values()].filter((m) => !m.evicting).length;
+  }
+
+  /** Whether the model fits on the worker now, without evicting anything. */
+  fits(w: PlanWorker, footprint: number): boolean {
+    return w.used + footprint <= w.capacity && this.liveCount(w) + 1 <= w.maxModels;
+  }
+
+  /** Whether the model could ever fit on the worker (alone). */
+  couldFit(w: PlanWorker, footprint: number): boolean {
+    return footprint <= w.capacity;
+  }
+
+  /** Whether the worker can take a command now. */
+  available(w: PlanWorker): boolean {
+    return w.snap.connected && !w.snap.degraded && !w.busy;
+  }
+
+  loadBlocked(w: PlanWorker, model: string): boolean {
+    return (w.snap.loadBlockedUntil[model] ?? 0) > this.now;
+  }
+
+  load(w: PlanWorker, model: string, reason: LoadReason): void {
+    const m = this.facts.model(model);
+    if (!m) return;
+    const existing = w.models.get(model);
+    if (existing) {
+      existing.loading = true;
+      existing.idleResident = false;
+    } else {
+      const footprint = this.facts.footprint(model, w.snap);
+      w.models.set(model, {
+        model,
+        footprint,
+        busySlots: 0,
+        serving: false,
+        idleResident: false,
+        loading: true,
+        evicting: false,
+        loadedAtMs: this.now,
+      });
+      w.used += footprint;
+    }
+    w.busy = true;
+    this.commands.push({ kind: 'load', workerId: w.snap.id, model, numCtx: m.contextWindow, reason });
+  }
+
+  /** Evicts models to make room for `forModel`; the load follows once the worker confirms. */
+  evict(w: PlanWorker, victims: PlanModel[], forModel: string, reason: LoadReason): void {
+    for (const v of victims) {
+      v.evicting = true;
+      v.serving = false;
+      v.idleResident = false;
+      v.evictingFor = forModel;
+      this.commands.push({ kind: 'evict', workerId: w.snap.id, model: v.model, reason, forModel });
+    }
+    w.busy = true;
+  }
+}

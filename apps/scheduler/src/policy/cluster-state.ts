@@ -1,0 +1,115 @@
+/**
+ * The plain snapshot a placement policy decides on, and the commands it returns.
+ *
+ * Everything under `src/policy/` is pure TypeScript: no NestJS, no Redis, no gRPC, no clock. It
+ * imports only types from `@switchyard/contracts`, so a benchmark or a simulator can build a
+ * `ClusterState` by hand and call `decide` (and the folder can move to a lib unchanged).
+ */
+import type { CatalogueModel } from '@switchyard/contracts';
+
+export interface ResidentSnapshot {
+  model: string;
+  /** Memory the loaded model takes as the worker reports it (Ollama's /api/ps `size`: weights + KV cache); 0 when unknown. */
+  sizeBytes: number;
+  /** Jobs of this model running on the worker now. */
+  busySlots: number;
+  /** Whether the worker pulls the model's queue (false while it drains before an eviction). */
+  pulling: boolean;
+  /** Unix ms the model finished loading (0 when unknown: treated as long ago). */
+  loadedAtMs: number;
+}
+
+export interface PendingEviction {
+  model: string;
+  /** The model this eviction makes room for, if any (its placement is then "in progress"). */
+  forModel?: string;
+}
+
+export interface WorkerSnapshot {
+  id: string;
+  pool: string;
+  /** Ollama's parallel slots per loaded model. */
+  slots: number;
+  /** GPU memory; 0 when the worker does not know it (then at most `UNKNOWN_MEMORY_MAX_MODELS` models). */
+  memoryTotalBytes: number;
+  memoryUsedBytes: number;
+  /**
+   * The worker's stream is open and it has registered: it can receive commands. A worker known only
+   * from the saved registry (scheduler restart) or whose stream just closed is `false`: its models
+   * still count as resident, but nothing is sent to it.
+   */
+  connected: boolean;
+  /** Ollama failed recently; the worker pulls nothing, so its models serve no one. */
+  degraded: boolean;
+  resident: ResidentSnapshot[];
+  /** A load in progress (commanded and not answered, or reported by the worker). */
+  loading?: { model: string; sinceMs: number };
+  evicting: PendingEviction[];
+  /** Measured load seconds per model on this worker. */
+  loadSeconds: Record<string, number>;
+  /** Models whose last load failed here: not loaded here again before the given unix ms. */
+  loadBlockedUntil: Record<string, number>;
+}
+
+/** What waits for one `(pool, model)` queue. */
+export interface ModelDemand {
+  pool: string;
+  model: string;
+  /** Jobs waiting to be pulled (BullMQ wait + prioritized + paused). */
+  waiting: number;
+  /** Jobs being run by some worker. */
+  active: number;
+  /** Jobs waiting for a retry backoff. */
+  delayed: number;
+  /** Age of the oldest waiting job, ms (0 when nothing waits). */
+  oldestWaitMs: number;
+  /** New jobs per second, smoothed. */
+  arrivalRate: number;
+  /** Time since a job of this queue was last seen waiting, running or arriving (Infinity if never). */
+  idleMs: number;
+}
+
+export interface ClusterState {
+  workers: WorkerSnapshot[];
+  demand: ModelDemand[];
+  catalogue: CatalogueModel[];
+  /**
+   * True just after the scheduler restarts, until the workers it knew have reconnected (or a grace
+   * period ends): the policy must not evict anything from a partial view of the cluster.
+   */
+  holdEvictions: boolean;
+}
+
+export type LoadReason = 'pin' | 'demand' | 'aging' | 'replicate' | 'static';
+
+export interface LoadCommand {
+  kind: 'load';
+  workerId: string;
+  model: string;
+  /** The catalogue's fixed context window. */
+  numCtx: number;
+  reason: LoadReason;
+}
+
+export interface EvictCommand {
+  kind: 'evict';
+  workerId: string;
+  model: string;
+  /** Why: the reason of the load it makes room for. */
+  reason: LoadReason;
+  /** The model the freed memory is for. */
+  forModel?: string;
+}
+
+export type Command = LoadCommand | EvictCommand;
+
+/** A placement policy: pure and synchronous, so it can be unit-tested and benchmarked offline. */
+export interface PlacementPolicy {
+  readonly name: string;
+  decide(state: ClusterState, now: number): Command[];
+}
+
+/** Key of a `(pool, model)` queue in maps. */
+export function unitKey(pool: string, model: string): string {
+  return `${pool}|${model}`;
+}

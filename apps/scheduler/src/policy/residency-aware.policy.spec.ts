@@ -1,0 +1,419 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ClusterState, Command, WorkerSnapshot } from './cluster-state';
+import { ResidencyAwarePolicy } from './residency-aware.policy';
+import { demand, model, resident, state, worker, GB } from './cluster-state.fixtures';
+import { estimateFootprintBytes, estimateLoadSeconds } from './cost-model';
+
+const NOW = 1_000_000_000;
+const LONG_AGO = NOW - 3_600_000;
+const policy = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000 });
+
+// Small contexts keep the KV part of the estimates small, so sizes read as "GB of memory".
+const small = { contextWindow: 1024 };
+const A = model('a:7b', 5, small);
+const B = model('b:7b', 5, small);
+const C = model('c:7b', 5, small);
+const BIG = model('big:70b', 40, small);
+const catalogue = [A, B, C, BIG];
+
+function decide(s: ClusterState, now = NOW): Command[] {
+  return policy.decide(s, now);
+}
+
+function loads(cmds: Command[]) {
+  return cmds.filter((c) => c.kind === 'load').map((c) => `${c.workerId}:${c.model}:${c.reason}`);
+}
+function evicts(cmds: Command[]) {
+  return cmds.filter((c) => c.kind === 'evict').map((c) => `${c.workerId}:${c.model}->${c.kind === 'evict' ? c.forModel : ''}:${c.reason}`);
+}
+
+/** A worker with room for exactly one 5 GB model besides what it holds. */
+function fullWorker(id: string, held: string[], extra: Partial<WorkerSnapshot> = {}): WorkerSnapshot {
+  return worker(id, 6.5 * Math.max(1, held.length), {
+    resident: held.map((m) => resident(m, 6, { loadedAtMs: LONG_AGO })),
+    ...extra,
+  });
+}
+
+describe('cost model', () => {
+  test('memory estimate: weights, overhead and a KV cache for num_ctx × slots', () => {
+    const llama8b = model('llama3.1:8b', 4.9);
+    // 4.9 GB × 1.05 + 128 KiB × 8192 × 4 = 5.145 GB + 4.295 GB
+    assert.equal(Math.round(estimateFootprintBytes(llama8b, 4) / 1e6), Math.round((4.9e9 * 1.05 + 131072 * 8192 * 4) / 1e6));
+    assert.ok(estimateFootprintBytes(llama8b, 1) < estimateFootprintBytes(llama8b, 4));
+  });
+  test('load time falls back to size / 10 GB/s + 1.5 s', () => {
+    assert.equal(estimateLoadSeconds(model('x', 40)), 5.5);
+  });
+});
+
+describe('fit', () => {
+  test('a model with waiting jobs is loaded on a worker where it fits', () => {
+    const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(loads(decide(s)), ['w1:a:7b:demand']);
+  });
+
+  test('a model larger than any GPU is never loaded', () => {
+    const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('big:70b', { waiting: 5, oldestWaitMs: 100_000 })] });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('it goes to the worker with room, not the full one', () => {
+    const s = state({
+      catalogue,
+      workers: [fullWorker('w1', ['b:7b']), worker('w2', 48, { resident: [resident('c:7b', 6)] })],
+      demand: [demand('a:7b', { waiting: 2, oldestWaitMs: 500 })],
+    });
+    assert.deepEqual(loads(decide(s)), ['w2:a:7b:demand']);
+  });
+
+  test('one command per worker per round: the higher-priority model goes first', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 48)],
+      demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), demand('b:7b', { waiting: 6, oldestWaitMs: 3000 })],
+    });
+    assert.deepEqual(loads(decide(s)), ['w1:b:7b:demand']);
+  });
+
+  test('a worker already loading gets nothing more; the load counts as a replica in progress', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 48, { loading: { model: 'a:7b', sinceMs: NOW - 1000 } }), worker('w2', 48)],
+      demand: [demand('a:7b', { waiting: 9, oldestWaitMs: 20_000 }), demand('b:7b', { waiting: 1, oldestWaitMs: 10 })],
+    });
+    assert.deepEqual(loads(decide(s)), ['w2:b:7b:demand']);
+  });
+
+  test('a model whose load just failed on a worker is tried elsewhere', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 48, { loadBlockedUntil: { 'a:7b': NOW + 10_000 } }), worker('w2', 48)],
+      demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 10 })],
+    });
+    assert.deepEqual(loads(decide(s)), ['w2:a:7b:demand']);
+  });
+
+  test('the measured size of a loaded model replaces the estimate on other workers', () => {
+    // Estimated, codellama-like 13B with a large KV cache would fit in 16 GB; measured, it does not.
+    const cl = model('cl:13b', 7.4, small);
+    const measured = worker('w1', 80, { resident: [resident('cl:13b', 20, { loadedAtMs: LONG_AGO })] });
+    const s = state({
+      catalogue: [cl],
+      workers: [measured, worker('w2', 16)],
+      demand: [demand('cl:13b', { waiting: 40, oldestWaitMs: 30_000 })],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+});
+
+describe('hysteresis and no needless evictions', () => {
+  test('nothing happens when nothing waits, even with idle models resident', () => {
+    const s = state({ catalogue, workers: [fullWorker('w1', ['b:7b', 'c:7b'])], demand: [demand('b:7b'), demand('c:7b')] });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('an idle model stays while there is free memory for the newcomer', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 48, { resident: [resident('b:7b', 6, { loadedAtMs: LONG_AGO })] })],
+      demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 50 }), demand('b:7b')],
+    });
+    const cmds = decide(s);
+    assert.deepEqual(evicts(cmds), []);
+    assert.deepEqual(loads(cmds), ['w1:a:7b:demand']);
+  });
+
+  test('an idle model makes room for a model with demand; the load follows the eviction', () => {
+    const before = state({ catalogue, workers: [fullWorker('w1', ['b:7b'])], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 50 }), demand('b:7b')] });
+    const first = decide(before);
+    assert.deepEqual(evicts(first), ['w1:b:7b->a:7b:demand']);
+    assert.deepEqual(loads(first), []);
+    // While the eviction runs nothing else is done for a:7b.
+    const during = state({ ...before, workers: [fullWorker('w1', ['b:7b'], { evicting: [{ model: 'b:7b', forModel: 'a:7b' }] })] });
+    assert.deepEqual(decide(during), []);
+    const after = state({ ...before, workers: [worker('w1', 6.5)] });
+    assert.deepEqual(loads(decide(after)), ['w1:a:7b:demand']);
+  });
+
+  test('a model inside its minimum residency is not evicted', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 6.5, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 5_000 })] })],
+      demand: [demand('a:7b', { waiting: 50, oldestWaitMs: 55_000 }), demand('b:7b')],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('a model with queued work is not evicted for ordinary demand (its batch drains first)', () => {
+    const s = state({
+      catalogue,
+      workers: [fullWorker('w1', ['b:7b'])],
+      demand: [demand('a:7b', { waiting: 20, oldestWaitMs: 20_000 }), demand('b:7b', { waiting: 3, oldestWaitMs: 1_000 })],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('an idle model is evicted before a warm one, and the warm one only for a batch', () => {
+    const held = fullWorker('w1', ['b:7b', 'c:7b']);
+    held.memoryTotalBytes = 13 * GB; // room for the two it holds, nothing more
+    const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.2 });
+    const idleC = demand('c:7b', { idleMs: 600_000 });
+    const one = state({ catalogue, workers: [held], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), warmB, idleC] });
+    assert.deepEqual(evicts(decide(one)), ['w1:c:7b->a:7b:demand']);
+
+    const onlyWarm = state({ ...one, workers: [fullWorker('w1', ['b:7b'])], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), warmB] });
+    assert.deepEqual(decide(onlyWarm), [], 'one job does not justify displacing a warm model');
+    const batch = state({ ...onlyWarm, demand: [demand('a:7b', { waiting: 4, oldestWaitMs: 100 }), warmB] });
+    assert.deepEqual(evicts(decide(batch)), ['w1:b:7b->a:7b:demand']);
+  });
+
+  test('the evicted set is as small as needed', () => {
+    const w = worker('w1', 20, {
+      resident: [resident('b:7b', 3, { loadedAtMs: LONG_AGO }), resident('c:7b', 3, { loadedAtMs: LONG_AGO }), resident('big:70b', 12, { loadedAtMs: LONG_AGO })],
+    });
+    const s = state({ catalogue, workers: [w], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    // a:7b needs ≈ 5.8 GB; 1 GB is free; b and c (3 GB each) are enough — the big one stays.
+    assert.deepEqual(evicts(decide(s)).sort(), ['w1:b:7b->a:7b:demand', 'w1:c:7b->a:7b:demand']);
+  });
+
+  test('no evictions while holding after a restart, but loads into free memory go on', () => {
+    const s = state({
+      catalogue,
+      holdEvictions: true,
+      workers: [fullWorker('w1', ['b:7b']), worker('w2', 48)],
+      demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100_000 }), demand('c:7b', { waiting: 1, oldestWaitMs: 100 })],
+    });
+    const cmds = decide(s);
+    assert.deepEqual(evicts(cmds), []);
+    assert.deepEqual(loads(cmds), ['w2:a:7b:aging']);
+  });
+});
+
+describe('aging', () => {
+  const hotHolder = () => fullWorker('w1', ['b:7b']);
+  const hotB = demand('b:7b', { waiting: 30, oldestWaitMs: 2_000, arrivalRate: 5, idleMs: 0 });
+
+  test('a rare model waiting well under the bound does not displace a busy model', () => {
+    const s = state({ catalogue, workers: [hotHolder()], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 30_000 }), hotB] });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('once its wait plus load time reaches half the bound, it displaces a busy model', () => {
+    const s = state({ catalogue, workers: [hotHolder()], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 58_500 }), hotB] });
+    assert.deepEqual(evicts(decide(s)), ['w1:b:7b->a:7b:aging']);
+  });
+
+  test('a forced model still respects the minimum residency of what it would displace', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 6.5, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 10_000 })] })],
+      demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 90_000 }), hotB],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('a forced model does not displace one that has waited even longer', () => {
+    const s = state({
+      catalogue,
+      workers: [hotHolder()],
+      demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 61_000 }), demand('b:7b', { waiting: 3, oldestWaitMs: 70_000 })],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('the oldest starving model is served first', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('w1', 48)],
+      demand: [demand('b:7b', { waiting: 50, oldestWaitMs: 5_000, arrivalRate: 10 }), demand('a:7b', { waiting: 1, oldestWaitMs: 100_000 })],
+    });
+    assert.deepEqual(loads(decide(s)), ['w1:a:7b:aging']);
+  });
+
+  test('simulated: under constant load from two hot models, a rare model gets a GPU within the bound', () => {
+    const maxWaitMs = 120_000;
+    const sim = new TinyCluster([A, B, C], ['b:7b', 'c:7b']);
+    const rareArrives = 5_000;
+    let rareLoadedAt: number | undefined;
+    for (let t = 0; t <= 200_000 && rareLoadedAt === undefined; t += 500) {
+      const now = NOW + t;
+      const d = [
+        demand('b:7b', { waiting: 20, oldestWaitMs: 3_000, arrivalRate: 4, idleMs: 0 }),
+        demand('c:7b', { waiting: 20, oldestWaitMs: 3_000, arrivalRate: 4, idleMs: 0 }),
+        demand('a:7b', t >= rareArrives ? { waiting: 1, oldestWaitMs: t - rareArrives } : {}),
+      ];
+      sim.step(policy.decide(sim.state(d), now), now);
+      if (sim.holds('a:7b')) rareLoadedAt = t;
+    }
+    assert.ok(rareLoadedAt !== undefined, 'the rare model was never loaded');
+    assert.ok(rareLoadedAt - rareArrives <= maxWaitMs, `waited ${rareLoadedAt - rareArrives} ms`);
+    assert.ok(rareLoadedAt - rareArrives >= 50_000, 'it should not have displaced a busy model early');
+  });
+});
+
+describe('replication', () => {
+  const serving = () => worker('w1', 48, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 })] });
+
+  test('a hot model whose queue wait grows gets another replica', () => {
+    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [demand('a:7b', { waiting: 12, oldestWaitMs: 15_000, arrivalRate: 3, idleMs: 0 })] });
+    assert.deepEqual(loads(decide(s)), ['w2:a:7b:replicate']);
+  });
+
+  test('no replica while the queue moves quickly or holds less than a batch', () => {
+    const fast = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [demand('a:7b', { waiting: 12, oldestWaitMs: 2_000 })] });
+    assert.deepEqual(decide(fast), []);
+    const few = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [demand('a:7b', { waiting: 2, oldestWaitMs: 30_000 })] });
+    assert.deepEqual(decide(few), []);
+  });
+
+  test('one new replica at a time', () => {
+    const s = state({
+      catalogue,
+      workers: [serving(), worker('w2', 48, { loading: { model: 'a:7b', sinceMs: NOW - 2000 } }), worker('w3', 48)],
+      demand: [demand('a:7b', { waiting: 40, oldestWaitMs: 30_000, idleMs: 0 })],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('a replica displaces idle models but never another model with queued work', () => {
+    const busyElsewhere = fullWorker('w2', ['b:7b']);
+    const s = state({
+      catalogue,
+      workers: [serving(), busyElsewhere],
+      demand: [demand('a:7b', { waiting: 12, oldestWaitMs: 15_000, idleMs: 0 }), demand('b:7b', { waiting: 1, oldestWaitMs: 500 })],
+    });
+    assert.deepEqual(decide(s), []);
+    const idleElsewhere = state({ ...s, demand: [demand('a:7b', { waiting: 12, oldestWaitMs: 15_000, idleMs: 0 }), demand('b:7b')] });
+    assert.deepEqual(evicts(decide(idleElsewhere)), ['w2:b:7b->a:7b:replicate']);
+  });
+});
+
+describe('pins', () => {
+  const P = model('p:8b', 5, { ...small, pinned: 1 });
+
+  test('a pinned model is loaded without demand', () => {
+    const s = state({ catalogue: [P, A], workers: [worker('w1', 48)] });
+    assert.deepEqual(loads(decide(s)), ['w1:p:8b:pin']);
+  });
+
+  test('a pinned model is never evicted below its pinned count', () => {
+    const s = state({
+      catalogue: [P, A],
+      workers: [worker('w1', 6.5, { resident: [resident('p:8b', 6, { loadedAtMs: LONG_AGO })] })],
+      demand: [demand('a:7b', { waiting: 50, oldestWaitMs: 100_000 })],
+    });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('a pin is only placed in free memory or in place of idle models', () => {
+    const s = state({ catalogue: [P, A, B], workers: [fullWorker('w1', ['b:7b'])], demand: [demand('b:7b', { idleMs: 1000, arrivalRate: 0.5 })] });
+    assert.deepEqual(decide(s), []);
+    const idle = state({ ...s, demand: [] });
+    assert.deepEqual(evicts(decide(idle)), ['w1:b:7b->p:8b:pin']);
+  });
+
+  test('a pinned model resident but not pulled is re-enabled in place', () => {
+    const s = state({
+      catalogue: [P],
+      workers: [worker('w1', 48, { resident: [resident('p:8b', 6, { pulling: false, loadedAtMs: LONG_AGO })] }), worker('w2', 48)],
+    });
+    assert.deepEqual(loads(decide(s)), ['w1:p:8b:pin']);
+  });
+});
+
+describe('pools', () => {
+  test('a worker only serves its own pool', () => {
+    const s = state({
+      catalogue,
+      workers: [worker('shared-1', 48), worker('perf-1', 48, { pool: 'performance' })],
+      demand: [demand('a:7b', { pool: 'performance', waiting: 3, oldestWaitMs: 100 })],
+    });
+    assert.deepEqual(loads(decide(s)), ['perf-1:a:7b:demand']);
+  });
+
+  test('demand in a pool with no workers places nothing', () => {
+    const s = state({ catalogue, workers: [worker('shared-1', 48)], demand: [demand('a:7b', { pool: 'performance', waiting: 3, oldestWaitMs: 100_000 })] });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('pins apply in the model’s catalogue pool', () => {
+    const P = model('p:8b', 5, { ...small, pinned: 1, pool: 'performance' });
+    const s = state({ catalogue: [P], workers: [worker('shared-1', 48), worker('perf-1', 48, { pool: 'performance' })] });
+    assert.deepEqual(loads(decide(s)), ['perf-1:p:8b:pin']);
+  });
+});
+
+describe('lost, disconnected and degraded workers', () => {
+  test('when the worker holding a model is gone, the model is placed elsewhere', () => {
+    const d = [demand('a:7b', { waiting: 3, oldestWaitMs: 4_000 })];
+    const withBoth = state({ catalogue, workers: [serveA('w1'), worker('w2', 48)], demand: d });
+    assert.deepEqual(decide(withBoth), []);
+    const afterLoss = state({ catalogue, workers: [worker('w2', 48)], demand: d });
+    assert.deepEqual(loads(decide(afterLoss)), ['w2:a:7b:demand']);
+  });
+
+  test('a disconnected worker gets no commands but its models still count', () => {
+    const gone = serveA('w1', { connected: false });
+    const s = state({ catalogue, workers: [gone, worker('w2', 48)], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), demand('b:7b', { waiting: 1, oldestWaitMs: 50 })] });
+    assert.deepEqual(loads(decide(s)), ['w2:b:7b:demand']);
+    assert.ok(!decide(state({ catalogue, workers: [worker('w1', 48, { connected: false })], demand: [demand('a:7b', { waiting: 1 })] })).length);
+  });
+
+  test('a degraded worker gets no commands and its models serve no one', () => {
+    const s = state({ catalogue, workers: [serveA('w1', { degraded: true }), worker('w2', 48)], demand: [demand('a:7b', { waiting: 2, oldestWaitMs: 100 })] });
+    assert.deepEqual(loads(decide(s)), ['w2:a:7b:demand']);
+  });
+});
+
+function serveA(id: string, extra: Partial<WorkerSnapshot> = {}): WorkerSnapshot {
+  return worker(id, 48, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO })], ...extra });
+}
+
+/** A toy cluster of one GPU that carries out commands: loads take 3 s, evictions 1 s. */
+class TinyCluster {
+  private w: WorkerSnapshot;
+  private pending: { at: number; apply: () => void }[] = [];
+
+  constructor(
+    private readonly models: ReturnType<typeof model>[],
+    initial: string[],
+  ) {
+    this.w = worker('gpu', 6.5 * initial.length, { resident: initial.map((m) => resident(m, 6, { loadedAtMs: LONG_AGO, busySlots: 4 })) });
+  }
+
+  state(d: ClusterState['demand']): ClusterState {
+    return state({ catalogue: this.models, workers: [structuredClone(this.w)], demand: d });
+  }
+
+  holds(m: string): boolean {
+    return this.w.resident.some((r) => r.model === m);
+  }
+
+  step(cmds: Command[], now: number): void {
+    for (const p of this.pending.filter((p) => p.at <= now)) p.apply();
+    this.pending = this.pending.filter((p) => p.at > now);
+    for (const c of cmds) {
+      if (c.kind === 'evict') {
+        this.w.evicting.push({ model: c.model, forModel: c.forModel });
+        this.pending.push({
+          at: now + 1000,
+          apply: () => {
+            this.w.resident = this.w.resident.filter((r) => r.model !== c.model);
+            this.w.evicting = this.w.evicting.filter((e) => e.model !== c.model);
+          },
+        });
+      } else {
+        this.w.loading = { model: c.model, sinceMs: now };
+        this.pending.push({
+          at: now + 3000,
+          apply: () => {
+            this.w.loading = undefined;
+            this.w.resident.push(resident(c.model, 6, { loadedAtMs: now + 3000 }));
+          },
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * `residency-aware`: the default placement policy. Each round it
+ *
+ *  1. serves the starving first: a model whose oldest job, plus its load time, has reached
+ *     `agingForceFraction` of `maxWaitMs` is *forced*; forced models are placed oldest first and may
+ *     displace a model that still has queued work (never one inside its minimum residency);
+ *  2. keeps pinned models at their pinned replica count in their catalogue pool (into free memory or
+ *     in place of idle models only);
+ *  3. places every other model with waiting jobs and no replica, by priority
+ *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)`;
+ *  4. adds a replica of a model that has replicas but whose oldest job has waited `replicateWaitMs`
+ *     and which has at least a batch of jobs waiting (one replica at a time per model).
+ *
+ * Placing a model on a worker: into free memory when it fits, else by evicting victims on one worker.
+ * The worker chosen minimises `loadSeconds + Σ victim cost`, where a victim costs its reload time
+ * plus a penalty by class: idle (no job for `idleAfterMs`) 0, warm (running jobs or recently used)
+ * 30, backlogged (jobs waiting) 300. Who may be evicted:
+ *  - never: a model loading or already leaving, loaded less than `minResidencyMs` ago, needed for a
+ *    pin, or anything at all while `holdEvictions` (just after a restart);
+ *  - idle models: for any model with waiting jobs;
+ *  - warm models: for a batch (`batchMinJobs`, default the worker's slots, jobs waiting) or a forced model;
+ *  - backlogged models: only for a forced model that has waited longer than they have (or, when the
+ *    victim has other replicas, for a batch of a model of higher priority).
+ * Models with an empty queue stay resident as long as nobody needs their memory.
+ *
+ * Evictions and the load they make room for are two steps: the evictions go out, the worker frees
+ * the memory (in-flight jobs finish first), and the load follows in a later round; meanwhile the
+ * placement counts as in progress, so it is not made twice. One command at a time per worker.
+ */
+import type { ClusterState, Command, LoadReason, ModelDemand, PlacementPolicy } from './cluster-state';
+import { ClusterPlan, PlanModel, PlanWorker } from './cluster-plan';
+import { CostModelOptions, DEFAULT_COST_MODEL } from './cost-model';
+
+export interface ResidencyAwareOptions extends CostModelOptions {
+  /** A loaded model is not evicted before this. */
+  minResidencyMs: number;
+  /** The bound on any job's wait for a GPU that aging aims for. */
+  maxWaitMs: number;
+  /** Share of `maxWaitMs` (oldest wait + load time) at which a model is forced. */
+  agingForceFraction: number;
+  /** Queue wait of a model with replicas that asks for one more. */
+  replicateWaitMs: number;
+  /** Waiting jobs that justify displacing a warm model (0 = the target worker's slots). */
+  batchMinJobs: number;
+  /** A model with no job seen for this long is idle: the cheapest to evict. */
+  idleAfterMs: number;
+  /** Share of each GPU's memory never planned for. */
+  memoryReserveFraction: number;
+}
+
+export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
+  ...DEFAULT_COST_MODEL,
+  minResidencyMs: 30_000,
+  maxWaitMs: 120_000,
+  agingForceFraction: 0.5,
+  replicateWaitMs: 10_000,
+  batchMinJobs: 0,
+  idleAfterMs: 60_000,
+  memoryReserveFraction: 0.05,
+};
+
+const VictimClass = { Idle: 0, Warm: 1, Backlogged: 2 } as const;
+type VictimClass = (typeof VictimClass)[keyof typeof VictimClass];
+const CLASS_COST: Record<VictimClass, number> = { 0: 0, 1: 30, 2: 300 };
+
+interface Candidate {
+  pool: string;
+  model: string;
+  reason: LoadReason;
+  forced: boolean;
+  demand?: ModelDemand;
+}
+
+interface Option {
+  worker: PlanWorker;
+  victims: PlanModel[];
+  cost: number;
+  leftover: number;
+}
+
+export class ResidencyAwarePolicy implements PlacementPolicy {
+  readonly name = 'residency-aware';
+  readonly opts: ResidencyAwareOptions;
+
+  constructor(opts: Partial<ResidencyAwareOptions> = {}) {
+    this.opts = { ...DEFAULT_RESIDENCY_AWARE_OPTIONS, ...opts };
+  }
+
+  decide(state: ClusterState, now: number): Command[] {
+    const plan = new ClusterPlan(state, now, this.opts);
+    const pools = new Set(state.workers.map((w) => w.pool));
+
+    const demanded = state.demand
+      .filter((d) => d.waiting > 0 && pools.has(d.pool) && plan.facts.model(d.model))
+      .map((d) => ({ d, forced: this.isForced(plan, d), priority: this.priority(plan, d) }));
+    const forced = demanded.filter((x) => x.forced).sort((a, b) => b.d.oldestWaitMs - a.d.oldestWaitMs);
+    const rest = demanded.filter((x) => !x.forced).sort((a, b) => b.priority - a.priority || b.d.oldestWaitMs - a.d.oldestWaitMs);
+
+    for (const { d } of forced) this.placeDemand(plan, d, true);
+    this.placePins(plan, pools);
+    for (const { d } of rest) this.placeDemand(plan, d, false);
+    return plan.commands;
+  }
+
+  private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
+    if (d.waiting <= 0) return false;
+    const loadMs = plan.facts.loadSeconds(d.model) * 1000;
+    return d.oldestWaitMs + loadMs >= this.opts.maxWaitMs * this.opts.agingForceFraction;
+  }
+
+  private priority(plan: ClusterPlan, d: ModelDemand): number {
+    const loadSeconds = plan.facts.loadSeconds(d.model);
+    return (d.waiting + d.arrivalRate * loadSeconds) * (1 + d.oldestWaitMs / this.opts.maxWaitMs);
+  }
+
+  private placePins(plan: ClusterPlan, pools: Set<string>): void {
+    for (const m of plan.state.catalogue) {
+      if (m.pinned <= 0 || !pools.has(m.pool)) continue;
+      if (plan.inProgress(m.pool, m.name)) continue;
+      if (plan.servingReplicas(m.pool, m.name) >= m.pinned) continue;
+      this.place(plan, { pool: m.pool, model: m.name, reason: 'pin', forced: false, demand: plan.demand(m.pool, m.name) });
+    }
+  }
+
+  private placeDemand(plan: ClusterPlan, d: ModelDemand, forced: boolean): void {
+    if (plan.inProgress(d.pool, d.model)) return;
+    const replicas = plan.servingReplicas(d.pool, d.model);
+    if (replicas === 0) {
+      this.place(plan, { pool: d.pool, model: d.model, reason: forced ? 'aging' : 'demand', forced, demand: d });
+      return;
+    }
+    const workers = plan.poolWorkers(d.pool);
+    if (replicas >= workers.length) return;
+    const slots = Math.min(...workers.map((w) => w.snap.slots));
+    if (d.oldestWaitMs >= this.opts.replicateWaitMs && d.waiting >= this.batchMin(slots)) {
+      this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d });
+    }
+  }
+
+  private batchMin(slots: number): number {
+    return this.opts.batchMinJobs > 0 ? this.opts.batchMinJobs : Math.max(1, slots);
+  }
+
+  private place(plan: ClusterPlan, c: Candidate): void {
+    const options: Option[] = [];
+    for (const w of plan.poolWorkers(c.pool)) {
+      if (!plan.available(w) || plan.loadBlocked(w, c.model)) continue;
+      const held = w.models.get(c.model);
+      if (held) {
+        // Resident but not pulled: a load command only tells the worker to pull it again.
+        if (held.idleResident) options.push({ worker: w, victims: [], cost: -1, leftover: w.capacity - w.used });
+        continue;
+      }
+      const footprint = plan.facts.footprint(c.model, w.snap);
+      if (!plan.couldFit(w, footprint)) continue;
+      const loadCost = plan.facts.loadSeconds(c.model, w.snap) + this.contention(w);
+      if (plan.fits(w, footprint)) {
+        options.push({ worker: w, victims: [], cost: loadCost, leftover: w.capacity - w.used - footprint });
+        continue;
+      }
+      if (plan.state.holdEvictions) continue;
+      const victims = this.chooseVictims(plan, w, footprint, c);
+      if (!victims) continue;
+      const cost = loadCost + victims.reduce((sum, v) => sum + this.victimCost(plan, w, v), 0);
+      const freed = victims.reduce((sum, v) => sum + v.footprint, 0);
+      options.push({ worker: w, victims, cost, leftover: w.capacity - w.used + freed - footprint });
+    }
+    if (options.length === 0) return;
+    // Cheapest; on a tie the tightest fit, which keeps large holes for large models.
+    options.sort((a, b) => a.cost - b.cost || a.leftover - b.leftover);
+    const best = options[0];
+    if (best.victims.length === 0) plan.load(best.worker, c.model, c.reason);
+    else plan.evict(best.worker, best.victims, c.model, c.reason);
+  }
+
+  /** A small penalty for a GPU already busy serving other models (they would share its compute). */
+  private contention(w: PlanWorker): number {
+    let busy = 0;
+    for (const m of w.models.values()) if (m.serving) busy += m.busySlots / Math.max(1, w.snap.slots);
+    return busy;
+  }
+
+  private victimClass(plan: ClusterPlan, w: PlanWorker, v: PlanModel): VictimClass {
+    const d = plan.demand(w.snap.pool, v.model);
+    if (d && d.waiting > 0) return VictimClass.Backlogged;
+    if (v.busySlots > 0) return VictimClass.Warm;
+    if (d && d.idleMs < this.opts.idleAfterMs) return VictimClass.Warm;
+    return VictimClass.Idle;
+  }
+
+  private victimCost(plan: ClusterPlan, w: PlanWorker, v: PlanModel): number {
+    const cls = this.victimClass(plan, w, v);
+    const reload = plan.facts.model(v.model) ? plan.facts.loadSeconds(v.model, w.snap) : 0;
+    return CLASS_COST[cls] + (cls === VictimClass.Idle ? 0.1 : 1) * reload;
+  }
+
+  /** Whether `v` on `w` may be evicted to make room for candidate `c`. */
+  private evictable(plan: ClusterPlan, w: PlanWorker, v: PlanModel, c: Candidate): boolean {
+    if (v.loading || v.evicting) return false;
+    if (v.loadedAtMs > 0 && plan.now - v.loadedAtMs < this.opts.minResidencyMs) return false;
+    const catalogueEntry = plan.facts.model(v.model);
+    if (catalogueEntry && catalogueEntry.pinned > 0 && catalogueEntry.pool === w.snap.pool) {
+      if (plan.holders(w.snap.pool, v.model) <= catalogueEntry.pinned) return false;
+    }
+    const cls = this.victimClass(plan, w, v);
+    if (cls === VictimClass.Idle) return true;
+    if (c.reason === 'pin' || !c.demand) return false;
+    const batch = c.demand.waiting >= this.batchMin(w.snap.slots);
+    if (cls === VictimClass.Warm) return batch || c.forced;
+    // Backlogged: hysteresis keeps it unless aging demands otherwise.
+    if (c.reason === 'replicate') return false;
+    const dv = plan.demand(w.snap.pool, v.model);
+    if (!dv) return false;
+    if (this.isForced(plan, dv)) return false;
+    if (v.serving && plan.servingReplicas(w.snap.pool, v.model) >= 2) {
+      return (batch || c.forced) && this.priority(plan, c.demand) > this.priority(plan, dv);
+    }
+    return c.forced && c.demand.oldestWaitMs > dv.oldestWaitMs;
+  }
+
+  /** The cheapest set of models on `w` whose eviction makes `footprint` fit, or undefined. */
+  private chooseVictims(plan: ClusterPlan, w: PlanWorker, footprint: number, c: Candidate): PlanModel[] | undefined {
+    const eligible = [...w.models.values()].filter((v) => this.evictable(plan, w, v, c));
+    const key = (v: PlanModel) => {
+      const d = plan.demand(w.snap.pool, v.model);
+      return { cls: this.victimClass(plan, w, v), rate: d?.arrivalRate ?? 0, idle: d?.idleMs ?? Infinity };
+    };
+    eligible.sort((a, b) => {
+      const ka = key(a);
+      const kb = key(b);
+      return ka.cls - kb.cls || ka.rate - kb.rate || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
+    });
+    const enough = (chosen: PlanModel[]) => {
+      const freed = chosen.reduce((sum, v) => sum + v.footprint, 0);
+      const live = plan.liveCount(w) - chosen.length;
+      return w.used - freed + footprint <= w.capacity && live + 1 <= w.maxModels;
+    };
+    const chosen: PlanModel[] = [];
+    for (const v of eligible) {
+      if (enough(chosen)) break;
+      chosen.push(v);
+    }
+    if (!enough(chosen)) return undefined;
+    // Drop any victim that turned out unnecessary, the dearest first (a later, bigger one may
+    // have freed enough on its own).
+    for (let i = chosen.length - 1; i >= 0; i--) {
+      const without = chosen.filter((_, j) => j !== i);
+      if (enough(without)) chosen.splice(i, 1);
+    }
+    return chosen;
+  }
+}

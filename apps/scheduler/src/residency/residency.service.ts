@@ -1,0 +1,74 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CatalogueModel, ResidencyEntry } from '@switchyard/contracts';
+import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
+import { MODEL_CATALOGUE } from '../config/catalogue';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { ModelFacts, WorkerSnapshot } from '../policy';
+import { ResidencyRepository } from './residency.repository';
+
+/** The residency entries of every catalogue model, computed from the workers' snapshots. */
+export function computeResidency(
+  catalogue: readonly CatalogueModel[],
+  workers: readonly WorkerSnapshot[],
+  now: number,
+  cost: { loadBandwidthBytesPerSec: number; loadOverheadSeconds: number },
+): ResidencyEntry[] {
+  const facts = new ModelFacts(catalogue, workers, cost);
+  return catalogue.map((m) => {
+    const serving = workers.filter(
+      (w) => !w.degraded && w.resident.some((r) => r.model === m.name && r.pulling) && !w.evicting.some((e) => e.model === m.name),
+    );
+    return {
+      model: m.name,
+      workers: serving.map((w) => w.id).sort(),
+      loading: workers
+        .filter((w) => w.loading?.model === m.name)
+        .map((w) => w.id)
+        .sort(),
+      loadSeconds: Math.round(facts.loadSeconds(m.name) * 100) / 100,
+      slots: serving.reduce((sum, w) => sum + w.slots, 0),
+      updatedAt: now,
+    };
+  });
+}
+
+/**
+ * Publishes residency for edges: on every change, only the models whose entry changed are written.
+ * Workers the scheduler knows from its saved registry count until they time out, so a scheduler
+ * restart does not make resident models disappear from `GET /v1/models`.
+ */
+@Injectable()
+export class ResidencyService {
+  private readonly logger: Logger;
+  private readonly published = new Map<string, string>();
+  private cleaned = false;
+
+  constructor(
+    private readonly repository: ResidencyRepository,
+    @Inject(MODEL_CATALOGUE) private readonly catalogue: CatalogueModel[],
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ context: ResidencyService.name });
+  }
+
+  async publish(workers: WorkerSnapshot[], now: number): Promise<void> {
+    const entries = computeResidency(this.catalogue, workers, now, {
+      loadBandwidthBytesPerSec: this.config.SCHEDULER_LOAD_BANDWIDTH_GBPS * 1e9,
+      loadOverheadSeconds: this.config.SCHEDULER_LOAD_OVERHEAD_S,
+    });
+    const changed = entries.filter((e) => this.published.get(e.model) !== signature(e));
+    if (!this.cleaned) {
+      await this.repository.keepOnly(this.catalogue.map((m) => m.name));
+      this.cleaned = true;
+    }
+    if (changed.length === 0) return;
+    await this.repository.write(changed);
+    for (const e of changed) this.published.set(e.model, signature(e));
+    this.logger.debug({ models: changed.map((e) => ({ model: e.model, workers: e.workers, loading: e.loading })) }, 'residency published');
+  }
+}
+
+function signature(e: ResidencyEntry): string {
+  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots]);
+}

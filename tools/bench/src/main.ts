@@ -1,0 +1,319 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { spawnSimulator } from '@switchyard/testing';
+import { beladyLoads, maxResidentModels } from './belady';
+import { barChartSvg } from './chart';
+import { BaselineKind, startProxy } from './proxies';
+import { replay, RequestResult, Target } from './replay';
+import { fmt, percentile, table } from './stats';
+import { generateTrace, readTrace, TraceEntry, writeTrace } from './trace';
+
+/**
+ * `npm run bench -- [flags]`: replays one trace against Switchyard (edge, auth, scheduler, one
+ * worker per simulated GPU) and, in the same run, against baselines that put the same simulated
+ * Ollama servers behind a round-robin, a least-busy or a model-affinity proxy. Every system gets
+ * fresh simulated GPUs. Times are reported in simulated seconds (real × time scale).
+ */
+
+const ROOT = path.resolve(__dirname, '../../..');
+const SIM_CATALOGUE = path.join(ROOT, 'tools/ollama-sim/models.default.yaml');
+const SWITCHYARD_CATALOGUE = path.join(ROOT, 'deploy/models.yaml');
+
+const { values: flags } = parseArgs({
+  options: {
+    gpus: { type: 'string', default: '2' },
+    'vram-gb': { type: 'string', default: '40' },
+    'num-parallel': { type: 'string', default: '4' },
+    trace: { type: 'string' },
+    requests: { type: 'string' },
+    models: { type: 'string', default: '18' },
+    zipf: { type: 'string', default: '1.1' },
+    rate: { type: 'string', default: '1.2' },
+    seed: { type: 'string', default: '42' },
+    'time-scale': { type: 'string' },
+    out: { type: 'string', default: 'bench-out' },
+    quick: { type: 'boolean', default: false },
+    systems: { type: 'string', default: 'switchyard,round-robin,least-busy,affinity' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`Usage: npm run bench -- [--quick] [--gpus 2] [--vram-gb 40] [--trace FILE | --requests N --models M --zipf S --rate R --seed N]
+       [--time-scale X] [--out DIR] [--systems switchyard,round-robin,least-busy,affinity]`);
+  process.exit(0);
+}
+
+const gpus = Number(flags.gpus);
+const vramGb = Number(flags['vram-gb']);
+const numParallel = Number(flags['num-parallel']);
+const timeScale = Number(flags['time-scale'] ?? (flags.quick ? 25 : 10));
+const requests = Number(flags.requests ?? (flags.quick ? 500 : 2000));
+const outDir = path.resolve(flags.out);
+const MAX_LOADED = 3;
+
+interface SimCatalogueEntry {
+  name: string;
+  size_gb: number;
+  kv_kib_per_token?: number;
+  capabilities?: string[];
+}
+const simCatalogue = YAML.parse(readFileSync(SIM_CATALOGUE, 'utf8')) as SimCatalogueEntry[];
+const syCatalogue = (YAML.parse(readFileSync(SWITCHYARD_CATALOGUE, 'utf8')) as { defaults?: { context_window?: number }; models: Array<{ name: string; context_window?: number }> });
+const numCtx = (model: string) => syCatalogue.models.find((m) => m.name === model)?.context_window ?? syCatalogue.defaults?.context_window ?? 8192;
+/** Memory a model needs when loaded: weights + KV cache for the fixed num_ctx × parallel slots. */
+const footprintBytes = (e: SimCatalogueEntry) => e.size_gb * 1e9 + numCtx(e.name) * numParallel * (e.kv_kib_per_token ?? 128) * 1024;
+
+function pickModels(count: number): SimCatalogueEntry[] {
+  // Chat models that fit one GPU, the portal's llama3.1:8b first (most popular), then the rest in
+  // a fixed shuffled order so popularity does not follow size.
+  const fits = simCatalogue.filter((e) => !(e.capabilities ?? []).includes('embedding') && footprintBytes(e) <= vramGb * 1e9 * 0.95 && syCatalogue.models.some((m) => m.name === e.name));
+  const head = fits.filter((e) => e.name === 'llama3.1:8b');
+  const rest = fits.filter((e) => e.name !== 'llama3.1:8b').sort((a, b) => hash(a.name) - hash(b.name));
+  return [...head, ...rest].slice(0, count);
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (const c of s) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+  return h >>> 0;
+}
+
+interface SystemResult {
+  system: string;
+  results: RequestResult[];
+  loads: number;
+  loadingSecondsSim: number;
+  wallSecondsSim: number;
+}
+
+async function simStats(urls: string[]): Promise<{ loads: number; loadingSim: number }> {
+  let loads = 0;
+  let loadingSim = 0;
+  for (const u of urls) {
+    const s = (await (await fetch(`${u}/sim/stats`)).json()) as { totals: { loads: number; loading_seconds_sim: number } };
+    loads += s.totals.loads;
+    loadingSim += s.totals.loading_seconds_sim;
+  }
+  return { loads, loadingSim };
+}
+
+async function runBaseline(kind: BaselineKind, trace: TraceEntry[]): Promise<SystemResult> {
+  const sim = await spawnSimulator({ gpus, timeScale, numParallel, vramGb, maxLoaded: MAX_LOADED, seed: 1 });
+  const proxy = await startProxy(kind, sim.urls);
+  try {
+    const target: Target = { kind: 'ollama', baseUrl: proxy.url, numCtx };
+    const started = performance.now();
+    const results = await replay(trace, target, timeScale, progress(kind, trace.length));
+    const wall = ((performance.now() - started) / 1000) * timeScale;
+    const s = await simStats(sim.urls);
+    return { system: kind, results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
+  } finally {
+    await proxy.close();
+    await sim.stop();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
+  const sim = await spawnSimulator({ gpus, timeScale, numParallel, vramGb, maxLoaded: MAX_LOADED, seed: 1 });
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sy-bench-'));
+  const [edgePort, authPort, schedPort, workerPort, authGrpc, schedGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const adminToken = `bench-admin-${Date.now()}-token`;
+  const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(edgePort),
+    AUTH_PORT: String(authPort),
+    SCHEDULER_PORT: String(schedPort),
+    WORKER_BASE_PORT: String(workerPort),
+    AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
+    SCHEDULER_GRPC_URL: `127.0.0.1:${schedGrpc}`,
+    OLLAMA_URLS: sim.urls.join(','),
+    SWITCHYARD_PREFIX: `bench${Date.now()}`,
+    AUTH_DATA_DIR: path.join(dataDir, 'auth'),
+    LOG_DIR: path.join(dataDir, 'logs'),
+    SWITCHYARD_DEMO_KEY: demoKey,
+    SWITCHYARD_ADMIN_TOKEN: adminToken,
+    WORKER_SLOTS: String(numParallel),
+    WORKER_GPU_MEMORY_GB: String(vramGb),
+    SCHEDULER_MAX_MODELS_PER_WORKER: String(MAX_LOADED),
+    // The scheduler's clock-based rules follow the simulator's compressed time.
+    SCHEDULER_TIME_SCALE: String(timeScale),
+    EDGE_QUEUE_BOUND: '10000',
+    LOG_LEVEL: 'warn',
+  };
+  const launcher = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  launcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  launcher.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (out.includes('Switchyard is ready')) {
+          clearInterval(t);
+          resolve();
+        }
+        if (launcher.exitCode !== null) {
+          clearInterval(t);
+          reject(new Error(`launcher exited:\n${out}`));
+        }
+      }, 100);
+    });
+    const bulkKey = await createBulkKey(`http://127.0.0.1:${authPort}`, adminToken);
+    const target: Target = { kind: 'openai', baseUrl: `http://127.0.0.1:${edgePort}`, keys: { interactive: demoKey, bulk: bulkKey ?? demoKey }, numCtx };
+    const started = performance.now();
+    const results = await replay(trace, target, timeScale, progress('switchyard', trace.length));
+    const wall = ((performance.now() - started) / 1000) * timeScale;
+    const s = await simStats(sim.urls);
+    return { system: 'switchyard', results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
+  } finally {
+    launcher.kill('SIGTERM');
+    await new Promise((r) => launcher.once('exit', r));
+    await sim.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A key whose policy puts its requests in the bulk priority class (via the admin API). */
+async function createBulkKey(authUrl: string, adminToken: string): Promise<string | undefined> {
+  const res = await fetch(`${authUrl}/admin/v1/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'bench-bulk', priority: 'bulk' }),
+  });
+  if (!res.ok) {
+    console.error(`could not create a bulk key (${res.status}): bulk requests use the interactive key`);
+    return undefined;
+  }
+  const body = (await res.json()) as { key?: string; apiKey?: string };
+  return body.key ?? body.apiKey;
+}
+
+function progress(system: string, total: number) {
+  let last = 0;
+  return (done: number) => {
+    const pct = Math.floor((done / total) * 10);
+    if (pct > last) {
+      last = pct;
+      process.stderr.write(`  ${system}: ${done}/${total}\n`);
+    }
+  };
+}
+
+function summarise(r: SystemResult, tailModels: Set<string>) {
+  const s = timeScale / 1000; // real ms -> simulated s
+  const completed = r.results.filter((x) => x.ok);
+  const ttft = completed.map((x) => x.ttftMs * s);
+  const tail = completed.filter((x) => tailModels.has(x.model)).map((x) => x.ttftMs * s);
+  const e2eWorst = Math.max(...r.results.map((x) => x.e2eMs * s));
+  return {
+    system: r.system,
+    requests: r.results.length,
+    completed: completed.length,
+    rejected503: r.results.filter((x) => x.status === 503).length,
+    failed: r.results.length - completed.length,
+    loads: r.loads,
+    loadsPer1000: (r.loads / r.results.length) * 1000,
+    loadingShare: r.loadingSecondsSim / (gpus * r.wallSecondsSim),
+    ttftP50: percentile(ttft, 50),
+    ttftP95: percentile(ttft, 95),
+    ttftP99: percentile(ttft, 99),
+    tailTtftP50: percentile(tail, 50),
+    tailTtftP95: percentile(tail, 95),
+    tailTtftP99: percentile(tail, 99),
+    worstWait: Math.max(...completed.map((x) => x.ttftMs * s)),
+    worstE2e: e2eWorst,
+    throughput: completed.length / r.wallSecondsSim,
+    maxClientLagMs: Math.max(...r.results.map((x) => x.lagMs)),
+  };
+}
+
+async function main() {
+  const models = pickModels(Number(flags.models));
+  const trace = flags.trace
+    ? readTrace(flags.trace)
+    : generateTrace({ models: models.map((m) => m.name), requests, zipf: Number(flags.zipf), rate: Number(flags.rate), seed: Number(flags.seed) });
+  mkdirSync(outDir, { recursive: true });
+  writeTrace(path.join(outDir, 'trace.jsonl'), trace);
+
+  const used = [...new Set(trace.map((e) => e.model))];
+  const entries = used.map((m) => simCatalogue.find((e) => e.name === m)).filter((e): e is SimCatalogueEntry => !!e);
+  const totalFootprint = entries.reduce((a, e) => a + footprintBytes(e), 0);
+  const totalWeights = entries.reduce((a, e) => a + e.size_gb * 1e9, 0);
+  const capacity = maxResidentModels(entries.map(footprintBytes), new Array(gpus).fill(vramGb * 1e9), MAX_LOADED);
+  const lowerBound = beladyLoads(trace.map((e) => e.model), capacity);
+  const popularity = new Map<string, number>();
+  for (const e of trace) popularity.set(e.model, (popularity.get(e.model) ?? 0) + 1);
+  const ranked = [...popularity.entries()].sort((a, b) => b[1] - a[1]).map(([m]) => m);
+  const tailModels = new Set(ranked.slice(3));
+
+  console.log(`Trace: ${trace.length} requests over ${fmt(trace[trace.length - 1].t, 0)} simulated s, ${used.length} models ` +
+    `(weights ${fmt(totalWeights / 1e9, 0)} GB; loaded with KV cache ${fmt(totalFootprint / 1e9, 0)} GB = ${fmt(totalFootprint / (gpus * vramGb * 1e9), 1)}× the GPUs' ${gpus}×${vramGb} GB), ` +
+    `${trace.filter((e) => e.priority === 'bulk').length} bulk; time scale ${timeScale}.`);
+  console.log(`Offline lower bound on loads (Belady's MIN, at most ${capacity} models resident at once): ${lowerBound}\n`);
+
+  const systems = flags.systems.split(',').map((s) => s.trim());
+  const raw: SystemResult[] = [];
+  for (const system of systems) {
+    process.stderr.write(`running ${system}…\n`);
+    raw.push(system === 'switchyard' ? await runSwitchyard(trace) : await runBaseline(system as BaselineKind, trace));
+  }
+  const summary = raw.map((r) => summarise(r, tailModels));
+  const rows = summary.map((x) => [
+    x.system,
+    fmt(x.loadsPer1000, 1),
+    `${fmt(x.loads / Math.max(1, lowerBound), 2)}×`,
+    `${fmt(x.loadingShare * 100, 1)}%`,
+    fmt(x.ttftP50),
+    fmt(x.ttftP95),
+    fmt(x.ttftP99),
+    fmt(x.tailTtftP95),
+    fmt(x.tailTtftP99),
+    fmt(x.worstWait, 1),
+    fmt(x.throughput, 3),
+    String(x.rejected503),
+    String(x.failed),
+  ]);
+  console.log(
+    table(
+      ['system', 'loads/1k req', 'vs bound', 'GPU time loading', 'TTFT p50 s', 'p95 s', 'p99 s', 'tail p95 s', 'tail p99 s', 'worst wait s', 'done req/s', '503s', 'failed'],
+      rows,
+    ),
+  );
+  console.log(`\n(lower bound: ${lowerBound} loads = ${fmt((lowerBound / trace.length) * 1000, 1)} per 1k requests; tail = models outside the top 3; times in simulated seconds)`);
+
+  writeFileSync(
+    path.join(outDir, 'results.json'),
+    JSON.stringify({ config: { gpus, vramGb, numParallel, timeScale, requests: trace.length, models: used, lowerBound, capacity }, summary }, null, 2) + '\n',
+  );
+  writeFileSync(
+    path.join(outDir, 'chart.svg'),
+    barChartSvg(`Switchyard vs. proxies: ${trace.length} requests, ${used.length} models, ${gpus} GPUs`, [
+      { title: 'Model loads', unit: 'per 1k requests', values: summary.map((x) => ({ label: x.system, value: x.loadsPer1000 })) },
+      { title: 'TTFT p95', unit: 's', values: summary.map((x) => ({ label: x.system, value: x.ttftP95 })) },
+      { title: 'Worst wait', unit: 's', values: summary.map((x) => ({ label: x.system, value: x.worstWait })) },
+      { title: 'Throughput', unit: 'req/s', values: summary.map((x) => ({ label: x.system, value: x.throughput })) },
+    ]),
+  );
+  console.log(`\nwrote ${path.join(outDir, 'results.json')}, ${path.join(outDir, 'chart.svg')}, ${path.join(outDir, 'trace.jsonl')}`);
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

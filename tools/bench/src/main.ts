@@ -153,7 +153,11 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     WORKER_GPU_MEMORY_GB: String(vramGb),
     SCHEDULER_MAX_MODELS_PER_WORKER: String(MAX_LOADED),
     // The scheduler's clock-based rules follow the simulator's compressed time.
-    SCHEDULER_TIME_SCALE: String(timeScale),
+    SCHEDULER_MIN_RESIDENCY_MS: String(Math.round(30_000 / timeScale)),
+    SCHEDULER_MAX_WAIT_MS: String(Math.round(120_000 / timeScale)),
+    SCHEDULER_REPLICATE_WAIT_MS: String(Math.round(10_000 / timeScale)),
+    SCHEDULER_IDLE_AFTER_MS: String(Math.round(60_000 / timeScale)),
+    SCHEDULER_TICK_MS: '50',
     EDGE_QUEUE_BOUND: '10000',
     LOG_LEVEL: 'warn',
   };

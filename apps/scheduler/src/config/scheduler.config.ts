@@ -29,6 +29,10 @@ export const schedulerEnvSchema = z.object({
   SCHEDULER_LOAD_RETRY_MS: ms(30_000),
   SCHEDULER_LOAD_BANDWIDTH_GBPS: positive(10),
   SCHEDULER_LOAD_OVERHEAD_S: z.coerce.number().nonnegative().default(1.5),
+  /** Models one worker may hold at once; keep equal to Ollama's OLLAMA_MAX_LOADED_MODELS (3 by default). */
+  SCHEDULER_MAX_MODELS_PER_WORKER: z.coerce.number().int().positive().default(3),
+  /** A model with no job for this long is idle: the first to make room for another. */
+  SCHEDULER_IDLE_AFTER_MS: ms(60_000),
   SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(0.05),
   /** How often the scheduler runs BullMQ's stalled-job check on queues whose pullers are gone. */
   SCHEDULER_STALLED_INTERVAL_MS: ms(15_000),

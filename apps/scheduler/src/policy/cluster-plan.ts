@@ -42,7 +42,7 @@ export class ClusterPlan {
   constructor(
     readonly state: ClusterState,
     readonly now: number,
-    opts: { memoryReserveFraction: number; loadBandwidthBytesPerSec: number; loadOverheadSeconds: number },
+    opts: { memoryReserveFraction: number; loadBandwidthBytesPerSec: number; loadOverheadSeconds: number; maxModelsPerWorker?: number },
   ) {
     this.facts = new ModelFacts(state.catalogue, state.workers, opts);
     for (const d of state.demand) this.demandByUnit.set(unitKey(d.pool, d.model), d);
@@ -101,7 +101,7 @@ export class ClusterPlan {
         return {
           snap,
           capacity: known ? snap.memoryTotalBytes * (1 - opts.memoryReserveFraction) : Infinity,
-          maxModels: known ? Infinity : UNKNOWN_MEMORY_MAX_MODELS,
+          maxModels: Math.min(opts.maxModelsPerWorker ?? Infinity, known ? Infinity : UNKNOWN_MEMORY_MAX_MODELS),
           used: Math.max(planned, snap.memoryUsedBytes),
           models,
           busy: snap.loading !== undefined || snap.evicting.length > 0,

@@ -54,6 +54,17 @@ describe('fit', () => {
     assert.deepEqual(loads(decide(s)), ['w1:a:7b:demand']);
   });
 
+  test("a worker holds at most maxModelsPerWorker models (Ollama's OLLAMA_MAX_LOADED_MODELS), whatever memory is left", () => {
+    const capped = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, maxModelsPerWorker: 2 });
+    const D = model('d:7b', 5, small);
+    const held = worker('w1', 80, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO }), resident('b:7b', 6, { loadedAtMs: LONG_AGO })] });
+    const s = state({ catalogue: [...catalogue, D], workers: [held], demand: [demand('d:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    const cmds = capped.decide(s, NOW);
+    assert.deepEqual(loads(cmds), [], 'no third model loaded beside two');
+    assert.equal(evicts(cmds).length, 1, 'an idle model makes room instead');
+    assert.deepEqual(loads(policy.decide(s, NOW)), ['w1:d:7b:demand'], 'with the default cap of 3 it fits');
+  });
+
   test('a model larger than any GPU is never loaded', () => {
     const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('big:70b', { waiting: 5, oldestWaitMs: 100_000 })] });
     assert.deepEqual(decide(s), []);

@@ -46,6 +46,8 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   idleAfterMs: number;
   /** Share of each GPU's memory never planned for. */
   memoryReserveFraction: number;
+  /** Models one worker may hold at once: Ollama's OLLAMA_MAX_LOADED_MODELS (it evicts on its own above). */
+  maxModelsPerWorker: number;
 }
 
 export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
@@ -57,6 +59,7 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   batchMinJobs: 0,
   idleAfterMs: 60_000,
   memoryReserveFraction: 0.05,
+  maxModelsPerWorker: 3,
 };
 
 const VictimClass = { Idle: 0, Warm: 1, Backlogged: 2 } as const;

@@ -23,6 +23,8 @@ import { PLACEMENT_POLICY, SchedulerService } from './scheduler.service';
           memoryReserveFraction: c.SCHEDULER_MEMORY_RESERVE_FRACTION,
           loadBandwidthBytesPerSec: c.SCHEDULER_LOAD_BANDWIDTH_GBPS * 1e9,
           loadOverheadSeconds: c.SCHEDULER_LOAD_OVERHEAD_S,
+          maxModelsPerWorker: c.SCHEDULER_MAX_MODELS_PER_WORKER,
+          idleAfterMs: c.SCHEDULER_IDLE_AFTER_MS,
         }),
     },
     SchedulerService,

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError } from '@switchyard/config';
-import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
-import { AppModule } from './app.module';
+import { createLogger, drainOnShutdown } from '@switchyard/observability';
+import { startAuthApp } from './auth-app';
 import { loadAuthConfig } from './config/auth.config';
 
 async function main() {
@@ -16,10 +16,14 @@ async function main() {
     throw err;
   }
   const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
-  const app = await createHttpApp(AppModule.forRoot(config, logger), { logger });
-  drainOnShutdown(app);
-  await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url: await app.getUrl() }, 'auth ready');
+  try {
+    const running = await startAuthApp(config, logger);
+    drainOnShutdown(running.app);
+    logger.info({ url: running.httpUrl, grpc: running.grpcAddress, docs: `${running.httpUrl}/admin/docs` }, 'auth ready');
+  } catch (err) {
+    logger.fatal({ err }, 'auth failed to start');
+    process.exit(1);
+  }
 }
 
 void main();

@@ -195,17 +195,20 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
 
 /** A key whose policy puts its requests in the bulk priority class (via the admin API). */
 async function createBulkKey(authUrl: string, adminToken: string): Promise<string | undefined> {
-  const res = await fetch(`${authUrl}/admin/v1/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ user: 'bench-bulk', priority: 'bulk' }),
-  });
-  if (!res.ok) {
-    console.error(`could not create a bulk key (${res.status}): bulk requests use the interactive key`);
+  const post = (p: string, body: unknown) =>
+    fetch(`${authUrl}/admin/v1${p}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const user = await post('/users', { name: `bench-bulk-${Date.now()}` });
+  const userId = user.ok ? ((await user.json()) as { id: string }).id : undefined;
+  const res = userId ? await post('/keys', { userId, name: 'bench bulk', policy: { priority: 'bulk' } }) : undefined;
+  if (!res?.ok) {
+    console.error(`could not create a bulk key (${res?.status ?? user.status}): bulk requests use the interactive key`);
     return undefined;
   }
-  const body = (await res.json()) as { key?: string; apiKey?: string };
-  return body.key ?? body.apiKey;
+  return ((await res.json()) as { key: string }).key;
 }
 
 function progress(system: string, total: number) {

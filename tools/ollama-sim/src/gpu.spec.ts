@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveEntry, SimModel } from './catalogue';
+import { Gpu, GpuConfig, Lease, QUEUE_FULL_MESSAGE, QueueFullError, RequestCanceledError } from './gpu';
+import { SimStats } from './stats';
+
+const GB = 1e9;
+
+function model(name: string, sizeGb: number, extra: Partial<Parameters<typeof resolveEntry>[0]> = {}): SimModel {
+  return resolveEntry({ name, size_gb: sizeGb, context_length: 32768, family: 'llama', parameter_size: '8B', kv_kib_per_token: 1, ...extra });
+}
+
+const A = model('a:1', 10);
+const B = model('b:1', 5);
+const C = model('c:1', 9);
+const EIGHT_B = model('llama3.1:8b', 4.9);
+
+function makeGpu(cfg: Partial<GpuConfig> = {}): { gpu: Gpu; stats: SimStats } {
+  const full: GpuConfig = {
+    index: 0,
+    vramBytes: 80 * GB,
+    numParallel: 4,
+    maxQueue: 512,
+    maxLoaded: 3,
+    keepAliveS: 300,
+    timeScale: 1000,
+    loadBandwidthGBps: 10,
+    loadStartupS: 1.5,
+    parallelExponent: 0.6,
+    fitFraction: 0.8,
+    contextLength: 0,
+    ...cfg,
+  };
+  const stats = new SimStats(0, full.timeScale, full.vramBytes);
+  return { gpu: new Gpu(full, stats), stats };
+}
+
+const loaded = (gpu: Gpu) => gpu.runnerInfos().map((r) => r.model.name).sort();
+
+async function use(gpu: Gpu, m: SimModel, keepAliveS: number, numCtx = 1024): Promise<void> {
+  const lease = await gpu.acquire(m, numCtx, keepAliveS);
+  await lease.compute({ promptTokens: 10, genTokens: 2 });
+  lease.release();
+}
+
+describe('Gpu scheduler', () => {
+  test('default num_ctx follows total VRAM, clamped to the trained context', () => {
+    const big = model('big:1', 5, { context_length: 131072 });
+    assert.equal(makeGpu({ vramBytes: 80 * GB }).gpu.defaultNumCtx(big), 131072);
+    assert.equal(makeGpu({ vramBytes: 80 * GB }).gpu.defaultNumCtx(model('x:1', 5, { context_length: 300000 })), 262144);
+    assert.equal(makeGpu({ vramBytes: 40 * GB }).gpu.defaultNumCtx(big), 32768);
+    assert.equal(makeGpu({ vramBytes: 16 * GB }).gpu.defaultNumCtx(big), 4096);
+    assert.equal(makeGpu({ contextLength: 8192 }).gpu.defaultNumCtx(big), 8192);
+    assert.equal(makeGpu().gpu.numCtxFor(big, 999999), 131072);
+  });
+
+  test('memory prediction grows with num_ctx × num_parallel', () => {
+    const { gpu } = makeGpu({ numParallel: 4 });
+    const m = model('kv:1', 4.9, { kv_kib_per_token: 128 });
+    assert.equal(gpu.predictBytes(m, 8192) - m.sizeBytes, 8192 * 4 * 128 * 1024);
+  });
+
+  test('load_duration covers the load: size / bandwidth + start-up', async () => {
+    const { gpu, stats } = makeGpu({ timeScale: 100 });
+    const lease = await gpu.acquire(EIGHT_B, 2048, 300);
+    const simSeconds = ((lease.handoverAt - lease.arrivedAt) * 100) / 1000;
+    assert.ok(Math.abs(simSeconds - 1.99) / 1.99 < 0.02, `load took ${simSeconds}s simulated`);
+    lease.release();
+    const again = await gpu.acquire(EIGHT_B, 2048, 300);
+    assert.ok(again.handoverAt - again.arrivedAt < 1, 'a loaded model is handed over at once');
+    again.release();
+    assert.equal(stats.snapshot().models['llama3.1:8b'].loads, 1);
+    gpu.close();
+  });
+
+  test('eviction picks the idle runner with the shortest keep_alive, not the least recently used', async () => {
+    const { gpu, stats } = makeGpu({ maxLoaded: 2 });
+    await use(gpu, B, 60);
+    await use(gpu, A, 600);
+    await use(gpu, B, 60); // B is now the most recently used
+    await use(gpu, C, 300);
+    assert.deepEqual(loaded(gpu), ['a:1', 'c:1']);
+    assert.equal(stats.snapshot().models['b:1'].evictions, 1);
+    gpu.close();
+  });
+
+  test('a model that does not fit in 80% of free memory evicts one; one that fits loads beside', async () => {
+    const { gpu } = makeGpu({ vramBytes: 20 * GB, maxLoaded: 0 });
+    await use(gpu, A, 300); // 10 GB; free 10, 80% = 8
+    await use(gpu, B, 300); // 5 GB fits
+    assert.deepEqual(loaded(gpu), ['a:1', 'b:1']);
+    await use(gpu, C, 300); // 9 GB > 0.8 × 5: evict until it fits
+    assert.ok(loaded(gpu).includes('c:1'));
+    assert.ok(gpu.usedBytes() <= 20 * GB);
+    gpu.close();
+  });
+
+  test('in-flight requests finish before their runner is evicted', async () => {
+    const { gpu } = makeGpu({ maxLoaded: 1, timeScale: 100 });
+    const events: string[] = [];
+    const leaseA = await gpu.acquire(A, 1024, 300);
+    const running = leaseA.compute({ promptTokens: 10, genTokens: 50 }).then(() => {
+      events.push('a done');
+      leaseA.release();
+    });
+    const leaseB = gpu.acquire(B, 1024, 300).then((l: Lease) => {
+      events.push('b handed over');
+      return l;
+    });
+    await running;
+    (await leaseB).release();
+    assert.deepEqual(events, ['a done', 'b handed over']);
+    assert.deepEqual(loaded(gpu), ['b:1']);
+    gpu.close();
+  });
+
+  test('a full pending queue answers 503; requests for a loaded model bypass it', async () => {
+    const { gpu, stats } = makeGpu({ maxQueue: 2, timeScale: 100 });
+    await use(gpu, EIGHT_B, 300, 2048);
+    const first = gpu.acquire(A, 1024, 300); // starts a load, leaves the queue
+    const queued = [gpu.acquire(B, 1024, 300), gpu.acquire(B, 1024, 300)]; // wait behind the load
+    await assert.rejects(gpu.acquire(C, 1024, 300), (err: Error) => err instanceof QueueFullError && err.message === QUEUE_FULL_MESSAGE);
+    const bypass = await gpu.acquire(EIGHT_B, 2048, 300);
+    bypass.release();
+    for (const l of await Promise.all([first, ...queued])) l.release();
+    assert.equal(stats.snapshot().totals.rejected_queue_full, 1);
+    gpu.close();
+  });
+
+  test('a different num_ctx reloads the model', async () => {
+    const { gpu, stats } = makeGpu();
+    await use(gpu, A, 300, 2048);
+    await use(gpu, A, 300, 4096);
+    const info = gpu.runnerInfos();
+    assert.equal(info.length, 1);
+    assert.equal(info[0].numCtx, 4096);
+    const s = stats.snapshot().models['a:1'];
+    assert.equal(s.loads, 2);
+    assert.equal(s.evictions, 1);
+    gpu.close();
+  });
+
+  test('keep-alive: expires when idle; 0 unloads at once; forever stays', async () => {
+    const { gpu, stats } = makeGpu({ timeScale: 1000 });
+    await use(gpu, A, 2); // 2 simulated seconds = 2 ms
+    assert.deepEqual(loaded(gpu), ['a:1']);
+    await sleep(30);
+    assert.deepEqual(loaded(gpu), []);
+    assert.equal(stats.snapshot().models['a:1'].expiries, 1);
+    await use(gpu, B, 0);
+    assert.deepEqual(loaded(gpu), []);
+    await use(gpu, C, Infinity);
+    await sleep(20);
+    assert.deepEqual(loaded(gpu), ['c:1']);
+    assert.ok(gpu.runnerInfos()[0].expiresAt > Date.now() + 100 * 365 * 86400e3);
+    gpu.close();
+  });
+
+  test('one stream generates at the configured rate; four share throughput sub-linearly', async () => {
+    const { gpu } = makeGpu({ timeScale: 100 });
+    const lease = await gpu.acquire(EIGHT_B, 2048, 300);
+    const t = await lease.compute({ promptTokens: 490, genTokens: 140 });
+    const genS = ((t.endAt - t.promptEndAt) * 100) / 1000;
+    const promptS = ((t.promptEndAt - t.slotAt) * 100) / 1000;
+    assert.ok(Math.abs(genS - 140 / EIGHT_B.genTokensPerS) < 0.01, `generation took ${genS}s`);
+    assert.ok(Math.abs(promptS - 490 / EIGHT_B.promptTokensPerS) < 0.01, `prompt took ${promptS}s`);
+    lease.release();
+
+    const leases = await Promise.all([0, 1, 2, 3].map(() => gpu.acquire(EIGHT_B, 2048, 300)));
+    const times = await Promise.all(leases.map((l) => l.compute({ promptTokens: 0, genTokens: 140 })));
+    const perStream = times.map((x) => ((x.endAt - x.slotAt) * 100) / 1000);
+    const expected = 4 ** 0.4; // each of 4 streams runs 4^-0.4 as fast: aggregate 4^0.6 ≈ 2.3×
+    for (const s of perStream) assert.ok(Math.abs(s - expected) / expected < 0.1, `stream took ${s}s, expected ≈ ${expected}`);
+    leases.forEach((l) => l.release());
+    gpu.close();
+  });
+
+  test('a canceled request frees its slot', async () => {
+    const { gpu } = makeGpu({ numParallel: 1, timeScale: 100 });
+    const ac = new AbortController();
+    const first = await gpu.acquire(EIGHT_B, 2048, 300);
+    const second = await gpu.acquire(EIGHT_B, 2048, 300);
+    const long = first.compute({ promptTokens: 0, genTokens: 100000, signal: ac.signal, onTokens: (n) => n >= 5 && ac.abort() });
+    await assert.rejects(long, RequestCanceledError);
+    first.release();
+    const started = Date.now();
+    await second.compute({ promptTokens: 0, genTokens: 10 });
+    assert.ok(Date.now() - started < 500);
+    second.release();
+    gpu.close();
+  });
+
+  test('a canceled queued request leaves the queue', async () => {
+    const { gpu } = makeGpu({ maxQueue: 1, timeScale: 100 });
+    const loading = gpu.acquire(A, 1024, 300);
+    const ac = new AbortController();
+    const queued = gpu.acquire(B, 1024, 300, ac.signal);
+    assert.equal(gpu.queueDepth(), 1);
+    ac.abort();
+    await assert.rejects(queued, RequestCanceledError);
+    assert.equal(gpu.queueDepth(), 0);
+    (await loading).release();
+    gpu.close();
+  });
+});

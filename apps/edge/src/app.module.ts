@@ -1,6 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ObservabilityModule, type Logger } from '@switchyard/observability';
-import { EdgeConfig, EDGE_CONFIG } from './config/edge.config';
+import { CompletionsModule } from './completions/completions.module';
+import { EdgeConfigModule } from './config/edge-config.module';
+import type { EdgeConfig } from './config/edge.config';
+import { EmbeddingsModule } from './embeddings/embeddings.module';
+import { EdgeMetricsModule } from './metrics/metrics.module';
+import { ModelsModule } from './models/models.module';
+import { RedisModule } from './redis/redis.module';
 import { VERSION } from './version';
 
 @Module({})
@@ -8,8 +14,15 @@ export class AppModule {
   static forRoot(config: EdgeConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule.forRoot({ service: 'edge', version: VERSION, logger })],
-      providers: [{ provide: EDGE_CONFIG, useValue: config }],
+      imports: [
+        ObservabilityModule.forRoot({ service: 'edge', version: VERSION, logger }),
+        EdgeConfigModule.forRoot(config),
+        RedisModule,
+        EdgeMetricsModule,
+        CompletionsModule,
+        EmbeddingsModule,
+        ModelsModule,
+      ],
     };
   }
 }

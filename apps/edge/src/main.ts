@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { ConfigError } from '@switchyard/config';
-import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
-import { AppModule } from './app.module';
-import { loadEdgeConfig } from './config/edge.config';
+import { createLogger, drainOnShutdown } from '@switchyard/observability';
+import { loadEdgeConfig, type EdgeConfig } from './config/edge.config';
+import { createEdgeApp } from './edge.app';
 
 async function main() {
-  let config;
+  let config: EdgeConfig;
   try {
     config = loadEdgeConfig();
   } catch (err) {
@@ -16,10 +16,10 @@ async function main() {
     throw err;
   }
   const logger = createLogger({ service: 'edge', level: config.LOG_LEVEL });
-  const app = await createHttpApp(AppModule.forRoot(config, logger), { logger });
+  const app = await createEdgeApp(config, logger);
   drainOnShutdown(app);
   await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url: await app.getUrl() }, 'edge ready');
+  logger.info({ url: await app.getUrl(), edgeId: config.EDGE_ID }, 'edge ready');
 }
 
 void main();

@@ -1,9 +1,37 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { commonEnv, loadConfig, port } from '@switchyard/config';
 
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** The edge's environment, parsed once at boot (see apps/edge/README.md for each variable). */
 export const edgeEnvSchema = z.object({
   ...commonEnv,
   PORT: port(8080),
+  /** host:port of the auth service's gRPC API. */
+  AUTH_GRPC_URL: z.string().min(1).default('127.0.0.1:50051'),
+  /** Deadline of one VerifyKey call. */
+  AUTH_TIMEOUT_MS: positiveInt(2000),
+  /** How long a verdict is cached in-process (revocations drop it sooner, via Redis events). */
+  EDGE_AUTH_CACHE_TTL_MS: positiveInt(30_000),
+  MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
+  /** Queued (not yet running) jobs allowed per (pool, model) queue before new ones get 503. */
+  EDGE_QUEUE_BOUND: positiveInt(256),
+  /** Largest request body, bytes (images travel as base64 data URLs). */
+  EDGE_MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024),
+  /** Largest max_tokens any request may ask for, whatever the model allows. */
+  EDGE_MAX_TOKENS_CAP: positiveInt(32_768),
+  /** An SSE comment is sent when a stream has been silent this long. */
+  EDGE_KEEPALIVE_MS: positiveInt(5000),
+  /** Longest a request may take from arrival to its last byte before it is cancelled. */
+  EDGE_REQUEST_TIMEOUT_MS: positiveInt(600_000),
+  /** Service time per job assumed for a model before any job of it finished (Retry-After estimates). */
+  EDGE_DEFAULT_SERVICE_MS: positiveInt(4000),
+  /** This edge instance's id: names its relay channel. Random by default. */
+  EDGE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default(() => `edge-${randomBytes(6).toString('hex')}`),
 });
 
 export type EdgeConfig = z.infer<typeof edgeEnvSchema>;

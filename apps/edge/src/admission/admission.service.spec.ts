@@ -1,0 +1,161 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveCatalogue } from '@switchyard/contracts';
+import { createLogger } from '@switchyard/observability';
+import type { AuthContext } from '../auth/auth.service';
+import { loadEdgeConfig } from '../config/edge.config';
+import { OpenAIError } from '../errors/openai-error';
+import type { ModelCatalogueService } from '../models/model-catalogue.service';
+import type { InferenceProducer } from '../queue/inference.producer';
+import { ServiceTimeTracker } from '../queue/service-time.tracker';
+import type { ResidencyRepository } from '../models/residency.repository';
+import type { Redis } from 'ioredis';
+import { AdmissionService, formatDuration, type AdmissionRequest } from './admission.service';
+import type { RateLimitRepository, RateLimitResult } from './rate-limit.repository';
+import { RetryEstimator, retryHeaders } from './retry-estimator.service';
+
+const models = resolveCatalogue({
+  defaults: { context_window: 1000, pool: 'shared' },
+  models: [
+    { name: 'a', size_gb: 4, pinned: 0, kind: 'chat', owned_by: 'x', max_output_tokens: 100 },
+    { name: 'e', size_gb: 1, pinned: 0, kind: 'embedding', owned_by: 'x' },
+  ],
+});
+
+const ctx = (policy: Partial<AuthContext['policy']> = {}, extra: Partial<AuthContext> = {}): AuthContext => ({
+  keyId: 'k',
+  userId: 'u',
+  cacheKey: 'h',
+  budgetUsed: 0,
+  expiresAtMs: 0,
+  policy: { allowedModels: [], allModels: true, requestsPerMinute: 0, tokensPerMinute: 0, tokenBudget: 0, priority: 'bulk', pool: undefined, ...policy },
+  ...extra,
+});
+
+function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residency?: object } = {}) {
+  const config = loadEdgeConfig({ EDGE_QUEUE_BOUND: '10', EDGE_MAX_TOKENS_CAP: '50', EDGE_DEFAULT_SERVICE_MS: '2000' });
+  const byName = new Map(models.map((m) => [m.name, m]));
+  const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
+  const depthCalls: string[] = [];
+  const producer = {
+    depth: async (pool: string, model: string) => {
+      depthCalls.push(`${pool}|${model}`);
+      return { queued: opts.queued ?? 0, active: 0 };
+    },
+  } as unknown as InferenceProducer;
+  const rateCalls: Array<[number, number, number]> = [];
+  const rate = {
+    admit: async (_k: string, _r: string, rpm: number, tpm: number, tokens: number): Promise<RateLimitResult> => {
+      rateCalls.push([rpm, tpm, tokens]);
+      return {
+        allowed: true,
+        requests: { limit: rpm, used: 1, retryMs: 0, resetMs: 60000 },
+        tokens: { limit: tpm, used: tokens, retryMs: 0, resetMs: 60000 },
+        ...opts.rate,
+      };
+    },
+  } as unknown as RateLimitRepository;
+  const residency = { get: async () => opts.residency } as unknown as ResidencyRepository;
+  const redis = { hget: async () => null } as unknown as Redis;
+  const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
+  const svc = new AdmissionService(catalogue, producer, rate, estimator, config, createLogger({ service: 'edge', level: 'silent' }));
+  return { svc, depthCalls, rateCalls };
+}
+
+const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
+  requestId: 'r1',
+  model: 'a',
+  endpoint: 'chat',
+  contextTokens: 10,
+  promptTokens: 10,
+  promptParam: 'messages',
+  ...extra,
+});
+
+const rejects = (status: number, code: string) => (e: unknown) => e instanceof OpenAIError && e.status === status && e.code === code;
+
+test('pool and priority come from the key\'s policy; the model\'s pool otherwise', async () => {
+  const { svc, depthCalls } = setup();
+  const t1 = await svc.admit(ctx({ pool: 'performance' }), req());
+  assert.equal(t1.pool, 'performance');
+  assert.equal(t1.priority, 'bulk');
+  const t2 = await svc.admit(ctx(), req());
+  assert.equal(t2.pool, 'shared');
+  assert.deepEqual(depthCalls, ['performance|a', 'shared|a']);
+  assert.deepEqual(t2.headers, {}, 'no x-ratelimit headers for a key without limits');
+});
+
+test('cheap refusals come before any Redis work', async () => {
+  const { svc, depthCalls, rateCalls } = setup();
+  await assert.rejects(svc.admit(ctx(), req({ model: 'zzz' })), rejects(404, 'model_not_found'));
+  await assert.rejects(svc.admit(ctx({ allModels: false, allowedModels: ['e'] }), req()), rejects(403, 'model_not_allowed'));
+  await assert.rejects(svc.admit(ctx(), req({ model: 'e' })), rejects(400, 'model_not_supported'));
+  await assert.rejects(svc.admit(ctx(), req({ maxTokens: 51 })), rejects(400, 'invalid_value'));
+  await assert.rejects(svc.admit(ctx(), req({ contextTokens: 1000 })), rejects(400, 'context_length_exceeded'));
+  await assert.rejects(svc.admit(ctx(), req({ contextTokens: 960, maxTokens: 50 })), rejects(400, 'context_length_exceeded'));
+  await assert.rejects(svc.admit(ctx({ tokenBudget: 100 }, { budgetUsed: 100 }), req()), rejects(429, 'insufficient_quota'));
+  assert.deepEqual(depthCalls, []);
+  assert.deepEqual(rateCalls, []);
+  await svc.admit(ctx(), req({ model: 'e', endpoint: 'embeddings' }));
+});
+
+test('tokens per minute reserve the prompt plus max_tokens (or a default reserve)', async () => {
+  const { svc, rateCalls } = setup();
+  await svc.admit(ctx({ tokensPerMinute: 1000 }), req({ maxTokens: 40 }));
+  await svc.admit(ctx({ requestsPerMinute: 5 }), req());
+  await svc.admit(ctx({ tokensPerMinute: 1000 }), req({ model: 'e', endpoint: 'embeddings' }));
+  assert.deepEqual(rateCalls, [
+    [0, 1000, 50],
+    [5, 0, 110],
+    [0, 1000, 10],
+  ]);
+});
+
+test('a full queue: 503 with Retry-After from position, slots, service time and load time', async () => {
+  // Not resident: load guess 2 s + 4 GB / 2 GB/s = 4 s; 11 - 10 + 1 = 2 jobs ahead × 2 s ÷ 4 slots = 1 s.
+  await assert.rejects(setup({ queued: 11 }).svc.admit(ctx(), req()), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError && e.status === 503 && e.code === 'queue_full');
+    assert.deepEqual(e.headers, { 'retry-after': '5', 'retry-after-ms': '5000' });
+    return true;
+  });
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 1, updatedAt: 0 };
+  await assert.rejects(setup({ queued: 10, residency: resident }).svc.admit(ctx(), req()), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError);
+    assert.equal(e.headers['retry-after-ms'], '2000');
+    return true;
+  });
+});
+
+test('429s: requests, tokens, and a request larger than the whole limit', async () => {
+  const full = setup({ rate: { allowed: false, requests: { limit: 2, used: 2, retryMs: 1500, resetMs: 1500 } } });
+  await assert.rejects(full.svc.admit(ctx({ requestsPerMinute: 2 }), req()), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError && e.status === 429 && e.code === 'rate_limit_exceeded');
+    assert.equal(e.headers['retry-after-ms'], '1500');
+    assert.equal(e.headers['retry-after'], '2');
+    assert.equal(e.headers['x-ratelimit-remaining-requests'], '0');
+    assert.equal(e.headers['x-ratelimit-reset-requests'], '1.5s');
+    return true;
+  });
+  const huge = setup({ rate: { allowed: false, tokens: { limit: 20, used: 0, retryMs: -1, resetMs: 0 } } });
+  await assert.rejects(huge.svc.admit(ctx({ tokensPerMinute: 20 }), req()), rejects(429, 'request_too_large'));
+});
+
+test('durations as OpenAI writes them; Retry-After rounds up', () => {
+  assert.equal(formatDuration(0), '0ms');
+  assert.equal(formatDuration(250), '250ms');
+  assert.equal(formatDuration(1500), '1.5s');
+  assert.equal(formatDuration(60_000), '1m0s');
+  assert.equal(formatDuration(83_250), '1m23.25s');
+  assert.deepEqual(retryHeaders(1), { 'retry-after': '1', 'retry-after-ms': '1' });
+  assert.deepEqual(retryHeaders(2001), { 'retry-after': '3', 'retry-after-ms': '2001' });
+});
+
+test('service time is an EWMA of busy time per model', () => {
+  const t = new ServiceTimeTracker();
+  const u = (busy: number) => ({ promptTokens: 1, completionTokens: 1, queueMs: 50, loadMs: 500, promptEvalMs: busy / 2, evalMs: busy / 2, totalMs: busy + 550 });
+  assert.equal(t.get('a'), undefined);
+  t.observe('a', u(1000));
+  assert.equal(t.get('a'), 1000);
+  t.observe('a', u(2000));
+  assert.equal(t.get('a'), 1200);
+});

@@ -1,0 +1,205 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { CatalogueModel, PriorityClass } from '@switchyard/contracts';
+import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
+import type { AuthContext } from '../auth/auth.service';
+import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
+import { Errors, OpenAIError } from '../errors/openai-error';
+import { ModelCatalogueService } from '../models/model-catalogue.service';
+import { InferenceProducer } from '../queue/inference.producer';
+import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';
+import { RateLimitRepository, type RateLimitResult } from './rate-limit.repository';
+import { RetryEstimator, retryHeaders } from './retry-estimator.service';
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+export interface AdmissionRequest {
+  requestId: string;
+  model: string;
+  endpoint: Endpoint;
+  /** Estimated tokens of the longest sequence the model must hold (the prompt; the longest input). */
+  contextTokens: number;
+  /** Estimated prompt tokens in all (what tokens-per-minute counts besides the answer). */
+  promptTokens: number;
+  maxTokens?: number;
+  /** Names used in error messages: `messages` | `prompt` | `input`, `max_tokens` | `max_completion_tokens`. */
+  promptParam: string;
+  maxTokensParam?: string;
+}
+
+/** What admission granted: where the job goes, and the headers its response carries. */
+export interface Ticket {
+  model: CatalogueModel;
+  pool: 'shared' | 'performance';
+  priority: PriorityClass;
+  /** Tokens counted against tokens-per-minute now; settled to the real count when the job ends. */
+  reservedTokens: number;
+  headers: Record<string, string>;
+}
+
+/**
+ * Everything that decides, before anything is queued, whether a request may run: the model exists
+ * and the key may use it, max_tokens and the context window, the key's token budget, the bound of
+ * the model's queue (503) and the key's requests/tokens per minute (429). Refusals carry
+ * `Retry-After`/`retry-after-ms` computed from the queue or the rate window.
+ */
+@Injectable()
+export class AdmissionService {
+  constructor(
+    private readonly catalogue: ModelCatalogueService,
+    private readonly producer: InferenceProducer,
+    private readonly rateLimits: RateLimitRepository,
+    private readonly estimator: RetryEstimator,
+    @Inject(EDGE_CONFIG) private readonly config: EdgeConfig,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** The model, if it exists and the key may use it (404 / 403 otherwise). */
+  resolveModel(ctx: AuthContext, name: string): CatalogueModel {
+    const model = this.catalogue.get(name);
+    if (!model) throw Errors.modelNotFound(name);
+    if (!mayUse(ctx, name)) throw Errors.modelNotAllowed(name);
+    return model;
+  }
+
+  async admit(ctx: AuthContext, req: AdmissionRequest): Promise<Ticket> {
+    const model = this.resolveModel(ctx, req.model);
+    this.checkShape(model, req);
+    const pool = ctx.policy.pool ?? model.pool;
+    if (ctx.policy.tokenBudget > 0 && ctx.budgetUsed >= ctx.policy.tokenBudget) {
+      throw new OpenAIError(
+        429,
+        `You exceeded your token budget (${ctx.policy.tokenBudget} tokens this period). Ask an administrator to raise it.`,
+        'insufficient_quota',
+        'insufficient_quota',
+        null,
+        {},
+        'quota',
+      );
+    }
+
+    const depth = await this.producer.depth(pool, model.name);
+    if (depth.queued >= this.config.EDGE_QUEUE_BOUND) {
+      const est = await this.estimator.estimate(pool, model, depth.queued - this.config.EDGE_QUEUE_BOUND + 1);
+      throw new OpenAIError(
+        503,
+        `The queue for ${model.name} is full (${depth.queued} requests waiting); please retry later.`,
+        'overloaded_error',
+        'queue_full',
+        null,
+        retryHeaders(est.waitMs),
+        'queue_full',
+      );
+    }
+
+    const reservedTokens =
+      req.endpoint === 'embeddings' ? req.promptTokens : req.promptTokens + (req.maxTokens ?? Math.min(DEFAULT_COMPLETION_RESERVE, model.maxOutputTokens));
+    const rpm = ctx.policy.requestsPerMinute;
+    const tpm = ctx.policy.tokensPerMinute;
+    let headers: Record<string, string> = {};
+    if (rpm > 0 || tpm > 0) {
+      const r = await this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens);
+      headers = rateLimitHeaders(r);
+      if (!r.allowed) throw this.rateLimited(r, headers, reservedTokens);
+    }
+    return { model, pool, priority: ctx.policy.priority, reservedTokens, headers };
+  }
+
+  /** The job ended: count what it really used instead of the reservation. */
+  async settle(ctx: AuthContext, ticket: Ticket, requestId: string, actualTokens: number): Promise<void> {
+    if (ctx.policy.tokensPerMinute <= 0) return;
+    await this.rateLimits
+      .settle(ctx.keyId, requestId, ticket.reservedTokens, actualTokens)
+      .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'rate window settle failed'));
+  }
+
+  async refund(ctx: AuthContext, ticket: Ticket, requestId: string): Promise<void> {
+    if (ctx.policy.requestsPerMinute <= 0 && ctx.policy.tokensPerMinute <= 0) return;
+    await this.rateLimits.refund(ctx.keyId, requestId, ticket.reservedTokens).catch(() => undefined);
+  }
+
+  private checkShape(model: CatalogueModel, req: AdmissionRequest): void {
+    if (req.endpoint !== 'embeddings' && model.kind === 'embedding') {
+      throw Errors.badRequest(`The model '${model.name}' is an embedding model; use /v1/embeddings.`, 'model', 'model_not_supported');
+    }
+    if (req.maxTokens !== undefined) {
+      const cap = Math.min(model.maxOutputTokens, this.config.EDGE_MAX_TOKENS_CAP);
+      if (req.maxTokens > cap) {
+        throw Errors.badRequest(
+          `${req.maxTokensParam ?? 'max_tokens'} is too large: ${req.maxTokens}. This model supports at most ${cap} completion tokens, whereas you provided ${req.maxTokens}.`,
+          req.maxTokensParam ?? 'max_tokens',
+          'invalid_value',
+          'max_tokens',
+        );
+      }
+    }
+    const total = req.contextTokens + (req.maxTokens ?? 0);
+    if (req.contextTokens >= model.contextWindow || total > model.contextWindow) {
+      const detail =
+        req.maxTokens !== undefined
+          ? `(about ${req.contextTokens} in the ${req.promptParam}, ${req.maxTokens} in the completion)`
+          : `in the ${req.promptParam}`;
+      throw Errors.badRequest(
+        `This model's maximum context length is ${model.contextWindow} tokens. However, your request needs about ${total} tokens ${detail}. Please reduce the length of the ${req.promptParam} or completion.`,
+        req.promptParam,
+        'context_length_exceeded',
+        'context_length',
+      );
+    }
+  }
+
+  private rateLimited(r: RateLimitResult, headers: Record<string, string>, tokens: number): OpenAIError {
+    const reqFull = r.requests.limit > 0 && r.requests.used >= r.requests.limit;
+    if (r.tokens.retryMs === -1 && !reqFull) {
+      return new OpenAIError(
+        429,
+        `Request too large: it needs about ${tokens} tokens but the key's limit is ${r.tokens.limit} tokens per minute. Reduce the prompt or max_tokens.`,
+        'rate_limit_error',
+        'request_too_large',
+        null,
+        headers,
+        'rate_limit_tokens',
+      );
+    }
+    const waitMs = Math.max(reqFull ? r.requests.retryMs : 0, r.tokens.retryMs > 0 ? r.tokens.retryMs : 0);
+    const what = reqFull ? `requests per minute (limit ${r.requests.limit})` : `tokens per minute (limit ${r.tokens.limit}, used ${r.tokens.used})`;
+    return new OpenAIError(
+      429,
+      `Rate limit reached for ${what}. Please try again in ${formatDuration(waitMs)}.`,
+      'rate_limit_error',
+      'rate_limit_exceeded',
+      null,
+      { ...headers, ...retryHeaders(waitMs) },
+      reqFull ? 'rate_limit_requests' : 'rate_limit_tokens',
+    );
+  }
+}
+
+export function mayUse(ctx: AuthContext, model: string): boolean {
+  return ctx.policy.allModels || ctx.policy.allowedModels.includes(model);
+}
+
+/** OpenAI's `x-ratelimit-*` headers for the limits a key has. */
+export function rateLimitHeaders(r: RateLimitResult): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (r.requests.limit > 0) {
+    h['x-ratelimit-limit-requests'] = String(r.requests.limit);
+    h['x-ratelimit-remaining-requests'] = String(Math.max(0, r.requests.limit - r.requests.used));
+    h['x-ratelimit-reset-requests'] = formatDuration(r.requests.used >= r.requests.limit ? r.requests.retryMs || r.requests.resetMs : r.requests.resetMs);
+  }
+  if (r.tokens.limit > 0) {
+    h['x-ratelimit-limit-tokens'] = String(r.tokens.limit);
+    h['x-ratelimit-remaining-tokens'] = String(Math.max(0, r.tokens.limit - r.tokens.used));
+    h['x-ratelimit-reset-tokens'] = formatDuration(r.tokens.retryMs > 0 ? r.tokens.retryMs : r.tokens.resetMs);
+  }
+  return h;
+}
+
+/** A duration as OpenAI writes it in `x-ratelimit-reset-*`: "120ms", "1.5s", "6m0s". */
+export function formatDuration(ms: number): string {
+  const v = Math.max(0, Math.round(ms));
+  if (v < 1000) return `${v}ms`;
+  const minutes = Math.floor(v / 60_000);
+  const seconds = (v % 60_000) / 1000;
+  const s = `${Number(seconds.toFixed(3))}s`;
+  return minutes > 0 ? `${minutes}m${s}` : s;
+}

@@ -1,0 +1,40 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createHttpApp, type Logger } from '@switchyard/observability';
+import { AppModule } from './app.module';
+import type { EdgeConfig } from './config/edge.config';
+import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
+import { EdgeMetrics } from './metrics/edge-metrics.service';
+import { getRequestLabels, routeLabel } from './metrics/request-labels';
+
+/**
+ * Builds the edge application (not listening yet): NestJS on Fastify with the house defaults,
+ * the body limit, OpenAI-shaped errors for everything, and per-request metrics. Used by main.ts,
+ * the tests and the benchmark.
+ */
+export async function createEdgeApp(config: EdgeConfig, logger: Logger): Promise<NestFastifyApplication> {
+  const app = await createHttpApp(AppModule.forRoot(config, logger), { logger, bodyLimit: config.EDGE_MAX_BODY_BYTES });
+  const metrics = app.get(EdgeMetrics);
+  app.useGlobalFilters(new OpenAIExceptionFilter(logger, (reason) => metrics.rejections.inc({ reason }), config.EDGE_MAX_BODY_BYTES));
+  installRequestMetrics(app, metrics);
+  return app;
+}
+
+const UNMETERED = new Set(['/metrics', '/healthz', '/readyz']);
+
+/** `switchyard_edge_requests_total` and `_request_duration_seconds`, recorded when a response ends. */
+function installRequestMetrics(app: NestFastifyApplication, metrics: EdgeMetrics): void {
+  app.getHttpAdapter().getInstance().addHook('onRequest', (request, reply, done) => {
+    const path = request.url.split('?')[0];
+    if (UNMETERED.has(path)) return done();
+    const started = process.hrtime.bigint();
+    reply.raw.once('close', () => {
+      const labels = getRequestLabels(request.raw);
+      const route = routeLabel(request.url);
+      const model = labels.model ?? (route === 'models' ? 'all' : 'unknown');
+      const status = labels.outcomeStatus ?? (reply.raw.writableFinished ? reply.raw.statusCode : 499);
+      metrics.requests.inc({ route, model, status: String(status) });
+      metrics.duration.observe({ route, model }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    done();
+  });
+}

@@ -1,0 +1,32 @@
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * What a handler learns about a request that the metrics hook needs when the response ends:
+ * the catalogue model (bounded) and, for a stream that failed in-band, the status it would have had.
+ */
+export interface RequestLabels {
+  model?: string;
+  outcomeStatus?: number;
+}
+
+const labels = new WeakMap<IncomingMessage, RequestLabels>();
+
+export function setRequestLabels(req: IncomingMessage, update: RequestLabels): void {
+  labels.set(req, { ...labels.get(req), ...update });
+}
+
+export function getRequestLabels(req: IncomingMessage): RequestLabels {
+  return labels.get(req) ?? {};
+}
+
+const API_ROUTES = ['chat/completions', 'completions', 'embeddings', 'models'] as const;
+
+/** The API route of a URL, the same under /v1/ and /api/; "other" for anything else. */
+export function routeLabel(url: string): string {
+  const path = url.split('?')[0];
+  const m = /^\/(?:v1|api)\/(.+)$/.exec(path);
+  if (!m) return 'other';
+  const rest = m[1];
+  if (rest.startsWith('models/')) return 'models/{id}';
+  return (API_ROUTES as readonly string[]).includes(rest) ? rest : 'other';
+}

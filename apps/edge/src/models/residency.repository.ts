@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { RedisKeys, residencyEntrySchema, type ResidencyEntry } from '@switchyard/contracts';
+import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
+import { REDIS } from '../redis/redis.module';
+
+/** Reads what the scheduler publishes about residency (hash `RedisKeys.residency`, field = model). */
+@Injectable()
+export class ResidencyRepository {
+  private readonly key: string;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(EDGE_CONFIG) config: EdgeConfig,
+  ) {
+    this.key = RedisKeys.residency(config.SWITCHYARD_PREFIX);
+  }
+
+  async all(): Promise<Map<string, ResidencyEntry>> {
+    const raw = await this.redis.hgetall(this.key);
+    const out = new Map<string, ResidencyEntry>();
+    for (const [model, json] of Object.entries(raw)) {
+      const entry = parse(json);
+      if (entry) out.set(model, entry);
+    }
+    return out;
+  }
+
+  async get(model: string): Promise<ResidencyEntry | undefined> {
+    const json = await this.redis.hget(this.key, model);
+    return json === null ? undefined : parse(json);
+  }
+}
+
+function parse(json: string): ResidencyEntry | undefined {
+  try {
+    const r = residencyEntrySchema.safeParse(JSON.parse(json));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -74,6 +74,15 @@ describe('Gpu scheduler', () => {
     gpu.close();
   });
 
+  test('requests that arrive while their model loads all get it once the load ends (the load is not restarted or lost)', async () => {
+    const { gpu, stats } = makeGpu({ timeScale: 100 });
+    const leases = await Promise.all(Array.from({ length: 6 }, () => gpu.acquire(EIGHT_B, 2048, 300)));
+    assert.equal(leases.length, 6);
+    assert.equal(stats.snapshot().models['llama3.1:8b'].loads, 1);
+    for (const l of leases) l.release();
+    gpu.close();
+  });
+
   test('eviction picks the idle runner with the shortest keep_alive, not the least recently used', async () => {
     const { gpu, stats } = makeGpu({ maxLoaded: 2 });
     await use(gpu, B, 60);

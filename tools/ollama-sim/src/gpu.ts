@@ -510,7 +510,9 @@ export class Gpu {
 
   private attach(r: Runner, p: Pending, at: number): void {
     r.refCount++;
-    r.clearTimer();
+    // A ready runner's timer is its keep-alive expiry; a loading runner's is the load itself,
+    // which a request joining the load must not cancel.
+    if (r.state === 'ready') r.clearTimer();
     r.keepAliveS = p.keepAliveS;
     r.expiresAt = Date.now() + (Number.isFinite(p.keepAliveS) ? (p.keepAliveS * 1000) / this.cfg.timeScale : FOREVER_MS);
     if (r.state === 'ready') {
@@ -619,7 +621,7 @@ export class Gpu {
     }
     const ms = Number.isFinite(r.keepAliveS) ? (r.keepAliveS * 1000) / this.cfg.timeScale : Infinity;
     r.expiresAt = Date.now() + (Number.isFinite(ms) ? ms : FOREVER_MS);
-    r.clearTimer();
+    if (r.state === 'ready') r.clearTimer();
     if (Number.isFinite(ms)) {
       r.cancelTimer = longTimeout(() => {
         r.cancelTimer = undefined;
@@ -633,7 +635,7 @@ export class Gpu {
   private unload(r: Runner, reason: UnloadReason): void {
     if (this.runners.get(r.model.name) !== r) return;
     this.runners.delete(r.model.name);
-    r.clearTimer();
+    if (r.state === 'ready') r.clearTimer();
     r.clock.close(new ShutdownError());
     this.stats.unloaded(r.model.name, reason);
     this.log?.info({ model: r.model.name, reason }, 'unloaded model');

@@ -621,7 +621,7 @@ export class Gpu {
     }
     const ms = Number.isFinite(r.keepAliveS) ? (r.keepAliveS * 1000) / this.cfg.timeScale : Infinity;
     r.expiresAt = Date.now() + (Number.isFinite(ms) ? ms : FOREVER_MS);
-    if (r.state === 'ready') r.clearTimer();
+    r.clearTimer();
     if (Number.isFinite(ms)) {
       r.cancelTimer = longTimeout(() => {
         r.cancelTimer = undefined;
@@ -635,7 +635,7 @@ export class Gpu {
   private unload(r: Runner, reason: UnloadReason): void {
     if (this.runners.get(r.model.name) !== r) return;
     this.runners.delete(r.model.name);
-    if (r.state === 'ready') r.clearTimer();
+    r.clearTimer();
     r.clock.close(new ShutdownError());
     this.stats.unloaded(r.model.name, reason);
     this.log?.info({ model: r.model.name, reason }, 'unloaded model');

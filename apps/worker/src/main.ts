@@ -2,10 +2,10 @@ import 'reflect-metadata';
 import { ConfigError } from '@switchyard/config';
 import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
 import { AppModule } from './app.module';
-import { loadWorkerConfig } from './config/worker.config';
+import { loadWorkerConfig, type WorkerConfig } from './config/worker.config';
 
 async function main() {
-  let config;
+  let config: WorkerConfig;
   try {
     config = loadWorkerConfig();
   } catch (err) {
@@ -19,7 +19,7 @@ async function main() {
   const app = await createHttpApp(AppModule.forRoot(config, logger), { logger });
   drainOnShutdown(app);
   await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url: await app.getUrl() }, 'worker ready');
+  logger.info({ url: await app.getUrl(), workerId: config.WORKER_ID }, 'worker ready');
 }
 
 void main();

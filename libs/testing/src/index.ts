@@ -1,2 +1,3 @@
 export * from './openai-schema';
 export * from './sim';
+export * from './redis';

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { RelayPublisher } from './relay.publisher';
+
+@Module({ providers: [RelayPublisher], exports: [RelayPublisher] })
+export class RelayModule {}

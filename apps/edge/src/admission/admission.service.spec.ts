@@ -38,10 +38,12 @@ function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residen
   const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
   const depthCalls: string[] = [];
   const producer = {
-    depth: async (pool: string, model: string) => {
+    admitIfRoom: async (pool: string, model: string, bound: number) => {
       depthCalls.push(`${pool}|${model}`);
-      return { queued: opts.queued ?? 0, active: 0 };
+      const queued = opts.queued ?? 0;
+      return { queued, active: 0, admitted: queued < bound };
     },
+    unreserve: () => undefined,
   } as unknown as InferenceProducer;
   const rateCalls: Array<[number, number, number]> = [];
   const rate = {

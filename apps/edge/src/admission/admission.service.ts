@@ -77,8 +77,8 @@ export class AdmissionService {
       );
     }
 
-    const depth = await this.producer.depth(pool, model.name);
-    if (depth.queued >= this.config.EDGE_QUEUE_BOUND) {
+    const depth = await this.producer.admitIfRoom(pool, model.name, this.config.EDGE_QUEUE_BOUND);
+    if (!depth.admitted) {
       const est = await this.estimator.estimate(pool, model, depth.queued - this.config.EDGE_QUEUE_BOUND + 1);
       throw new OpenAIError(
         503,
@@ -97,9 +97,15 @@ export class AdmissionService {
     const tpm = ctx.policy.tokensPerMinute;
     let headers: Record<string, string> = {};
     if (rpm > 0 || tpm > 0) {
-      const r = await this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens);
+      const r = await this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens).catch((err: unknown) => {
+        this.producer.unreserve(pool, model.name);
+        throw err;
+      });
       headers = rateLimitHeaders(r);
-      if (!r.allowed) throw this.rateLimited(r, headers, reservedTokens);
+      if (!r.allowed) {
+        this.producer.unreserve(pool, model.name);
+        throw this.rateLimited(r, headers, reservedTokens);
+      }
     }
     return { model, pool, priority: ctx.policy.priority, reservedTokens, headers };
   }

@@ -12,6 +12,8 @@ import {
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { REDIS } from '../redis/redis.module';
 
+const RESERVATION_TTL_MS = 10_000;
+
 export interface QueueDepth {
   /** Jobs not yet taken by a worker (waiting, prioritized, delayed for a retry). */
   queued: number;
@@ -27,6 +29,8 @@ export interface QueueDepth {
 @Injectable()
 export class InferenceProducer implements OnApplicationShutdown {
   private readonly queues = new Map<string, Queue>();
+  /** Per queue: when requests this edge admitted but has not enqueued yet were admitted (ms). */
+  private readonly reserved = new Map<string, number[]>();
   private readonly bullPrefix: string;
   private readonly cancelChannel: string;
 
@@ -49,14 +53,41 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   async enqueue(job: InferenceJob): Promise<void> {
-    await this.queue(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
-      jobId: job.requestId,
-      priority: BULLMQ_PRIORITY[job.priority],
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: { age: 3600 },
-    });
+    try {
+      await this.queue(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
+        jobId: job.requestId,
+        priority: BULLMQ_PRIORITY[job.priority],
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: true,
+        removeOnFail: { age: 3600 },
+      });
+    } finally {
+      this.unreserve(job.pool, job.model);
+    }
+  }
+
+  /**
+   * The queue bound, checked and claimed in one step: the depth in Redis plus this edge's
+   * requests admitted but not yet enqueued. Without the claim, a burst of concurrent requests would
+   * all read the same depth and all be admitted past the bound. A claim is released when its job is
+   * enqueued (or `unreserve` is called), and lapses after RESERVATION_TTL_MS in any case.
+   */
+  async admitIfRoom(pool: string, model: string, bound: number): Promise<QueueDepth & { admitted: boolean }> {
+    const counts = await this.depth(pool, model);
+    const key = Queues.inference(pool, model);
+    const now = Date.now();
+    const live = (this.reserved.get(key) ?? []).filter((t) => now - t < RESERVATION_TTL_MS);
+    const queued = counts.queued + live.length;
+    const admitted = queued < bound;
+    if (admitted) live.push(now);
+    this.reserved.set(key, live);
+    return { ...counts, queued, admitted };
+  }
+
+  /** Releases the oldest claim made by `admitIfRoom` for this queue. */
+  unreserve(pool: string, model: string): void {
+    this.reserved.get(Queues.inference(pool, model))?.shift();
   }
 
   async depth(pool: string, model: string): Promise<QueueDepth> {

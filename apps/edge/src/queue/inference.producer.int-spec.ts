@@ -1,0 +1,39 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import IORedis from 'ioredis';
+import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
+import { loadEdgeConfig } from '../config/edge.config';
+import { InferenceProducer } from './inference.producer';
+
+const prefix = randomPrefix('t-producer');
+const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+const producer = new InferenceProducer(redis, loadEdgeConfig({ SWITCHYARD_PREFIX: prefix }));
+
+after(async () => {
+  await producer.onApplicationShutdown();
+  await deleteKeysWithPrefix(prefix);
+  redis.disconnect();
+});
+
+test('a burst of concurrent requests is admitted only up to the queue bound', async () => {
+  const verdicts = await Promise.all(Array.from({ length: 12 }, () => producer.admitIfRoom('shared', 'llama3.1:8b', 3)));
+  assert.equal(verdicts.filter((v) => v.admitted).length, 3);
+});
+
+test('an enqueued job keeps counting against the bound; a released claim does not', async () => {
+  const p2 = 'performance';
+  const first = await producer.admitIfRoom(p2, 'codestral:22b', 2);
+  assert.ok(first.admitted);
+  producer.unreserve(p2, 'codestral:22b');
+  const a = await producer.admitIfRoom(p2, 'codestral:22b', 2);
+  assert.ok(a.admitted);
+  await producer.enqueue({
+    requestId: 'req_bound_1', pool: p2, model: 'codestral:22b', numCtx: 8192, priority: 'interactive', edgeId: 'e', keyId: 'k', userId: 'u',
+    createdAt: Date.now(), estimatedPromptTokens: 3, stream: false, work: { kind: 'generate', prompt: 'x', options: {} },
+  });
+  const b = await producer.admitIfRoom(p2, 'codestral:22b', 2);
+  assert.ok(b.admitted, 'one queued + this one = 2');
+  const c = await producer.admitIfRoom(p2, 'codestral:22b', 2);
+  assert.equal(c.admitted, false);
+  assert.equal(c.queued, 2);
+});

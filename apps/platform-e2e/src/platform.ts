@@ -1,0 +1,123 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Platform {
+  baseUrl: string;
+  authUrl: string;
+  workerUrls: string[];
+  demoKey: string;
+  adminToken: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the whole platform exactly as `npm start` does (tools/launcher), on free ports, a fresh
+ * Redis prefix and a temporary PGlite folder, with two simulated GPUs time-compressed.
+ */
+export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<Platform> {
+  const [edge, auth, scheduler, workerBase, authGrpc, schedGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-e2e-'));
+  const demoKey = `sk-e2e${randomBytes(16).toString('hex')}`;
+  const adminToken = `e2e-admin-${randomBytes(16).toString('hex')}`;
+  const timeScale = 20;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(edge),
+    AUTH_PORT: String(auth),
+    SCHEDULER_PORT: String(scheduler),
+    WORKER_BASE_PORT: String(workerBase),
+    AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
+    SCHEDULER_GRPC_URL: `127.0.0.1:${schedGrpc}`,
+    SIM_PORT: '0',
+    SIM_GPUS: '2',
+    SIM_TIME_SCALE: String(timeScale),
+    SWITCHYARD_PREFIX: `e2e${randomBytes(4).toString('hex')}`,
+    AUTH_DATA_DIR: path.join(dir, 'auth'),
+    LOG_DIR: path.join(dir, 'logs'),
+    SWITCHYARD_DEMO_KEY: demoKey,
+    SWITCHYARD_ADMIN_TOKEN: adminToken,
+    SCHEDULER_MIN_RESIDENCY_MS: String(Math.round(30_000 / timeScale)),
+    SCHEDULER_MAX_WAIT_MS: String(Math.round(120_000 / timeScale)),
+    SCHEDULER_REPLICATE_WAIT_MS: String(Math.round(10_000 / timeScale)),
+    SCHEDULER_IDLE_AFTER_MS: String(Math.round(60_000 / timeScale)),
+    EDGE_KEEPALIVE_MS: '200',
+    LOG_LEVEL: 'info',
+    ...extraEnv,
+  };
+  delete env.DATABASE_URL;
+  delete env.OLLAMA_URLS;
+  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await new Promise((r) => child.once('exit', r));
+      clearTimeout(killer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 150_000;
+  while (!out.includes('Switchyard is ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the platform did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    baseUrl: `http://127.0.0.1:${edge}`,
+    authUrl: `http://127.0.0.1:${auth}`,
+    workerUrls: [0, 1].map((i) => `http://127.0.0.1:${workerBase + i}`),
+    demoKey,
+    adminToken,
+    output: () => out,
+    stop,
+  };
+}
+
+/** The admin REST API, as an operator would call it. */
+export function admin(p: Platform) {
+  const call = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${p.authUrl}/admin/v1${route}`, {
+      method,
+      headers: { authorization: `Bearer ${p.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+  return {
+    async createKey(policy: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
+      const user = await call<{ id: string }>('POST', '/users', { name: `e2e-${randomBytes(4).toString('hex')}` });
+      return call<{ id: string; key: string }>('POST', '/keys', { userId: user.id, policy });
+    },
+    revoke: (keyId: string) => call('POST', `/keys/${keyId}/revoke`),
+    usage: (keyId: string) => call<{ rows: Array<{ model: string; requests: number }>; totals: { requests: number; promptTokens: number; completionTokens: number } }>('GET', `/usage?keyId=${keyId}`),
+  };
+}

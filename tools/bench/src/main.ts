@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
     requests: { type: 'string' },
     models: { type: 'string', default: '18' },
     zipf: { type: 'string', default: '1.1' },
-    rate: { type: 'string', default: '1.2' },
+    rate: { type: 'string', default: '0.5' },
     seed: { type: 'string', default: '42' },
     'time-scale': { type: 'string' },
     out: { type: 'string', default: 'bench-out' },
@@ -51,8 +51,8 @@ if (flags.help) {
 const gpus = Number(flags.gpus);
 const vramGb = Number(flags['vram-gb']);
 const numParallel = Number(flags['num-parallel']);
-const timeScale = Number(flags['time-scale'] ?? (flags.quick ? 25 : 10));
-const requests = Number(flags.requests ?? (flags.quick ? 500 : 2000));
+const timeScale = Number(flags['time-scale'] ?? (flags.quick ? 40 : 20));
+const requests = Number(flags.requests ?? (flags.quick ? 300 : 1200));
 const outDir = path.resolve(flags.out);
 const MAX_LOADED = 3;
 
@@ -152,11 +152,9 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     WORKER_SLOTS: String(numParallel),
     WORKER_GPU_MEMORY_GB: String(vramGb),
     SCHEDULER_MAX_MODELS_PER_WORKER: String(MAX_LOADED),
-    // The scheduler's clock-based rules follow the simulator's compressed time.
-    SCHEDULER_MIN_RESIDENCY_MS: String(Math.round(30_000 / timeScale)),
-    SCHEDULER_MAX_WAIT_MS: String(Math.round(120_000 / timeScale)),
-    SCHEDULER_REPLICATE_WAIT_MS: String(Math.round(10_000 / timeScale)),
-    SCHEDULER_IDLE_AFTER_MS: String(Math.round(60_000 / timeScale)),
+    // The scheduler's clock-based rules follow the simulator's compressed time (values in
+    // simulated ms; BENCH_SCHEDULER_* overrides one for experiments).
+    ...schedulerEnv(),
     SCHEDULER_TICK_MS: '50',
     EDGE_QUEUE_BOUND: '10000',
     LOG_LEVEL: 'warn',
@@ -191,6 +189,19 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     await sim.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The scheduler's timings, in simulated milliseconds, scaled to the compressed clock. */
+function schedulerEnv(): Record<string, string> {
+  const simMs: Record<string, number> = {
+    SCHEDULER_MIN_RESIDENCY_MS: 30_000,
+    SCHEDULER_MAX_WAIT_MS: 120_000,
+    SCHEDULER_REPLICATE_WAIT_MS: 10_000,
+    SCHEDULER_IDLE_AFTER_MS: 60_000,
+  };
+  const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0' };
+  for (const [k, v] of Object.entries(simMs)) out[k] = String(Math.round(Number(process.env[`BENCH_${k}`] ?? v) / timeScale));
+  return out;
 }
 
 /** A key whose policy puts its requests in the bulk priority class (via the admin API). */
@@ -280,6 +291,7 @@ async function main() {
     process.stderr.write(`running ${system}…\n`);
     raw.push(system === 'switchyard' ? await runSwitchyard(trace) : await runBaseline(system as BaselineKind, trace));
   }
+  for (const r of raw) writeFileSync(path.join(outDir, `requests-${r.system}.jsonl`), r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
   const summary = raw.map((r) => summarise(r, tailModels));
   const rows = summary.map((x) => [
     x.system,

@@ -34,7 +34,7 @@ function findSpecs(dir, out = []) {
 
 if (!skipStatic) {
   // The module-boundary lint rule reads Nx's project graph; compute it fresh first.
-  run('project graph', process.execPath, [path.join(root, 'node_modules/nx/bin/nx.js'), 'graph', '--file=tmp/project-graph.json']);
+  run('project graph', process.execPath, [path.join(root, 'node_modules/nx/dist/bin/nx.js'), 'graph', '--file=tmp/project-graph.json']);
   run('lint', process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.']);
   run('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
 }

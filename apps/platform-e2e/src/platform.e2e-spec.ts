@@ -2,6 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI, { APIError } from 'openai';
 import { assertOpenAISchema } from '@switchyard/testing';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { admin, Platform, startPlatform } from './platform';
 
 /**
@@ -236,5 +238,52 @@ describe('what happens behind the API', () => {
     usage = await admin(p).usage(k.id);
     assert.equal(usage.totals.requests, 2);
     assert.equal(usage.totals.completionTokens, 12);
+  });
+});
+
+describe('observability of the running platform', () => {
+  /** The metrics catalogue (docs/metrics.md): service section -> metric names. */
+  function catalogue(): Map<string, string[]> {
+    const text = readFileSync(path.resolve(__dirname, '../../../docs/metrics.md'), 'utf8');
+    const out = new Map<string, string[]>();
+    let section = '';
+    for (const line of text.split('\n')) {
+      const h = /^### (.+)$/.exec(line);
+      if (h) section = h[1].trim();
+      const m = /^\| `(switchyard_[a-z0-9_]+)`/.exec(line);
+      if (m && section) out.set(section, [...(out.get(section) ?? []), m[1]]);
+    }
+    return out;
+  }
+
+  test("a scrape of each service returns the catalogue's metrics for it", async () => {
+    const cat = catalogue();
+    const targets: Record<string, string[]> = {
+      edge: [p.baseUrl],
+      auth: [p.authUrl],
+      scheduler: [p.schedulerUrl],
+      worker: p.workerUrls,
+    };
+    const common = cat.get('All services') ?? [];
+    assert.ok(common.includes('switchyard_build_info'));
+    for (const [service, urls] of Object.entries(targets)) {
+      const names = [...common, ...(cat.get(service) ?? [])];
+      assert.ok(names.length > common.length, `the catalogue lists ${service}'s metrics`);
+      for (const url of urls) {
+        const res = await fetch(`${url}/metrics`);
+        assert.equal(res.status, 200);
+        const text = await res.text();
+        const missing = names.filter((n) => !text.includes(`# TYPE ${n} `));
+        assert.deepEqual(missing, [], `${service} at ${url} is missing catalogue metrics`);
+        assert.ok(!text.includes(p.demoKey), 'no key in metrics');
+      }
+    }
+  });
+
+  test('every service answers /healthz and /readyz', async () => {
+    for (const url of [p.baseUrl, p.authUrl, p.schedulerUrl, ...p.workerUrls]) {
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    }
   });
 });

@@ -21,6 +21,7 @@ async function freePort(): Promise<number> {
 export interface Platform {
   baseUrl: string;
   authUrl: string;
+  schedulerUrl: string;
   workerUrls: string[];
   demoKey: string;
   adminToken: string;
@@ -92,6 +93,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
   return {
     baseUrl: `http://127.0.0.1:${edge}`,
     authUrl: `http://127.0.0.1:${auth}`,
+    schedulerUrl: `http://127.0.0.1:${scheduler}`,
     workerUrls: [0, 1].map((i) => `http://127.0.0.1:${workerBase + i}`),
     demoKey,
     adminToken,

@@ -39,7 +39,7 @@ if (!skipStatic) {
   run('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
 }
 
-const dirs = only ? [only] : ['libs', 'apps', 'tools'];
+const dirs = only ? [only] : ['libs', 'apps', 'tools', 'deploy'];
 const specs = dirs.flatMap((d) => findSpecs(path.join(root, d))).sort();
 if (specs.length === 0) {
   console.error('no test files found');

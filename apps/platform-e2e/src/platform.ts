@@ -1,22 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { freePort, freePortRange } from '@switchyard/testing';
 
 const ROOT = path.resolve(__dirname, '../../..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Platform {
   baseUrl: string;
@@ -34,7 +23,8 @@ export interface Platform {
  * Redis prefix and a temporary PGlite folder, with two simulated GPUs time-compressed.
  */
 export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<Platform> {
-  const [edge, auth, scheduler, workerBase, authGrpc, schedGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const workerBase = await freePortRange(2);
+  const [edge, auth, scheduler, authGrpc, schedGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-e2e-'));
   const demoKey = `sk-e2e${randomBytes(16).toString('hex')}`;
   const adminToken = `e2e-admin-${randomBytes(16).toString('hex')}`;

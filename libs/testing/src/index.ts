@@ -1,3 +1,4 @@
 export * from './openai-schema';
 export * from './sim';
 export * from './redis';
+export * from './ports';

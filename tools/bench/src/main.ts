@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { spawnSimulator } from '@switchyard/testing';
+import { freePort, freePortRange, spawnSimulator } from '@switchyard/testing';
 import { beladyLoads, maxResidentModels } from './belady';
 import { barChartSvg } from './chart';
 import { BaselineKind, startProxy } from './proxies';
@@ -118,21 +118,11 @@ async function runBaseline(kind: BaselineKind, trace: TraceEntry[]): Promise<Sys
   }
 }
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
   const sim = await spawnSimulator({ gpus, timeScale, numParallel, vramGb, maxLoaded: MAX_LOADED, seed: 1 });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sy-bench-'));
-  const [edgePort, authPort, schedPort, workerPort, authGrpc, schedGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const workerPort = await freePortRange(gpus);
+  const [edgePort, authPort, schedPort, authGrpc, schedGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const adminToken = `bench-admin-${Date.now()}-token`;
   const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
   const env: NodeJS.ProcessEnv = {
@@ -156,8 +146,10 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     // simulated ms; BENCH_SCHEDULER_* overrides one for experiments).
     ...schedulerEnv(),
     SCHEDULER_TICK_MS: '50',
+    // Status every 2.5 simulated seconds, as the default 1 s would be at a real GPU's pace.
+    WORKER_STATUS_INTERVAL_MS: String(Math.max(20, Math.round(2500 / timeScale))),
     EDGE_QUEUE_BOUND: '10000',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
   const launcher = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -184,10 +176,14 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     const s = await simStats(sim.urls);
     return { system: 'switchyard', results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
   } finally {
-    launcher.kill('SIGTERM');
-    await new Promise((r) => launcher.once('exit', r));
+    if (launcher.exitCode === null && launcher.signalCode === null) {
+      const exited = new Promise((r) => launcher.once('exit', r));
+      launcher.kill('SIGTERM');
+      await exited;
+    }
     await sim.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP_LOGS) console.error(`logs kept in ${path.join(dataDir, 'logs')}`);
+    else rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -198,6 +194,7 @@ function schedulerEnv(): Record<string, string> {
     SCHEDULER_MAX_WAIT_MS: 120_000,
     SCHEDULER_REPLICATE_WAIT_MS: 10_000,
     SCHEDULER_IDLE_AFTER_MS: 60_000,
+    SCHEDULER_KEEP_HORIZON_MS: 60_000,
   };
   const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0' };
   for (const [k, v] of Object.entries(simMs)) out[k] = String(Math.round(Number(process.env[`BENCH_${k}`] ?? v) / timeScale));

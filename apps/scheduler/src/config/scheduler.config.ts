@@ -33,6 +33,8 @@ export const schedulerEnvSchema = z.object({
   SCHEDULER_MAX_MODELS_PER_WORKER: z.coerce.number().int().positive().default(3),
   /** A model with no job for this long is idle: the first to make room for another. */
   SCHEDULER_IDLE_AFTER_MS: ms(60_000),
+  /** A warm model is kept against waiting requests worth less than the requests it expects in this window. */
+  SCHEDULER_KEEP_HORIZON_MS: ms(60_000),
   SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(0.05),
   /** How often the scheduler runs BullMQ's stalled-job check on queues whose pullers are gone. */
   SCHEDULER_STALLED_INTERVAL_MS: ms(15_000),

@@ -180,6 +180,14 @@ describe('hysteresis and no needless evictions', () => {
     assert.deepEqual(evicts(decide(batch)), ['w1:b:7b->a:7b:demand']);
   });
 
+  test('a rarely used warm model does not make a single waiting request wait for a batch', () => {
+    const rareB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.005 }); // one request every 200 s
+    const s = state({ catalogue, workers: [fullWorker('w1', ['b:7b'])], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), rareB] });
+    assert.deepEqual(evicts(decide(s)), ['w1:b:7b->a:7b:demand']);
+    const busy = state({ ...s, workers: [fullWorker('w1', ['b:7b'], { resident: [resident('b:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 1 })] })] });
+    assert.deepEqual(decide(busy), [], 'a model running a job is not displaced by one request');
+  });
+
   test('the evicted set is as small as needed', () => {
     const w = worker('w1', 20, {
       resident: [resident('b:7b', 3, { loadedAtMs: LONG_AGO }), resident('c:7b', 3, { loadedAtMs: LONG_AGO }), resident('big:70b', 12, { loadedAtMs: LONG_AGO })],

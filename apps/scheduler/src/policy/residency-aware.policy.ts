@@ -18,7 +18,9 @@
  *  - never: a model loading or already leaving, loaded less than `minResidencyMs` ago, needed for a
  *    pin, or anything at all while `holdEvictions` (just after a restart);
  *  - idle models: for any model with waiting jobs;
- *  - warm models: for a batch (`batchMinJobs`, default the worker's slots, jobs waiting) or a forced model;
+ *  - warm models: for a batch (`batchMinJobs`, default the worker's slots, jobs waiting) or a forced model,
+ *    or, when not running anything, for a model whose priority exceeds the requests the warm one is
+ *    expected to get within `keepHorizonMs` (so a rarely used model does not block a waiting request);
  *  - backlogged models: only for a forced model that has waited longer than they have (or, when the
  *    victim has other replicas, for a batch of a model of higher priority).
  * Models with an empty queue stay resident as long as nobody needs their memory.
@@ -44,6 +46,8 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   batchMinJobs: number;
   /** A model with no job seen for this long is idle: the cheapest to evict. */
   idleAfterMs: number;
+  /** A warm model is worth the requests it is expected to get within this window (see keepValue). */
+  keepHorizonMs: number;
   /** Share of each GPU's memory never planned for. */
   memoryReserveFraction: number;
   /** Models one worker may hold at once: Ollama's OLLAMA_MAX_LOADED_MODELS (it evicts on its own above). */
@@ -58,6 +62,7 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   replicateWaitMs: 10_000,
   batchMinJobs: 0,
   idleAfterMs: 60_000,
+  keepHorizonMs: 60_000,
   memoryReserveFraction: 0.05,
   maxModelsPerWorker: 3,
 };
@@ -209,7 +214,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (cls === VictimClass.Idle) return true;
     if (c.reason === 'pin' || !c.demand) return false;
     const batch = c.demand.waiting >= this.batchMin(w.snap.slots);
-    if (cls === VictimClass.Warm) return batch || c.forced;
+    if (cls === VictimClass.Warm) return batch || c.forced || (v.busySlots === 0 && this.priority(plan, c.demand) > this.keepValue(plan, w, v));
     // Backlogged: hysteresis keeps it unless aging demands otherwise.
     if (c.reason === 'replicate') return false;
     const dv = plan.demand(w.snap.pool, v.model);
@@ -219,6 +224,16 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       return (batch || c.forced) && this.priority(plan, c.demand) > this.priority(plan, dv);
     }
     return c.forced && c.demand.oldestWaitMs > dv.oldestWaitMs;
+  }
+
+  /**
+   * What keeping a warm, momentarily unused model is worth, in the units of `priority`: the
+   * requests it is expected to receive within `keepHorizonMs`. A rarely used model is worth less than
+   * a single waiting request, so a cold model's request need not wait for a batch or for aging.
+   */
+  private keepValue(plan: ClusterPlan, w: PlanWorker, v: PlanModel): number {
+    const rate = plan.demand(w.snap.pool, v.model)?.arrivalRate ?? 0;
+    return rate * (this.opts.keepHorizonMs / 1000);
   }
 
   /** The cheapest set of models on `w` whose eviction makes `footprint` fit, or undefined. */

@@ -25,6 +25,7 @@ import { PLACEMENT_POLICY, SchedulerService } from './scheduler.service';
           loadOverheadSeconds: c.SCHEDULER_LOAD_OVERHEAD_S,
           maxModelsPerWorker: c.SCHEDULER_MAX_MODELS_PER_WORKER,
           idleAfterMs: c.SCHEDULER_IDLE_AFTER_MS,
+          keepHorizonMs: c.SCHEDULER_KEEP_HORIZON_MS,
         }),
     },
     SchedulerService,

@@ -40,8 +40,8 @@ export function estimateKvBytesPerToken(weightsBytes: number): number {
   return KV_KIB_PER_TOKEN_AT_8B * 1024 * Math.sqrt(weightsBytes / 1e9 / REFERENCE_WEIGHTS_GB);
 }
 
-export function estimateFootprintBytes(model: Pick<CatalogueModel, 'sizeBytes' | 'contextWindow'>, slots: number): number {
-  const kv = estimateKvBytesPerToken(model.sizeBytes) * model.contextWindow * Math.max(1, slots);
+export function estimateFootprintBytes(model: Pick<CatalogueModel, 'sizeBytes' | 'contextWindow' | 'kvBytesPerToken'>, slots: number): number {
+  const kv = (model.kvBytesPerToken ?? estimateKvBytesPerToken(model.sizeBytes)) * model.contextWindow * Math.max(1, slots);
   return Math.round(model.sizeBytes * (1 + RUNTIME_OVERHEAD) + kv);
 }
 

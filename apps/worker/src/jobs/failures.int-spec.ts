@@ -5,9 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Queue } from 'bullmq';
-import { spawnSimulator, type SpawnedSimulator } from '@switchyard/testing';
 import { edgeQueue, enqueueLikeEdge, makeJob } from '../testing/jobs.fixture';
-import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '../testing/redis-prefix';
+import { deleteKeysWithPrefix, randomPrefix, spawnSimulator, TEST_REDIS_URL, type SpawnedSimulator } from '@switchyard/testing';
 import { RelayListener } from '../testing/relay-listener';
 import { sleep, waitFor } from '../testing/wait';
 import { startWorker, type RunningWorker } from '../testing/worker-harness';

@@ -5,10 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Queue } from 'bullmq';
-import { spawnSimulator, type SpawnedSimulator } from '@switchyard/testing';
 import { FakeScheduler } from '../testing/fake-scheduler';
 import { edgeQueue, enqueueLikeEdge, makeJob } from '../testing/jobs.fixture';
-import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '../testing/redis-prefix';
+import { deleteKeysWithPrefix, randomPrefix, spawnSimulator, TEST_REDIS_URL, type SpawnedSimulator } from '@switchyard/testing';
 import { RelayListener } from '../testing/relay-listener';
 import { SimProbe } from '../testing/sim-client';
 import { waitFor } from '../testing/wait';

@@ -18,6 +18,8 @@ export const catalogueModelSchema = z.object({
   /** Weights size in GB (Q4 GGUF); used for memory fit until a worker reports the real size. */
   size_gb: z.number().positive(),
   kind: z.enum(['chat', 'embedding']).default('chat'),
+  /** f16 KV cache per token of context, KiB (2 × layers × kv_heads × head_dim × 2 bytes); estimated from size when absent. */
+  kv_kib_per_token: z.number().positive().optional(),
   /** Largest max_tokens a request may ask for (defaults to the context window). */
   max_output_tokens: z.number().int().positive().optional(),
   owned_by: z.string().default('switchyard'),
@@ -43,6 +45,8 @@ export interface CatalogueModel {
   pinned: number;
   sizeBytes: number;
   kind: 'chat' | 'embedding';
+  /** KV cache bytes per token of context, when the catalogue knows it. */
+  kvBytesPerToken?: number;
   maxOutputTokens: number;
   ownedBy: string;
 }
@@ -60,6 +64,7 @@ export function resolveCatalogue(file: ModelCatalogueFile): CatalogueModel[] {
       pinned: m.pinned,
       sizeBytes: Math.round(m.size_gb * 1e9),
       kind: m.kind,
+      ...(m.kv_kib_per_token ? { kvBytesPerToken: Math.round(m.kv_kib_per_token * 1024) } : {}),
       maxOutputTokens: m.max_output_tokens ?? contextWindow,
       ownedBy: m.owned_by,
     };

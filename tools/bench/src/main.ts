@@ -190,13 +190,13 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
 /** The scheduler's timings, in simulated milliseconds, scaled to the compressed clock. */
 function schedulerEnv(): Record<string, string> {
   const simMs: Record<string, number> = {
-    SCHEDULER_MIN_RESIDENCY_MS: 30_000,
-    SCHEDULER_MAX_WAIT_MS: 120_000,
+    SCHEDULER_MIN_RESIDENCY_MS: 10_000,
+    SCHEDULER_MAX_WAIT_MS: 40_000,
     SCHEDULER_REPLICATE_WAIT_MS: 10_000,
-    SCHEDULER_IDLE_AFTER_MS: 60_000,
-    SCHEDULER_KEEP_HORIZON_MS: 60_000,
+    SCHEDULER_IDLE_AFTER_MS: 10_000,
+    SCHEDULER_KEEP_HORIZON_MS: 10_000,
   };
-  const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0' };
+  const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '1' };
   for (const [k, v] of Object.entries(simMs)) out[k] = String(Math.round(Number(process.env[`BENCH_${k}`] ?? v) / timeScale));
   return out;
 }

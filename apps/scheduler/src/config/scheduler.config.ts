@@ -18,11 +18,11 @@ export const schedulerEnvSchema = z.object({
   MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
   SCHEDULER_POLICY: z.enum(POLICY_NAMES).default('residency-aware'),
   SCHEDULER_TICK_MS: ms(500),
-  SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(30_000),
-  SCHEDULER_MAX_WAIT_MS: ms(120_000),
+  SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(10_000),
+  SCHEDULER_MAX_WAIT_MS: ms(40_000),
   SCHEDULER_REPLICATE_WAIT_MS: ms(10_000),
   /** Waiting jobs that justify evicting a warm model for a cold one (0 = the target worker's slots). */
-  SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(0),
+  SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(1),
   SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
   SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
   SCHEDULER_LOAD_TIMEOUT_MS: ms(300_000),
@@ -32,9 +32,9 @@ export const schedulerEnvSchema = z.object({
   /** Models one worker may hold at once; keep equal to Ollama's OLLAMA_MAX_LOADED_MODELS (3 by default). */
   SCHEDULER_MAX_MODELS_PER_WORKER: z.coerce.number().int().positive().default(3),
   /** A model with no job for this long is idle: the first to make room for another. */
-  SCHEDULER_IDLE_AFTER_MS: ms(60_000),
+  SCHEDULER_IDLE_AFTER_MS: ms(10_000),
   /** A warm model is kept against waiting requests worth less than the requests it expects in this window. */
-  SCHEDULER_KEEP_HORIZON_MS: ms(60_000),
+  SCHEDULER_KEEP_HORIZON_MS: ms(10_000),
   SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(0.05),
   /** How often the scheduler runs BullMQ's stalled-job check on queues whose pullers are gone. */
   SCHEDULER_STALLED_INTERVAL_MS: ms(15_000),

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import { bindGrpcServer, shutdownGrpcServer } from '@switchyard/grpc';
 import { authV1 } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { AUTH_CONFIG, grpcBindAddress, type AuthConfig } from '../config/auth.config';
@@ -40,9 +41,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
     });
     server.addService(authV1.AuthServiceService, this.handlers.implementation());
     const bind = grpcBindAddress(this.config);
-    this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(bind, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    this.port = await bindGrpcServer(server, bind);
     this.server = server;
     this.logger.info({ address: this.address }, 'auth.v1 gRPC server listening');
   }
@@ -51,15 +50,6 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(server, SHUTDOWN_GRACE_MS);
   }
 }

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Server, ServerCredentials, ServerDuplexStream, status as GrpcStatus } from '@grpc/grpc-js';
+import { Server, ServerDuplexStream, status as GrpcStatus } from '@grpc/grpc-js';
+import { bindGrpcServer, shutdownGrpcServer } from '@switchyard/grpc';
 import { placementV1 } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -80,9 +81,7 @@ export class PlacementGateway implements OnApplicationBootstrap, BeforeApplicati
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
     server.addService(placementV1.PlacementServiceService, { attach: (call: AttachCall) => this.attach(call) });
-    this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.config.SCHEDULER_GRPC_URL, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    this.port = await bindGrpcServer(server, this.config.SCHEDULER_GRPC_URL);
     this.server = server;
     this.logger.info({ address: this.address }, 'placement.v1 gRPC server listening');
   }
@@ -93,16 +92,7 @@ export class PlacementGateway implements OnApplicationBootstrap, BeforeApplicati
     this.server = undefined;
     // Close the streams without forgetting the workers in Redis: the next scheduler recovers them.
     this.registry.closeAll('scheduler shutting down');
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(server, SHUTDOWN_GRACE_MS);
   }
 
   private attach(call: AttachCall): void {

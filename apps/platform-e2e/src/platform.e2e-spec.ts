@@ -116,6 +116,12 @@ describe('every route through the official client', () => {
     assert.equal(finish, 'length');
   });
 
+  test('the largest portal model, mistral-large:123b (a whole GPU), is served', async () => {
+    const r = await client.chat.completions.create({ model: 'mistral-large:123b', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 5 });
+    assertOpenAISchema('CreateChatCompletionResponse', r);
+    assert.equal(r.usage?.completion_tokens, 5);
+  });
+
   test('embeddings: the SDK default (base64) and float', async () => {
     const r = await client.embeddings.create({ model: 'nomic-embed-text', input: ['first text', 'second text'] });
     assert.equal(r.data.length, 2);

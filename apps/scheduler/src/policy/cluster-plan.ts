@@ -5,7 +5,7 @@
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, WorkerSnapshot } from './cluster-state';
 import { unitKey } from './cluster-state';
-import { ModelFacts, UNKNOWN_MEMORY_MAX_MODELS } from './cost-model';
+import { ModelFacts, RUNTIME_OVERHEAD, UNKNOWN_MEMORY_MAX_MODELS } from './cost-model';
 
 export interface PlanModel {
   model: string;
@@ -26,6 +26,12 @@ export interface PlanWorker {
   snap: WorkerSnapshot;
   /** Usable bytes (total less the reserve); Infinity when the worker does not know its memory. */
   capacity: number;
+  /**
+   * Bytes a model may take when it is alone on the GPU: the reserve and the runtime-overhead margin
+   * are waived, as Ollama places a model on an empty GPU whenever it can (offloading a few layers to
+   * the CPU if it must). Without this, mistral-large:123b at 4096 × 4 slots never fits 80 GB.
+   */
+  aloneCapacity: number;
   maxModels: number;
   used: number;
   models: Map<string, PlanModel>;
@@ -101,6 +107,7 @@ export class ClusterPlan {
         return {
           snap,
           capacity: known ? snap.memoryTotalBytes * (1 - opts.memoryReserveFraction) : Infinity,
+          aloneCapacity: known ? snap.memoryTotalBytes * (1 + RUNTIME_OVERHEAD) : Infinity,
           maxModels: Math.min(opts.maxModelsPerWorker ?? Infinity, known ? Infinity : UNKNOWN_MEMORY_MAX_MODELS),
           used: Math.max(planned, snap.memoryUsedBytes),
           models,
@@ -144,12 +151,13 @@ export class ClusterPlan {
 
   /** Whether the model fits on the worker now, without evicting anything. */
   fits(w: PlanWorker, footprint: number): boolean {
+    if (this.liveCount(w) === 0 && w.used === 0) return footprint <= w.aloneCapacity;
     return w.used + footprint <= w.capacity && this.liveCount(w) + 1 <= w.maxModels;
   }
 
   /** Whether the model could ever fit on the worker (alone). */
   couldFit(w: PlanWorker, footprint: number): boolean {
-    return footprint <= w.capacity;
+    return footprint <= w.aloneCapacity;
   }
 
   /** Whether the worker can take a command now. */

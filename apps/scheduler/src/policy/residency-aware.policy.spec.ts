@@ -65,6 +65,15 @@ describe('fit', () => {
     assert.deepEqual(loads(policy.decide(s, NOW)), ['w1:d:7b:demand'], 'with the default cap of 3 it fits');
   });
 
+  test('a model that fits only alone (mistral-large:123b on 80 GB) is placed on an emptied GPU', () => {
+    const large = model('mistral-large:123b', 73, { contextWindow: 4096, kvBytesPerToken: 352 * 1024 });
+    const held = worker('w1', 80, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO })] });
+    const s = state({ catalogue: [...catalogue, large], workers: [held], demand: [demand('mistral-large:123b', { waiting: 2, oldestWaitMs: 100 })] });
+    assert.deepEqual(evicts(decide(s)), ['w1:a:7b->mistral-large:123b:demand']);
+    const empty = state({ ...s, workers: [worker('w1', 80)] });
+    assert.deepEqual(loads(decide(empty)), ['w1:mistral-large:123b:demand']);
+  });
+
   test('a model larger than any GPU is never loaded', () => {
     const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('big:70b', { waiting: 5, oldestWaitMs: 100_000 })] });
     assert.deepEqual(decide(s), []);

@@ -251,6 +251,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const enough = (chosen: PlanModel[]) => {
       const freed = chosen.reduce((sum, v) => sum + v.footprint, 0);
       const live = plan.liveCount(w) - chosen.length;
+      if (live === 0 && w.used - freed <= 0) return footprint <= w.aloneCapacity;
       return w.used - freed + footprint <= w.capacity && live + 1 <= w.maxModels;
     };
     const chosen: PlanModel[] = [];

@@ -52,6 +52,12 @@ describe('the portal examples work unchanged but for the host', () => {
     assert.ok((body.choices[0].message.content ?? '').length > 0);
   });
 
+  test('a doubled slash from joining a base URL ending in / still routes', async () => {
+    const res = await raw('/api//models', { headers: { authorization: `Bearer ${p.demoKey}` } });
+    assert.equal(res.status, 200);
+    assertOpenAISchema('ListModelsResponse', await res.json());
+  });
+
   test('client.models.list() with a baseURL ending in /api/', async () => {
     const portal = new OpenAI({ baseURL: `${p.baseUrl}/api/`, apiKey: p.demoKey, maxRetries: 0 });
     const page = await portal.models.list();

@@ -21,6 +21,8 @@ export interface HttpAppOptions {
 export async function createHttpApp(rootModule: Type<unknown> | DynamicModule, opts: HttpAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // Clients that join a base URL ending in "/" with a path starting with "/" send "//".
+    routerOptions: { ignoreDuplicateSlashes: true },
     genReqId: (req: IncomingMessage) => acceptOrCreateRequestId(req.headers['x-request-id']),
   });
   const fastify = adapter.getInstance();

@@ -190,8 +190,8 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
 /** The scheduler's timings, in simulated milliseconds, scaled to the compressed clock. */
 function schedulerEnv(): Record<string, string> {
   const simMs: Record<string, number> = {
-    SCHEDULER_MIN_RESIDENCY_MS: 10_000,
-    SCHEDULER_MAX_WAIT_MS: 40_000,
+    SCHEDULER_MIN_RESIDENCY_MS: 5_000,
+    SCHEDULER_MAX_WAIT_MS: 30_000,
     SCHEDULER_REPLICATE_WAIT_MS: 10_000,
     SCHEDULER_IDLE_AFTER_MS: 10_000,
     SCHEDULER_KEEP_HORIZON_MS: 10_000,

@@ -18,8 +18,8 @@ export const schedulerEnvSchema = z.object({
   MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
   SCHEDULER_POLICY: z.enum(POLICY_NAMES).default('residency-aware'),
   SCHEDULER_TICK_MS: ms(500),
-  SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(10_000),
-  SCHEDULER_MAX_WAIT_MS: ms(40_000),
+  SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(5_000),
+  SCHEDULER_MAX_WAIT_MS: ms(30_000),
   SCHEDULER_REPLICATE_WAIT_MS: ms(10_000),
   /** Waiting jobs that justify evicting a warm model for a cold one (0 = the target worker's slots). */
   SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(1),

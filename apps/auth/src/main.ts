@@ -1,20 +1,11 @@
 import 'reflect-metadata';
-import { ConfigError } from '@switchyard/config';
+import { loadConfigOrExit } from '@switchyard/config';
 import { createLogger, drainOnShutdown } from '@switchyard/observability';
 import { startAuthApp } from './auth-app';
 import { loadAuthConfig } from './config/auth.config';
 
 async function main() {
-  let config;
-  try {
-    config = loadAuthConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(loadAuthConfig);
   const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
   try {
     const running = await startAuthApp(config, logger);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError } from '@switchyard/config';
+import { EXIT_CONFIG } from '@switchyard/config';
 import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
 import { AppModule } from './app.module';
 import { loadSchedulerCatalogue } from './config/catalogue';
@@ -13,8 +13,8 @@ async function main() {
     catalogue = loadSchedulerCatalogue(config);
   } catch (err) {
     // A bad environment or catalogue (missing, unreadable, invalid) is a configuration error.
-    console.error(err instanceof ConfigError || err instanceof Error ? err.message : String(err));
-    process.exit(78);
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(EXIT_CONFIG);
   }
   const logger = createLogger({ service: 'scheduler', level: config.LOG_LEVEL });
   const app = await createHttpApp(AppModule.forRoot(config, catalogue, logger), { logger });

@@ -1,20 +1,11 @@
 import 'reflect-metadata';
-import { ConfigError } from '@switchyard/config';
+import { loadConfigOrExit } from '@switchyard/config';
 import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
 import { AppModule } from './app.module';
-import { loadWorkerConfig, type WorkerConfig } from './config/worker.config';
+import { loadWorkerConfig } from './config/worker.config';
 
 async function main() {
-  let config: WorkerConfig;
-  try {
-    config = loadWorkerConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(loadWorkerConfig);
   const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL });
   const app = await createHttpApp(AppModule.forRoot(config, logger), { logger });
   drainOnShutdown(app);

@@ -24,3 +24,20 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   });
   throw new ConfigError(problems);
 }
+
+/** Exit status for a configuration error (EX_CONFIG from sysexits.h). */
+export const EXIT_CONFIG = 78;
+
+/**
+ * For a `main.ts`: runs the app's config loader; on a ConfigError prints the list of problems and
+ * exits with EXIT_CONFIG instead of a stack trace. Any other error is rethrown.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    return process.exit(EXIT_CONFIG);
+  }
+}

@@ -1,6 +1,6 @@
-import { ConfigError } from '@switchyard/config';
+import { loadConfigOrExit } from '@switchyard/config';
 import path from 'node:path';
-import { LauncherConfig, loadLauncherConfig, REPO_ROOT } from './launcher.config';
+import { loadLauncherConfig, REPO_ROOT } from './launcher.config';
 import { ManagedProcess, ProcessGroup } from './process-group';
 import { REDIS_INSTALL_HINT, redisAnswers, redisServerInstalled } from './redis';
 import { persistentSecret, randomToken } from './secrets';
@@ -31,16 +31,7 @@ async function waitReady(url: string, proc: ManagedProcess, timeoutMs = 90000): 
 }
 
 async function main() {
-  let cfg: LauncherConfig;
-  try {
-    cfg = loadLauncherConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const cfg = loadConfigOrExit(loadLauncherConfig);
 
   let shuttingDown = false;
   const group = new ProcessGroup(cfg.LOG_DIR, (p, code) => {

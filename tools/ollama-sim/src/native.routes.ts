@@ -71,6 +71,17 @@ function sendError(reply: FastifyReply, err: unknown): void {
   void reply.code(status).type('application/json; charset=utf-8').send({ error: message });
 }
 
+/** Ends a request that failed: in-band (an `{"error"}` line, status 200) once the stream has started, as Ollama does; else a normal error response. */
+function failStream(out: NdjsonStream, reply: FastifyReply, err: unknown): FastifyReply {
+  if (out.hasStarted) {
+    out.write([{ error: statusOf(err).message }]);
+    out.end();
+  } else {
+    sendError(reply, err);
+  }
+  return reply;
+}
+
 export function modelDetails(m: SimModel): Record<string, unknown> {
   return {
     parent_model: '',
@@ -212,13 +223,7 @@ export function registerNativeRoutes(app: FastifyInstance, ctx: SimContext): voi
       out.end();
       return reply;
     } catch (err) {
-      if (out.hasStarted) {
-        out.write([{ error: statusOf(err).message }]);
-        out.end();
-      } else {
-        sendError(reply, err);
-      }
-      return reply;
+      return failStream(out, reply, err);
     }
   });
 
@@ -264,13 +269,7 @@ export function registerNativeRoutes(app: FastifyInstance, ctx: SimContext): voi
       out.end();
       return reply;
     } catch (err) {
-      if (out.hasStarted) {
-        out.write([{ error: statusOf(err).message }]);
-        out.end();
-      } else {
-        sendError(reply, err);
-      }
-      return reply;
+      return failStream(out, reply, err);
     }
   });
 

@@ -195,6 +195,7 @@ function schedulerEnv(): Record<string, string> {
     SCHEDULER_REPLICATE_WAIT_MS: 10_000,
     SCHEDULER_IDLE_AFTER_MS: 10_000,
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
+    SCHEDULER_RATE_TAU_MS: 60_000,
   };
   const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '1' };
   for (const [k, v] of Object.entries(simMs)) out[k] = String(Math.round(Number(process.env[`BENCH_${k}`] ?? v) / timeScale));

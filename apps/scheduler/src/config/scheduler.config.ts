@@ -36,6 +36,10 @@ export const schedulerEnvSchema = z.object({
   /** A warm model is kept against waiting requests worth less than the requests it expects in this window. */
   SCHEDULER_KEEP_HORIZON_MS: ms(10_000),
   SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** Ollama's fit rule: next to loaded models a new one needs at most this share of the free GPU memory. */
+  SCHEDULER_OLLAMA_FIT_FRACTION: z.coerce.number().positive().max(1).default(0.8),
+  /** Time constant of each queue's arrival-rate average. */
+  SCHEDULER_RATE_TAU_MS: ms(60_000),
   /** How often the scheduler runs BullMQ's stalled-job check on queues whose pullers are gone. */
   SCHEDULER_STALLED_INTERVAL_MS: ms(15_000),
   /** BullMQ maxStalledCount used by that check; keep it equal to the workers' setting. */

@@ -1,10 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { ModelDemand, unitKey } from '../policy';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { QueueStatsRepository, QueueStats } from './queue-stats.repository';
-
-/** Time constant of the arrival-rate average. */
-const RATE_TAU_MS = 30_000;
 
 interface UnitState {
   stats: QueueStats;
@@ -26,6 +24,7 @@ export class DemandService {
   constructor(
     private readonly repository: QueueStatsRepository,
     private readonly metrics: SchedulerMetrics,
+    @Inject(SCHEDULER_CONFIG) private readonly config: Pick<SchedulerConfig, 'SCHEDULER_RATE_TAU_MS'>,
   ) {}
 
   async poll(now: number): Promise<void> {
@@ -36,7 +35,7 @@ export class DemandService {
       let rate = prev?.rate ?? 0;
       if (prev) {
         const dt = Math.max(1, now - prev.readAtMs);
-        const alpha = 1 - Math.exp(-dt / RATE_TAU_MS);
+        const alpha = 1 - Math.exp(-dt / this.config.SCHEDULER_RATE_TAU_MS);
         rate += alpha * ((stats.added * 1000) / dt - rate);
       }
       const busy = stats.waiting > 0 || stats.active > 0 || stats.added > 0;

@@ -5,7 +5,7 @@
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, WorkerSnapshot } from './cluster-state';
 import { unitKey } from './cluster-state';
-import { ModelFacts, RUNTIME_OVERHEAD, UNKNOWN_MEMORY_MAX_MODELS } from './cost-model';
+import { ModelFacts, OLLAMA_FIT_FRACTION, RUNTIME_OVERHEAD, UNKNOWN_MEMORY_MAX_MODELS } from './cost-model';
 
 export interface PlanModel {
   model: string;
@@ -32,6 +32,8 @@ export interface PlanWorker {
    * the CPU if it must). Without this, mistral-large:123b at 4096 × 4 slots never fits 80 GB.
    */
   aloneCapacity: number;
+  /** Total GPU memory (Infinity when unknown): Ollama's fit rule is relative to what is free of it. */
+  total: number;
   maxModels: number;
   used: number;
   models: Map<string, PlanModel>;
@@ -44,12 +46,21 @@ export class ClusterPlan {
   readonly facts: ModelFacts;
   readonly commands: Command[] = [];
   private readonly demandByUnit = new Map<string, ModelDemand>();
+  private readonly fitFraction: number;
 
   constructor(
     readonly state: ClusterState,
     readonly now: number,
-    opts: { memoryReserveFraction: number; loadBandwidthBytesPerSec: number; loadOverheadSeconds: number; maxModelsPerWorker?: number },
+    opts: {
+      memoryReserveFraction: number;
+      loadBandwidthBytesPerSec: number;
+      loadOverheadSeconds: number;
+      maxModelsPerWorker?: number;
+      /** Ollama's fit rule: next to loaded models, a new one must need at most this share of the free memory. */
+      ollamaFitFraction?: number;
+    },
   ) {
+    this.fitFraction = opts.ollamaFitFraction ?? OLLAMA_FIT_FRACTION;
     this.facts = new ModelFacts(state.catalogue, state.workers, opts);
     for (const d of state.demand) this.demandByUnit.set(unitKey(d.pool, d.model), d);
     this.workers = [...state.workers]
@@ -108,6 +119,7 @@ export class ClusterPlan {
           snap,
           capacity: known ? snap.memoryTotalBytes * (1 - opts.memoryReserveFraction) : Infinity,
           aloneCapacity: known ? snap.memoryTotalBytes * (1 + RUNTIME_OVERHEAD) : Infinity,
+          total: known ? snap.memoryTotalBytes : Infinity,
           maxModels: Math.min(opts.maxModelsPerWorker ?? Infinity, known ? Infinity : UNKNOWN_MEMORY_MAX_MODELS),
           used: Math.max(planned, snap.memoryUsedBytes),
           models,
@@ -151,8 +163,19 @@ export class ClusterPlan {
 
   /** Whether the model fits on the worker now, without evicting anything. */
   fits(w: PlanWorker, footprint: number): boolean {
-    if (this.liveCount(w) === 0 && w.used === 0) return footprint <= w.aloneCapacity;
-    return w.used + footprint <= w.capacity && this.liveCount(w) + 1 <= w.maxModels;
+    return this.fitsAfter(w, footprint, 0, 0);
+  }
+
+  /**
+   * Whether the model fits once `freedBytes` of `freedModels` models have left: alone, within the
+   * GPU (margins waived); next to others, within our capacity, the model cap, and Ollama's own rule
+   * (it needs at most `ollamaFitFraction` of the free memory, or Ollama evicts a model itself).
+   */
+  fitsAfter(w: PlanWorker, footprint: number, freedModels: number, freedBytes: number): boolean {
+    const live = this.liveCount(w) - freedModels;
+    const used = w.used - freedBytes;
+    if (live <= 0 && used <= 0) return footprint <= w.aloneCapacity;
+    return used + footprint <= w.capacity && live + 1 <= w.maxModels && footprint <= this.fitFraction * (w.total - used);
   }
 
   /** Whether the model could ever fit on the worker (alone). */

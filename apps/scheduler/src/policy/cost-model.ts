@@ -26,6 +26,12 @@ export const KV_KIB_PER_TOKEN_AT_8B = 128;
 export const REFERENCE_WEIGHTS_GB = 4.9;
 /** Compute buffers and the like, as a share of the weights. */
 export const RUNTIME_OVERHEAD = 0.05;
+/**
+ * Ollama's fit rule (llm/server.go, reference/ollama.md): with other models loaded, a new one is
+ * loaded only if its predicted memory is at most 80% of the GPU's free memory; otherwise Ollama
+ * evicts an idle model of its own choosing (the shortest keep-alive, not ours).
+ */
+export const OLLAMA_FIT_FRACTION = 0.8;
 /** Ollama's default OLLAMA_MAX_LOADED_MODELS: the cap for a worker that does not report its memory. */
 export const UNKNOWN_MEMORY_MAX_MODELS = 3;
 

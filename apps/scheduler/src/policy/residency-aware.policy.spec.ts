@@ -74,6 +74,17 @@ describe('fit', () => {
     assert.deepEqual(loads(decide(empty)), ['w1:mistral-large:123b:demand']);
   });
 
+  test("Ollama's fit rule: next to loaded models, a new one may take only 80% of the free memory", () => {
+    // 20 GB GPU holding 6 GB: 14 GB free, 95% capacity leaves 13 GB, but Ollama loads a 12 GB model
+    // next to another only if 12 <= 0.8 x 14 = 11.2 — it would evict our model itself. We evict first.
+    const M = model('m:12b', 11, { contextWindow: 1024, kvBytesPerToken: 1 });
+    const held = worker('w1', 20, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO })] });
+    const need = (gb: number) => state({ catalogue: [...catalogue, { ...M, sizeBytes: Math.round((gb / 1.05) * GB) }], workers: [held], demand: [demand('m:12b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(loads(decide(need(12))), [], 'not loaded beside a:7b');
+    assert.deepEqual(evicts(decide(need(12))), ['w1:a:7b->m:12b:demand'], 'the idle model makes room');
+    assert.deepEqual(loads(decide(need(11))), ['w1:m:12b:demand'], '11 GB <= 11.2 GB loads beside it');
+  });
+
   test('a model larger than any GPU is never loaded', () => {
     const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('big:70b', { waiting: 5, oldestWaitMs: 100_000 })] });
     assert.deepEqual(decide(s), []);
@@ -175,16 +186,19 @@ describe('hysteresis and no needless evictions', () => {
     assert.deepEqual(decide(s), []);
   });
 
-  test('an idle model is evicted before a warm one, and the warm one only for a batch', () => {
+  test('an idle model is evicted before a warm one, and the warm one only for more work than it expects', () => {
     const held = fullWorker('w1', ['b:7b', 'c:7b']);
-    held.memoryTotalBytes = 13 * GB; // room for the two it holds, nothing more
-    const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.2 });
+    held.memoryTotalBytes = 16 * GB; // room for the two it holds, nothing more (a needs 80% of what is free)
+    // b expects 0.05/s × 60 s horizon = 3 requests.
+    const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.05 });
     const idleC = demand('c:7b', { idleMs: 600_000 });
     const one = state({ catalogue, workers: [held], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), warmB, idleC] });
     assert.deepEqual(evicts(decide(one)), ['w1:c:7b->a:7b:demand']);
 
     const onlyWarm = state({ ...one, workers: [fullWorker('w1', ['b:7b'])], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), warmB] });
     assert.deepEqual(decide(onlyWarm), [], 'one job does not justify displacing a warm model');
+    const three = state({ ...onlyWarm, demand: [demand('a:7b', { waiting: 2, oldestWaitMs: 100 }), warmB] });
+    assert.deepEqual(decide(three), [], 'nor two');
     const batch = state({ ...onlyWarm, demand: [demand('a:7b', { waiting: 4, oldestWaitMs: 100 }), warmB] });
     assert.deepEqual(evicts(decide(batch)), ['w1:b:7b->a:7b:demand']);
   });

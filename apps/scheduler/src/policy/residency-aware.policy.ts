@@ -31,7 +31,7 @@
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, PlacementPolicy } from './cluster-state';
 import { ClusterPlan, PlanModel, PlanWorker } from './cluster-plan';
-import { CostModelOptions, DEFAULT_COST_MODEL } from './cost-model';
+import { CostModelOptions, DEFAULT_COST_MODEL, OLLAMA_FIT_FRACTION } from './cost-model';
 
 export interface ResidencyAwareOptions extends CostModelOptions {
   /** A loaded model is not evicted before this. */
@@ -52,6 +52,8 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   memoryReserveFraction: number;
   /** Models one worker may hold at once: Ollama's OLLAMA_MAX_LOADED_MODELS (it evicts on its own above). */
   maxModelsPerWorker: number;
+  /** Ollama's fit rule: next to loaded models a new one needs at most this share of free memory. */
+  ollamaFitFraction: number;
 }
 
 export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
@@ -65,6 +67,7 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   keepHorizonMs: 60_000,
   memoryReserveFraction: 0.05,
   maxModelsPerWorker: 3,
+  ollamaFitFraction: OLLAMA_FIT_FRACTION,
 };
 
 const VictimClass = { Idle: 0, Warm: 1, Backlogged: 2 } as const;
@@ -192,14 +195,18 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const d = plan.demand(w.snap.pool, v.model);
     if (d && d.waiting > 0) return VictimClass.Backlogged;
     if (v.busySlots > 0) return VictimClass.Warm;
-    if (d && d.idleMs < this.opts.idleAfterMs) return VictimClass.Warm;
+    // Unused for a while and not expected back soon (less than one request within the horizon).
+    // A popular model between two bursts is not idle: it is the one we would reload first.
+    if (d && (d.idleMs < this.opts.idleAfterMs || this.keepValue(plan, w, v) >= 1)) return VictimClass.Warm;
     return VictimClass.Idle;
   }
 
   private victimCost(plan: ClusterPlan, w: PlanWorker, v: PlanModel): number {
     const cls = this.victimClass(plan, w, v);
     const reload = plan.facts.model(v.model) ? plan.facts.loadSeconds(v.model, w.snap) : 0;
-    return CLASS_COST[cls] + (cls === VictimClass.Idle ? 0.1 : 1) * reload;
+    // A warm model costs its reload time weighted by how many requests it expects soon.
+    const expected = cls === VictimClass.Idle ? 0.1 : Math.min(3, Math.max(0.1, this.keepValue(plan, w, v)));
+    return CLASS_COST[cls] + (v.busySlots > 0 ? CLASS_COST[VictimClass.Warm] : 0) + expected * reload;
   }
 
   /** Whether `v` on `w` may be evicted to make room for candidate `c`. */
@@ -214,7 +221,12 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (cls === VictimClass.Idle) return true;
     if (c.reason === 'pin' || !c.demand) return false;
     const batch = c.demand.waiting >= this.batchMin(w.snap.slots);
-    if (cls === VictimClass.Warm) return batch || c.forced || (v.busySlots === 0 && this.priority(plan, c.demand) > this.keepValue(plan, w, v));
+    if (cls === VictimClass.Warm) {
+      // Worth more than the requests the warm model expects within the horizon; a model running
+      // jobs (it drains first) only for a whole batch. A starving model may take any warm one.
+      const worthMore = this.priority(plan, c.demand) > this.keepValue(plan, w, v);
+      return c.forced || (worthMore && (v.busySlots === 0 || batch));
+    }
     // Backlogged: hysteresis keeps it unless aging demands otherwise.
     if (c.reason === 'replicate') return false;
     const dv = plan.demand(w.snap.pool, v.model);
@@ -239,21 +251,24 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   /** The cheapest set of models on `w` whose eviction makes `footprint` fit, or undefined. */
   private chooseVictims(plan: ClusterPlan, w: PlanWorker, footprint: number, c: Candidate): PlanModel[] | undefined {
     const eligible = [...w.models.values()].filter((v) => this.evictable(plan, w, v, c));
+    // Idle first, then warm models not running anything, then running ones, then backlogged;
+    // within a class the one expected to be asked for least (Belady's rule with rates as the guess).
     const key = (v: PlanModel) => {
       const d = plan.demand(w.snap.pool, v.model);
-      return { cls: this.victimClass(plan, w, v), rate: d?.arrivalRate ?? 0, idle: d?.idleMs ?? Infinity };
+      return { cls: this.victimClass(plan, w, v), busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, idle: d?.idleMs ?? Infinity };
     };
     eligible.sort((a, b) => {
       const ka = key(a);
       const kb = key(b);
-      return ka.cls - kb.cls || ka.rate - kb.rate || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
+      return ka.cls - kb.cls || ka.busy - kb.busy || ka.rate - kb.rate || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
     });
-    const enough = (chosen: PlanModel[]) => {
-      const freed = chosen.reduce((sum, v) => sum + v.footprint, 0);
-      const live = plan.liveCount(w) - chosen.length;
-      if (live === 0 && w.used - freed <= 0) return footprint <= w.aloneCapacity;
-      return w.used - freed + footprint <= w.capacity && live + 1 <= w.maxModels;
-    };
+    const enough = (chosen: PlanModel[]) =>
+      plan.fitsAfter(
+        w,
+        footprint,
+        chosen.length,
+        chosen.reduce((sum, v) => sum + v.footprint, 0),
+      );
     const chosen: PlanModel[] = [];
     for (const v of eligible) {
       if (enough(chosen)) break;

@@ -26,6 +26,7 @@ import { PLACEMENT_POLICY, SchedulerService } from './scheduler.service';
           maxModelsPerWorker: c.SCHEDULER_MAX_MODELS_PER_WORKER,
           idleAfterMs: c.SCHEDULER_IDLE_AFTER_MS,
           keepHorizonMs: c.SCHEDULER_KEEP_HORIZON_MS,
+          ollamaFitFraction: c.SCHEDULER_OLLAMA_FIT_FRACTION,
         }),
     },
     SchedulerService,

@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
     requests: { type: 'string' },
     models: { type: 'string', default: '18' },
     zipf: { type: 'string', default: '1.1' },
-    rate: { type: 'string', default: '0.5' },
+    rate: { type: 'string', default: '2' },
     seed: { type: 'string', default: '42' },
     'time-scale': { type: 'string' },
     out: { type: 'string', default: 'bench-out' },
@@ -187,8 +187,8 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
   }
 }
 
-/** The scheduler's timings, in simulated milliseconds, scaled to the compressed clock. */
-function schedulerEnv(): Record<string, string> {
+/** The scheduler's timings in simulated milliseconds (BENCH_SCHEDULER_* overrides one). */
+function schedulerEnvSim(): Record<string, number> {
   const simMs: Record<string, number> = {
     SCHEDULER_MIN_RESIDENCY_MS: 5_000,
     SCHEDULER_MAX_WAIT_MS: 30_000,
@@ -197,8 +197,14 @@ function schedulerEnv(): Record<string, string> {
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
     SCHEDULER_RATE_TAU_MS: 60_000,
   };
+  for (const k of Object.keys(simMs)) simMs[k] = Number(process.env[`BENCH_${k}`] ?? simMs[k]);
+  return simMs;
+}
+
+/** The scheduler's timings scaled to the compressed clock. */
+function schedulerEnv(): Record<string, string> {
   const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '1' };
-  for (const [k, v] of Object.entries(simMs)) out[k] = String(Math.round(Number(process.env[`BENCH_${k}`] ?? v) / timeScale));
+  for (const [k, v] of Object.entries(schedulerEnvSim())) out[k] = String(Math.round(v / timeScale));
   return out;
 }
 
@@ -281,7 +287,11 @@ async function main() {
   console.log(`Trace: ${trace.length} requests over ${fmt(trace[trace.length - 1].t, 0)} simulated s, ${used.length} models ` +
     `(weights ${fmt(totalWeights / 1e9, 0)} GB; loaded with KV cache ${fmt(totalFootprint / 1e9, 0)} GB = ${fmt(totalFootprint / (gpus * vramGb * 1e9), 1)}× the GPUs' ${gpus}×${vramGb} GB), ` +
     `${trace.filter((e) => e.priority === 'bulk').length} bulk; time scale ${timeScale}.`);
-  console.log(`Offline lower bound on loads (Belady's MIN, at most ${capacity} models resident at once): ${lowerBound}\n`);
+  console.log(
+    `Offline bound on loads for in-order service (Belady's MIN over the arrival order, at most ${capacity} models resident at once): ${lowerBound}.\n` +
+      `It bounds any system that serves requests in arrival order (each proxied Ollama does); Switchyard batches a cold model's\n` +
+      `waiting requests behind one load, reordering within its wait bound, so it can go below it.\n`,
+  );
 
   const systems = flags.systems.split(',').map((s) => s.trim());
   const raw: SystemResult[] = [];
@@ -308,11 +318,22 @@ async function main() {
   ]);
   console.log(
     table(
-      ['system', 'loads/1k req', 'vs bound', 'GPU time loading', 'TTFT p50 s', 'p95 s', 'p99 s', 'tail p95 s', 'tail p99 s', 'worst wait s', 'done req/s', '503s', 'failed'],
+      ['system', 'loads/1k req', 'vs in-order bound', 'GPU time loading', 'TTFT p50 s', 'p95 s', 'p99 s', 'tail p95 s', 'tail p99 s', 'worst wait s', 'done req/s', '503s', 'failed'],
       rows,
     ),
   );
-  console.log(`\n(lower bound: ${lowerBound} loads = ${fmt((lowerBound / trace.length) * 1000, 1)} per 1k requests; tail = models outside the top 3; times in simulated seconds)`);
+  console.log(`\n(in-order bound: ${lowerBound} loads = ${fmt((lowerBound / trace.length) * 1000, 1)} per 1k requests; tail = models outside the top 3; times in simulated seconds)`);
+  const sy = summary.find((x) => x.system === 'switchyard');
+  const others = summary.filter((x) => x.system !== 'switchyard');
+  if (sy && others.length > 0) {
+    const fewestLoads = Math.min(...others.map((x) => x.loadsPer1000));
+    const bestP95 = Math.min(...others.map((x) => x.ttftP95));
+    const bestThroughput = Math.max(...others.map((x) => x.throughput));
+    console.log(
+      `Switchyard vs the best baseline: ${fmt(fewestLoads / sy.loadsPer1000, 2)}× fewer loads, ${fmt(bestP95 / sy.ttftP95, 2)}× lower p95 TTFT, ` +
+        `throughput ${fmt(sy.throughput / bestThroughput, 2)}×, worst wait ${fmt(sy.worstWait, 1)} s (bound SCHEDULER_MAX_WAIT_MS ${fmt(Number(schedulerEnvSim().SCHEDULER_MAX_WAIT_MS) / 1000, 0)} s).`,
+    );
+  }
 
   writeFileSync(
     path.join(outDir, 'results.json'),

@@ -183,6 +183,11 @@ export class ClusterPlan {
     return footprint <= w.aloneCapacity;
   }
 
+  /** Whether the worker is connected and healthy (it may still be busy with a command). */
+  reachable(w: PlanWorker): boolean {
+    return w.snap.connected && !w.snap.degraded;
+  }
+
   /** Whether the worker can take a command now. */
   available(w: PlanWorker): boolean {
     return w.snap.connected && !w.snap.degraded && !w.busy;

@@ -256,6 +256,19 @@ describe('aging', () => {
     assert.deepEqual(decide(s), []);
   });
 
+  test('a starving model displaces the model expected to be asked for least, waiting for its worker if busy', () => {
+    // w1 holds a popular model (b, 0.5 req/s) between two of its requests; w2 holds a tail model
+    // (c, one request a minute) that has served its batch, and may be busy finishing an eviction.
+    const popularB = demand('b:7b', { arrivalRate: 0.5, idleMs: 2_000 });
+    const tailC = demand('c:7b', { arrivalRate: 1 / 60, idleMs: 2_000 });
+    const starving = demand('a:7b', { waiting: 2, oldestWaitMs: 61_000 });
+    const catalogueD = [...catalogue, model('d:7b', 5, small)];
+    const full = state({ catalogue: catalogueD, demand: [starving, popularB, tailC], workers: [fullWorker('w1', ['b:7b']), { ...fullWorker('w2', ['c:7b']) }] });
+    assert.deepEqual(evicts(decide(full)), ['w2:c:7b->a:7b:aging'], 'the tail model goes, not the popular one');
+    const busy = state({ ...full, workers: [fullWorker('w1', ['b:7b']), { ...fullWorker('w2', ['c:7b']), evicting: [{ model: 'd:7b' }] }] });
+    assert.deepEqual(decide(busy), [], 'w2 is busy for a moment: wait for it rather than evict b');
+  });
+
   test('a forced model does not displace one that has waited even longer', () => {
     const s = state({
       catalogue,

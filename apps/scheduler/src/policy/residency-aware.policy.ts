@@ -73,6 +73,7 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
 const VictimClass = { Idle: 0, Warm: 1, Backlogged: 2 } as const;
 type VictimClass = (typeof VictimClass)[keyof typeof VictimClass];
 const CLASS_COST: Record<VictimClass, number> = { 0: 0, 1: 30, 2: 300 };
+const CHURN_SECONDS = 5;
 
 interface Candidate {
   pool: string;
@@ -155,7 +156,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private place(plan: ClusterPlan, c: Candidate): void {
     const options: Option[] = [];
     for (const w of plan.poolWorkers(c.pool)) {
-      if (!plan.available(w) || plan.loadBlocked(w, c.model)) continue;
+      // A worker busy with a load or an eviction still counts: if it is the best place, we wait
+      // for it rather than displace something dearer elsewhere.
+      if (!plan.reachable(w) || plan.loadBlocked(w, c.model)) continue;
       const held = w.models.get(c.model);
       if (held) {
         // Resident but not pulled: a load command only tells the worker to pull it again.
@@ -164,7 +167,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       }
       const footprint = plan.facts.footprint(c.model, w.snap);
       if (!plan.couldFit(w, footprint)) continue;
-      const loadCost = plan.facts.loadSeconds(c.model, w.snap) + this.contention(w);
+      // Waiting for a busy worker costs about a second more than a free one.
+      const loadCost = plan.facts.loadSeconds(c.model, w.snap) + this.contention(w) + (plan.available(w) ? 0 : 1) + this.churn(plan, w, c);
       if (plan.fits(w, footprint)) {
         options.push({ worker: w, victims: [], cost: loadCost, leftover: w.capacity - w.used - footprint });
         continue;
@@ -180,8 +184,25 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // Cheapest; on a tie the tightest fit, which keeps large holes for large models.
     options.sort((a, b) => a.cost - b.cost || a.leftover - b.leftover);
     const best = options[0];
+    if (!plan.available(best.worker)) return;
     if (best.victims.length === 0) plan.load(best.worker, c.model, c.reason);
     else plan.evict(best.worker, best.victims, c.model, c.reason);
+  }
+
+  /**
+   * A popular model belongs beside other popular models: on a GPU that holds only rarely used
+   * models (or nothing) it would soon be evicted again when the next cold model needs the room, and
+   * reloaded. Costs `CHURN_SECONDS` for a model expecting at least one request within the horizon.
+   */
+  private churn(plan: ClusterPlan, w: PlanWorker, c: Candidate): number {
+    const rate = c.demand?.arrivalRate ?? 0;
+    if (rate * (this.opts.keepHorizonMs / 1000) < 1) return 0;
+    for (const m of w.models.values()) {
+      if (m.evicting || m.model === c.model) continue;
+      const pinned = (plan.facts.model(m.model)?.pinned ?? 0) > 0;
+      if (pinned || this.keepValue(plan, w, m) >= 1) return 0;
+    }
+    return CHURN_SECONDS;
   }
 
   /** A small penalty for a GPU already busy serving other models (they would share its compute). */
@@ -204,9 +225,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private victimCost(plan: ClusterPlan, w: PlanWorker, v: PlanModel): number {
     const cls = this.victimClass(plan, w, v);
     const reload = plan.facts.model(v.model) ? plan.facts.loadSeconds(v.model, w.snap) : 0;
-    // A warm model costs its reload time weighted by how many requests it expects soon.
-    const expected = cls === VictimClass.Idle ? 0.1 : Math.min(3, Math.max(0.1, this.keepValue(plan, w, v)));
-    return CLASS_COST[cls] + (v.busySlots > 0 ? CLASS_COST[VictimClass.Warm] : 0) + expected * reload;
+    // Its reload time weighted by the requests it expects within the horizon (a popular model
+    // between two bursts is dear, a tail model that has served its batch cheap), plus a penalty
+    // for work it would interrupt (running jobs drain first) or strand (a backlog).
+    const expected = Math.max(0.1, this.keepValue(plan, w, v));
+    return (cls === VictimClass.Backlogged ? CLASS_COST[cls] : 0) + (v.busySlots > 0 ? CLASS_COST[VictimClass.Warm] : 0) + expected * reload;
   }
 
   /** Whether `v` on `w` may be evicted to make room for candidate `c`. */

@@ -191,7 +191,7 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
 function schedulerEnvSim(): Record<string, number> {
   const simMs: Record<string, number> = {
     SCHEDULER_MIN_RESIDENCY_MS: 5_000,
-    SCHEDULER_MAX_WAIT_MS: 30_000,
+    SCHEDULER_MAX_WAIT_MS: 60_000,
     SCHEDULER_REPLICATE_WAIT_MS: 10_000,
     SCHEDULER_IDLE_AFTER_MS: 10_000,
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
@@ -203,7 +203,7 @@ function schedulerEnvSim(): Record<string, number> {
 
 /** The scheduler's timings scaled to the compressed clock. */
 function schedulerEnv(): Record<string, string> {
-  const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '1' };
+  const out: Record<string, string> = { SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0' };
   for (const [k, v] of Object.entries(schedulerEnvSim())) out[k] = String(Math.round(v / timeScale));
   return out;
 }

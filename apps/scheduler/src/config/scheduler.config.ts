@@ -19,10 +19,10 @@ export const schedulerEnvSchema = z.object({
   SCHEDULER_POLICY: z.enum(POLICY_NAMES).default('residency-aware'),
   SCHEDULER_TICK_MS: ms(500),
   SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(5_000),
-  SCHEDULER_MAX_WAIT_MS: ms(30_000),
+  SCHEDULER_MAX_WAIT_MS: ms(60_000),
   SCHEDULER_REPLICATE_WAIT_MS: ms(10_000),
-  /** Waiting jobs that justify evicting a warm model for a cold one (0 = the target worker's slots). */
-  SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(1),
+  /** Waiting jobs that make a batch: what displaces a model running jobs, or anything under contention (0 = the target worker's slots). */
+  SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(0),
   SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
   SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
   SCHEDULER_LOAD_TIMEOUT_MS: ms(300_000),

@@ -85,6 +85,16 @@ describe('fit', () => {
     assert.deepEqual(loads(decide(need(11))), ['w1:m:12b:demand'], '11 GB <= 11.2 GB loads beside it');
   });
 
+  test('a popular model is placed beside popular models, not on a GPU that holds only rarely used ones', () => {
+    const w1 = worker('w1', 64, { resident: [resident('b:7b', 6, { loadedAtMs: LONG_AGO })] });
+    const w2 = worker('w2', 48, { resident: [resident('c:7b', 6, { loadedAtMs: LONG_AGO })] });
+    const popularB = demand('b:7b', { arrivalRate: 1, idleMs: 1_000 });
+    const rareC = demand('c:7b', { arrivalRate: 0.001, idleMs: 1_000 });
+    const place = (rate: number) => loads(decide(state({ catalogue, workers: [w1, w2], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100, arrivalRate: rate }), popularB, rareC] })));
+    assert.deepEqual(place(0.5), ['w1:a:7b:demand'], 'a popular model goes beside b');
+    assert.deepEqual(place(0.001), ['w2:a:7b:demand'], 'a rare one takes the tightest fit');
+  });
+
   test('a model larger than any GPU is never loaded', () => {
     const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('big:70b', { waiting: 5, oldestWaitMs: 100_000 })] });
     assert.deepEqual(decide(s), []);
@@ -305,6 +315,35 @@ describe('aging', () => {
     assert.ok(rareLoadedAt !== undefined, 'the rare model was never loaded');
     assert.ok(rareLoadedAt - rareArrives <= maxWaitMs, `waited ${rareLoadedAt - rareArrives} ms`);
     assert.ok(rareLoadedAt - rareArrives >= 50_000, 'it should not have displaced a busy model early');
+  });
+});
+
+describe('contention', () => {
+  // BIG (40 GB) fits no worker here: its demand only makes the pool look the way it would under load.
+  const idleC = demand('c:7b', { idleMs: 600_000 });
+
+  test('at low load one waiting job displaces an idle model; while another model starves, only a batch does', () => {
+    const one = demand('a:7b', { waiting: 1, oldestWaitMs: 100 });
+    const quiet = state({ catalogue, workers: [fullWorker('w1', ['c:7b'])], demand: [one, idleC] });
+    assert.deepEqual(evicts(decide(quiet)), ['w1:c:7b->a:7b:demand']);
+
+    const starving = demand('big:70b', { waiting: 1, oldestWaitMs: 100_000 });
+    const busy = state({ ...quiet, demand: [one, idleC, starving] });
+    assert.deepEqual(decide(busy), [], 'a single job waits to be part of a batch');
+    const batch = state({ ...quiet, demand: [demand('a:7b', { waiting: 4, oldestWaitMs: 100 }), idleC, starving] });
+    assert.deepEqual(evicts(decide(batch)), ['w1:c:7b->a:7b:demand']);
+  });
+
+  test('a popular model is valued over the longest cold wait when that is longer than the keep horizon', () => {
+    const shortHorizon = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, keepHorizonMs: 10_000 });
+    // b: 0.1 request/s, so 1 expected within 10 s; a has 2 jobs waiting.
+    const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.1 });
+    const two = demand('a:7b', { waiting: 2, oldestWaitMs: 100 });
+    const s = state({ catalogue, workers: [fullWorker('w1', ['b:7b'])], demand: [two, warmB] });
+    assert.deepEqual(evicts(shortHorizon.decide(s, NOW)), ['w1:b:7b->a:7b:demand']);
+    // Another model has waited 30 s (not yet starving): evicting b would cost b's next 3 requests.
+    const waited = state({ ...s, demand: [two, warmB, demand('big:70b', { waiting: 1, oldestWaitMs: 30_000 })] });
+    assert.deepEqual(shortHorizon.decide(waited, NOW), []);
   });
 });
 

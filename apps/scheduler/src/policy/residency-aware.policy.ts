@@ -11,18 +11,23 @@
  *  4. adds a replica of a model that has replicas but whose oldest job has waited `replicateWaitMs`
  *     and which has at least a batch of jobs waiting (one replica at a time per model).
  *
- * Placing a model on a worker: into free memory when it fits, else by evicting victims on one worker.
- * The worker chosen minimises `loadSeconds + Σ victim cost`, where a victim costs its reload time
- * plus a penalty by class: idle (no job for `idleAfterMs`) 0, warm (running jobs or recently used)
- * 30, backlogged (jobs waiting) 300. Who may be evicted:
+ * Placing a model on a worker: into free memory when it fits (by Ollama's own rule too: beside
+ * loaded models a new one may need at most `ollamaFitFraction` of the free memory), else by evicting
+ * victims on one worker. The worker chosen minimises `loadSeconds + Σ victim cost` (plus small
+ * penalties for a GPU busy serving, for a worker still busy with a command — we then wait for it —
+ * and for putting a popular model among rarely used ones), where a victim costs its reload time ×
+ * the requests it expects within `keepHorizonMs`, + 30 if it is running jobs, + 300 if jobs wait for
+ * it. Who may be evicted:
  *  - never: a model loading or already leaving, loaded less than `minResidencyMs` ago, needed for a
  *    pin, or anything at all while `holdEvictions` (just after a restart);
- *  - idle models: for any model with waiting jobs;
- *  - warm models: for a batch (`batchMinJobs`, default the worker's slots, jobs waiting) or a forced model,
- *    or, when not running anything, for a model whose priority exceeds the requests the warm one is
- *    expected to get within `keepHorizonMs` (so a rarely used model does not block a waiting request);
+ *  - idle models (no job for `idleAfterMs` and less than one request expected within the horizon):
+ *    for any model with waiting jobs;
+ *  - warm models: for a forced model, or for waiting work whose priority exceeds the requests the
+ *    warm one expects within `keepHorizonMs` (if it is running jobs, only for a batch of
+ *    `batchMinJobs`);
  *  - backlogged models: only for a forced model that has waited longer than they have (or, when the
  *    victim has other replicas, for a batch of a model of higher priority).
+ * Victims are taken least-expected first (Belady's rule, with arrival rates as the forecast).
  * Models with an empty queue stay resident as long as nobody needs their memory.
  *
  * Evictions and the load they make room for are two steps: the evictions go out, the worker frees
@@ -93,6 +98,10 @@ interface Option {
 export class ResidencyAwarePolicy implements PlacementPolicy {
   readonly name = 'residency-aware';
   readonly opts: ResidencyAwareOptions;
+  /** Pools contended in the current round (see decide). */
+  private contended = new Set<string>();
+  /** Longest wait of a model with no GPU, per pool, in the current round. */
+  private coldWaitMs = new Map<string, number>();
 
   constructor(opts: Partial<ResidencyAwareOptions> = {}) {
     this.opts = { ...DEFAULT_RESIDENCY_AWARE_OPTIONS, ...opts };
@@ -105,6 +114,16 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const demanded = state.demand
       .filter((d) => d.waiting > 0 && pools.has(d.pool) && plan.facts.model(d.model))
       .map((d) => ({ d, forced: this.isForced(plan, d), priority: this.priority(plan, d) }));
+    // A pool where some model has already waited half the bound is contended: the GPUs cannot
+    // serve every cold model as it comes, so a load must serve a batch (or a starving model) to be
+    // worth displacing anything. Otherwise cold models are loaded as soon as they are asked for.
+    this.contended = new Set(demanded.filter((x) => x.forced && plan.servingReplicas(x.d.pool, x.d.model) === 0).map((x) => x.d.pool));
+    // The longest wait of a cold model per pool: a popular model evicted now would make its own
+    // next requests wait about that long, so it is kept against at least that horizon.
+    this.coldWaitMs = new Map();
+    for (const { d } of demanded) {
+      if (plan.servingReplicas(d.pool, d.model) === 0) this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, d.oldestWaitMs));
+    }
     const forced = demanded.filter((x) => x.forced).sort((a, b) => b.d.oldestWaitMs - a.d.oldestWaitMs);
     const rest = demanded.filter((x) => !x.forced).sort((a, b) => b.priority - a.priority || b.d.oldestWaitMs - a.d.oldestWaitMs);
 
@@ -118,6 +137,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (d.waiting <= 0) return false;
     const loadMs = plan.facts.loadSeconds(d.model) * 1000;
     return d.oldestWaitMs + loadMs >= this.opts.maxWaitMs * this.opts.agingForceFraction;
+  }
+
+  /** Its oldest job, plus the load, has reached the whole wait bound. */
+  private waitedFullBound(plan: ClusterPlan, d: ModelDemand): boolean {
+    return d.oldestWaitMs + plan.facts.loadSeconds(d.model) * 1000 >= this.opts.maxWaitMs;
   }
 
   private priority(plan: ClusterPlan, d: ModelDemand): number {
@@ -241,14 +265,19 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       if (plan.holders(w.snap.pool, v.model) <= catalogueEntry.pinned) return false;
     }
     const cls = this.victimClass(plan, w, v);
-    if (cls === VictimClass.Idle) return true;
+    const batch = c.demand !== undefined && c.demand.waiting >= this.batchMin(w.snap.slots);
+    // Contended: only a batch or a starving model displaces anything, so one load serves many.
+    const worthALoad = c.forced || batch || !this.contended.has(w.snap.pool);
+    if (cls === VictimClass.Idle) return c.reason === 'pin' || c.reason === 'replicate' || worthALoad;
     if (c.reason === 'pin' || !c.demand) return false;
-    const batch = c.demand.waiting >= this.batchMin(w.snap.slots);
     if (cls === VictimClass.Warm) {
       // Worth more than the requests the warm model expects within the horizon; a model running
       // jobs (it drains first) only for a whole batch. A starving model may take any warm one.
+      // A starving model displaces a popular one only once its wait reaches the whole bound; before
+      // that it waits for a GPU where less is lost.
       const worthMore = this.priority(plan, c.demand) > this.keepValue(plan, w, v);
-      return c.forced || (worthMore && (v.busySlots === 0 || batch));
+      if (c.forced && this.waitedFullBound(plan, c.demand)) return true;
+      return worthMore && (c.forced || (worthALoad && (v.busySlots === 0 || batch)));
     }
     // Backlogged: hysteresis keeps it unless aging demands otherwise.
     if (c.reason === 'replicate') return false;
@@ -263,12 +292,15 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   /**
    * What keeping a warm, momentarily unused model is worth, in the units of `priority`: the
-   * requests it is expected to receive within `keepHorizonMs`. A rarely used model is worth less than
+   * requests it is expected to receive within `keepHorizonMs`, or within the longest current wait of
+   * a cold model in its pool when that is longer (under load, evicting it costs its own requests as
+   * much). A rarely used model is worth less than
    * a single waiting request, so a cold model's request need not wait for a batch or for aging.
    */
   private keepValue(plan: ClusterPlan, w: PlanWorker, v: PlanModel): number {
     const rate = plan.demand(w.snap.pool, v.model)?.arrivalRate ?? 0;
-    return rate * (this.opts.keepHorizonMs / 1000);
+    const horizonMs = Math.max(this.opts.keepHorizonMs, this.coldWaitMs.get(w.snap.pool) ?? 0);
+    return rate * (horizonMs / 1000);
   }
 
   /** The cheapest set of models on `w` whose eviction makes `footprint` fit, or undefined. */

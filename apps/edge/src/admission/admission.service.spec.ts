@@ -57,10 +57,10 @@ function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residen
       };
     },
   } as unknown as RateLimitRepository;
-  const residency = { get: async () => opts.residency } as unknown as ResidencyRepository;
+  const residency = { get: async () => opts.residency, recent: async () => opts.residency } as unknown as ResidencyRepository;
   const redis = { hget: async () => null } as unknown as Redis;
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
-  const svc = new AdmissionService(catalogue, producer, rate, estimator, config, createLogger({ service: 'edge', level: 'silent' }));
+  const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }));
   return { svc, depthCalls, rateCalls };
 }
 
@@ -126,6 +126,23 @@ test('a full queue: 503 with Retry-After from position, slots, service time and 
     assert.equal(e.headers['retry-after-ms'], '2000');
     return true;
   });
+});
+
+test('a model no GPU of its pool can hold is refused at once with a clear 503, not queued', async () => {
+  const unservable = { model: 'a', workers: [], loading: [], loadSeconds: 9, slots: 0, servable: false, needBytes: 51e9, largestGpuBytes: 40e9, updatedAt: 0 };
+  const s = setup({ residency: unservable });
+  await assert.rejects(s.svc.admit(ctx(), req()), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError && e.status === 503 && e.code === 'model_unavailable' && e.param === 'model');
+    assert.match(e.message, /needs about 51 GB of GPU memory.*largest GPU serving pool 'shared' has \(40 GB\)/);
+    assert.deepEqual(e.headers, {}, 'no Retry-After: retrying will not help');
+    return true;
+  });
+  assert.deepEqual(s.depthCalls, [], 'nothing was queued');
+  // Unknown servability (no worker reported yet) or servable: admitted as usual.
+  for (const servable of [undefined, true]) {
+    const ok = setup({ residency: { ...unservable, servable } });
+    assert.equal((await ok.svc.admit(ctx(), req())).model.name, 'a');
+  }
 });
 
 test('429s: requests, tokens, and a request larger than the whole limit', async () => {

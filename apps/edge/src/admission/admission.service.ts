@@ -8,6 +8,7 @@ import { ModelCatalogueService } from '../models/model-catalogue.service';
 import { InferenceProducer } from '../queue/inference.producer';
 import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';
 import { RateLimitRepository, type RateLimitResult } from './rate-limit.repository';
+import { ResidencyRepository } from '../models/residency.repository';
 import { RetryEstimator, retryHeaders } from './retry-estimator.service';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
@@ -49,6 +50,7 @@ export class AdmissionService {
     private readonly producer: InferenceProducer,
     private readonly rateLimits: RateLimitRepository,
     private readonly estimator: RetryEstimator,
+    private readonly residency: ResidencyRepository,
     @Inject(EDGE_CONFIG) private readonly config: EdgeConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {}
@@ -77,6 +79,7 @@ export class AdmissionService {
       );
     }
 
+    await this.refuseUnservable(model, pool);
     const depth = await this.producer.admitIfRoom(pool, model.name, this.config.EDGE_QUEUE_BOUND);
     if (!depth.admitted) {
       const est = await this.estimator.estimate(pool, model, depth.queued - this.config.EDGE_QUEUE_BOUND + 1);
@@ -108,6 +111,26 @@ export class AdmissionService {
       }
     }
     return { model, pool, priority: ctx.policy.priority, reservedTokens, headers };
+  }
+
+  /**
+   * A catalogue model that no GPU of its pool can hold, as the scheduler reports it, is refused at
+   * once (503, no Retry-After): queued, the request would wait until the client gave up.
+   */
+  private async refuseUnservable(model: CatalogueModel, pool: string): Promise<void> {
+    if (pool !== model.pool) return; // the scheduler reports servability for the model's own pool
+    const entry = await this.residency.recent(model.name).catch(() => undefined);
+    if (entry?.servable !== false) return;
+    const gb = (bytes: number | undefined) => `${Math.round((bytes ?? 0) / 1e9)} GB`;
+    throw new OpenAIError(
+      503,
+      `The model ${model.name} needs about ${gb(entry.needBytes)} of GPU memory, more than the largest GPU serving pool '${pool}' has (${gb(entry.largestGpuBytes)}). Ask an administrator to add a larger GPU or remove the model from the catalogue.`,
+      'api_error',
+      'model_unavailable',
+      'model',
+      {},
+      'model_unavailable',
+    );
   }
 
   /** The job ended: count what it really used instead of the reservation. */

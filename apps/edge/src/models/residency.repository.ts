@@ -8,6 +8,7 @@ import { REDIS } from '../redis/redis.module';
 @Injectable()
 export class ResidencyRepository {
   private readonly key: string;
+  private snapshot: { at: number; entries: Promise<Map<string, ResidencyEntry>> } | undefined;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -24,6 +25,22 @@ export class ResidencyRepository {
       if (entry) out.set(model, entry);
     }
     return out;
+  }
+
+  /**
+   * The model's entry as read at most `maxAgeMs` ago: one HGETALL a second serves every request's
+   * admission check, however many arrive.
+   */
+  async recent(model: string, maxAgeMs = 1000): Promise<ResidencyEntry | undefined> {
+    const now = Date.now();
+    if (!this.snapshot || now - this.snapshot.at > maxAgeMs) {
+      const entries = this.all();
+      this.snapshot = { at: now, entries };
+      entries.catch(() => {
+        if (this.snapshot?.entries === entries) this.snapshot = undefined;
+      });
+    }
+    return (await this.snapshot.entries).get(model);
   }
 
   async get(model: string): Promise<ResidencyEntry | undefined> {

@@ -3,7 +3,7 @@ import { CatalogueModel, ResidencyEntry } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { MODEL_CATALOGUE } from '../config/catalogue';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { ModelFacts, WorkerSnapshot } from '../policy';
+import { ModelFacts, RUNTIME_OVERHEAD, WorkerSnapshot } from '../policy';
 import { ResidencyRepository } from './residency.repository';
 
 /** The residency entries of every catalogue model, computed from the workers' snapshots. */
@@ -18,6 +18,18 @@ export function computeResidency(
     const serving = workers.filter(
       (w) => !w.degraded && w.resident.some((r) => r.model === m.name && r.pulling) && !w.evicting.some((e) => e.model === m.name),
     );
+    // Servable: some connected worker of its pool could hold it alone (the margins waived, as the
+    // policy does). Unknown when no worker is connected or one does not report its memory.
+    const pool = workers.filter((w) => w.connected && w.pool === m.pool);
+    const known = pool.length > 0 && pool.every((w) => w.memoryTotalBytes > 0);
+    const fits = pool.filter((w) => facts.footprint(m.name, w) <= w.memoryTotalBytes * (1 + RUNTIME_OVERHEAD));
+    const servability = known
+      ? {
+          servable: fits.length > 0,
+          needBytes: Math.min(...pool.map((w) => facts.footprint(m.name, w))),
+          largestGpuBytes: Math.max(...pool.map((w) => w.memoryTotalBytes)),
+        }
+      : {};
     return {
       model: m.name,
       workers: serving.map((w) => w.id).sort(),
@@ -27,6 +39,7 @@ export function computeResidency(
         .sort(),
       loadSeconds: Math.round(facts.loadSeconds(m.name) * 100) / 100,
       slots: serving.reduce((sum, w) => sum + w.slots, 0),
+      ...servability,
       updatedAt: now,
     };
   });
@@ -70,5 +83,5 @@ export class ResidencyService {
 }
 
 function signature(e: ResidencyEntry): string {
-  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots]);
+  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots, e.servable, e.needBytes, e.largestGpuBytes]);
 }

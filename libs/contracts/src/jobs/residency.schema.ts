@@ -14,6 +14,16 @@ export const residencyEntrySchema = z.object({
   loadSeconds: z.number().nonnegative(),
   /** Parallel slots serving it, summed over its workers. */
   slots: z.number().int().nonnegative(),
+  /**
+   * False when the workers of the model's pool all report their GPU memory and none could hold the
+   * model even alone: edges refuse it at once instead of queueing a request nothing will serve.
+   * Absent while unknown (no worker, or one that does not report its memory).
+   */
+  servable: z.boolean().optional(),
+  /** Memory the model needs when loaded (weights + KV cache), bytes, as the scheduler estimates it. */
+  needBytes: z.number().nonnegative().optional(),
+  /** The largest GPU among the pool's connected workers, bytes. */
+  largestGpuBytes: z.number().nonnegative().optional(),
   updatedAt: z.number().int(),
 });
 export type ResidencyEntry = z.infer<typeof residencyEntrySchema>;

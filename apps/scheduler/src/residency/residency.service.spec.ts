@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_COST_MODEL } from '../policy';
+import { GB, model, worker } from '../policy/cluster-state.fixtures';
+import { computeResidency } from './residency.service';
+
+// llama3.1:70b at 8192 × 4 slots: 40 GB × 1.05 + 320 KiB × 32768 ≈ 52.7 GB.
+const big = model('llama3.1:70b', 40, { kvBytesPerToken: 320 * 1024 });
+const small = model('llama3.1:8b', 4.9, { kvBytesPerToken: 128 * 1024 });
+const entry = (workers: Parameters<typeof computeResidency>[1], name: string) =>
+  computeResidency([big, small], workers, 0, DEFAULT_COST_MODEL).find((e) => e.model === name);
+
+test('a model no GPU of its pool can hold, even alone, is published as not servable, with the figures', () => {
+  const e = entry([worker('w1', 40), worker('w2', 24)], 'llama3.1:70b');
+  assert.equal(e?.servable, false);
+  assert.equal(Math.round((e?.needBytes ?? 0) / GB), 53);
+  assert.equal(e?.largestGpuBytes, 40 * GB);
+  assert.equal(entry([worker('w1', 40)], 'llama3.1:8b')?.servable, true);
+});
+
+test('one GPU large enough makes it servable; unknown while no worker, or one without memory figures, is connected', () => {
+  assert.equal(entry([worker('w1', 40), worker('w2', 80)], 'llama3.1:70b')?.servable, true);
+  assert.equal(entry([], 'llama3.1:70b')?.servable, undefined);
+  assert.equal(entry([worker('w1', 40), worker('w2', 0)], 'llama3.1:70b')?.servable, undefined);
+  assert.equal(entry([worker('w1', 80, { connected: false }), worker('w2', 40)], 'llama3.1:70b')?.servable, false, 'a disconnected worker does not count');
+  assert.equal(entry([worker('w1', 80, { pool: 'performance' })], 'llama3.1:70b')?.servable, undefined, 'another pool does not count');
+});

@@ -267,10 +267,11 @@ describe('aging', () => {
   });
 
   test('a starving model displaces the model expected to be asked for least, waiting for its worker if busy', () => {
-    // w1 holds a popular model (b, 0.5 req/s) between two of its requests; w2 holds a tail model
-    // (c, one request a minute) that has served its batch, and may be busy finishing an eviction.
-    const popularB = demand('b:7b', { arrivalRate: 0.5, idleMs: 2_000 });
-    const tailC = demand('c:7b', { arrivalRate: 1 / 60, idleMs: 2_000 });
+    // w1 holds a fairly popular model (b, 2.4 requests a minute) between two of its requests; w2 a
+    // tail model (c, one request in ten minutes) that has served its batch, and may be busy finishing
+    // an eviction. Both may go for a (2 jobs waiting 61 s are worth more than b's 2.4 expected).
+    const popularB = demand('b:7b', { arrivalRate: 0.04, idleMs: 2_000 });
+    const tailC = demand('c:7b', { arrivalRate: 1 / 600, idleMs: 2_000 });
     const starving = demand('a:7b', { waiting: 2, oldestWaitMs: 61_000 });
     const catalogueD = [...catalogue, model('d:7b', 5, small)];
     const full = state({ catalogue: catalogueD, demand: [starving, popularB, tailC], workers: [fullWorker('w1', ['b:7b']), { ...fullWorker('w2', ['c:7b']) }] });

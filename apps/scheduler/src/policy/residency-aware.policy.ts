@@ -114,15 +114,16 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const demanded = state.demand
       .filter((d) => d.waiting > 0 && pools.has(d.pool) && plan.facts.model(d.model))
       .map((d) => ({ d, forced: this.isForced(plan, d), priority: this.priority(plan, d) }));
-    // A pool where some model has already waited half the bound is contended: the GPUs cannot
-    // serve every cold model as it comes, so a load must serve a batch (or a starving model) to be
-    // worth displacing anything. Otherwise cold models are loaded as soon as they are asked for.
-    this.contended = new Set(demanded.filter((x) => x.forced && plan.servingReplicas(x.d.pool, x.d.model) === 0).map((x) => x.d.pool));
-    // The longest wait of a cold model per pool: a popular model evicted now would make its own
-    // next requests wait about that long, so it is kept against at least that horizon.
+    // Per pool, from the models waiting with no GPU serving them: contended when one of them has
+    // waited half the bound (the GPUs cannot serve every cold model as it comes, so a load must
+    // serve a batch or a starving model to displace anything), and the longest of their waits (a
+    // popular model evicted now would make its own next requests wait about that long).
+    this.contended = new Set();
     this.coldWaitMs = new Map();
-    for (const { d } of demanded) {
-      if (plan.servingReplicas(d.pool, d.model) === 0) this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, d.oldestWaitMs));
+    for (const { d, forced } of demanded) {
+      if (plan.servingReplicas(d.pool, d.model) > 0) continue;
+      if (forced) this.contended.add(d.pool);
+      this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, d.oldestWaitMs));
     }
     const forced = demanded.filter((x) => x.forced).sort((a, b) => b.d.oldestWaitMs - a.d.oldestWaitMs);
     const rest = demanded.filter((x) => !x.forced).sort((a, b) => b.priority - a.priority || b.d.oldestWaitMs - a.d.oldestWaitMs);
@@ -133,15 +134,13 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     return plan.commands;
   }
 
-  private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
-    if (d.waiting <= 0) return false;
-    const loadMs = plan.facts.loadSeconds(d.model) * 1000;
-    return d.oldestWaitMs + loadMs >= this.opts.maxWaitMs * this.opts.agingForceFraction;
+  /** Whether its oldest job, plus the load, has reached `share` of the wait bound. */
+  private waited(plan: ClusterPlan, d: ModelDemand, share: number): boolean {
+    return d.waiting > 0 && d.oldestWaitMs + plan.facts.loadSeconds(d.model) * 1000 >= this.opts.maxWaitMs * share;
   }
 
-  /** Its oldest job, plus the load, has reached the whole wait bound. */
-  private waitedFullBound(plan: ClusterPlan, d: ModelDemand): boolean {
-    return d.oldestWaitMs + plan.facts.loadSeconds(d.model) * 1000 >= this.opts.maxWaitMs;
+  private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
+    return this.waited(plan, d, this.opts.agingForceFraction);
   }
 
   private priority(plan: ClusterPlan, d: ModelDemand): number {
@@ -271,12 +270,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (cls === VictimClass.Idle) return c.reason === 'pin' || c.reason === 'replicate' || worthALoad;
     if (c.reason === 'pin' || !c.demand) return false;
     if (cls === VictimClass.Warm) {
-      // Worth more than the requests the warm model expects within the horizon; a model running
-      // jobs (it drains first) only for a whole batch. A starving model may take any warm one.
-      // A starving model displaces a popular one only once its wait reaches the whole bound; before
-      // that it waits for a GPU where less is lost.
+      // For waiting work worth more than the requests the warm model expects (a model running jobs,
+      // which drain first, only for a whole batch). A starving model takes any warm model only once
+      // its wait reaches the whole bound; before that it waits for a GPU where less is lost.
+      if (c.forced && this.waited(plan, c.demand, 1)) return true;
       const worthMore = this.priority(plan, c.demand) > this.keepValue(plan, w, v);
-      if (c.forced && this.waitedFullBound(plan, c.demand)) return true;
       return worthMore && (c.forced || (worthALoad && (v.busySlots === 0 || batch)));
     }
     // Backlogged: hysteresis keeps it unless aging demands otherwise.
@@ -294,8 +292,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
    * What keeping a warm, momentarily unused model is worth, in the units of `priority`: the
    * requests it is expected to receive within `keepHorizonMs`, or within the longest current wait of
    * a cold model in its pool when that is longer (under load, evicting it costs its own requests as
-   * much). A rarely used model is worth less than
-   * a single waiting request, so a cold model's request need not wait for a batch or for aging.
+   * much). A rarely used model is worth less than a single waiting request, so a cold model's
+   * request need not wait for a batch or for aging.
    */
   private keepValue(plan: ClusterPlan, w: PlanWorker, v: PlanModel): number {
     const rate = plan.demand(w.snap.pool, v.model)?.arrivalRate ?? 0;
@@ -317,13 +315,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       const kb = key(b);
       return ka.cls - kb.cls || ka.busy - kb.busy || ka.rate - kb.rate || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
     });
-    const enough = (chosen: PlanModel[]) =>
-      plan.fitsAfter(
-        w,
-        footprint,
-        chosen.length,
-        chosen.reduce((sum, v) => sum + v.footprint, 0),
-      );
+    const enough = (chosen: PlanModel[]) => plan.fitsAfter(w, footprint, chosen.length, chosen.reduce((sum, v) => sum + v.footprint, 0));
     const chosen: PlanModel[] = [];
     for (const v of eligible) {
       if (enough(chosen)) break;

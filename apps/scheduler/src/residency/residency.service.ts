@@ -20,16 +20,15 @@ export function computeResidency(
     );
     // Servable: some connected worker of its pool could hold it alone (the margins waived, as the
     // policy does). Unknown when no worker is connected or one does not report its memory.
-    const pool = workers.filter((w) => w.connected && w.pool === m.pool);
-    const known = pool.length > 0 && pool.every((w) => w.memoryTotalBytes > 0);
-    const fits = pool.filter((w) => facts.footprint(m.name, w) <= w.memoryTotalBytes * (1 + RUNTIME_OVERHEAD));
-    const servability = known
-      ? {
-          servable: fits.length > 0,
-          needBytes: Math.min(...pool.map((w) => facts.footprint(m.name, w))),
-          largestGpuBytes: Math.max(...pool.map((w) => w.memoryTotalBytes)),
-        }
-      : {};
+    const pool = workers.filter((w) => w.connected && w.pool === m.pool).map((w) => ({ total: w.memoryTotalBytes, need: facts.footprint(m.name, w) }));
+    const servability =
+      pool.length > 0 && pool.every((w) => w.total > 0)
+        ? {
+            servable: pool.some((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)),
+            needBytes: Math.min(...pool.map((w) => w.need)),
+            largestGpuBytes: Math.max(...pool.map((w) => w.total)),
+          }
+        : {};
     return {
       model: m.name,
       workers: serving.map((w) => w.id).sort(),

@@ -6,7 +6,7 @@ import { ChatRenderer, TextRenderer } from './renderers';
 
 const final = (finishReason: RelayFinal['finishReason'] = 'stop'): RelayFinal => ({
   type: 'final',
-  requestId: 'r',
+  requestId: 'r', runId: 'run1',
   seq: 9,
   workerId: 'w',
   finishReason,
@@ -14,7 +14,7 @@ const final = (finishReason: RelayFinal['finishReason'] = 'stop'): RelayFinal =>
 });
 const chunk = (content: string, toolCalls?: Array<{ function: { name: string; arguments: Record<string, unknown> } }>) => ({
   type: 'chunk' as const,
-  requestId: 'r',
+  requestId: 'r', runId: 'run1',
   seq: 1,
   content,
   ...(toolCalls ? { toolCalls } : {}),

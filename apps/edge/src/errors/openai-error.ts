@@ -91,10 +91,11 @@ export const Errors = {
   internal: () => new OpenAIError(500, 'The server had an error while processing your request.', 'api_error', 'internal_error'),
 };
 
-/** A worker's `error` relay message as the error the client gets. */
+/** A failed run (the worker's `error`, or a run the edge saw lost) as the error the client gets; a 503 says when to retry. */
 export function fromRelayError(msg: { status: number; message: string; code: string | null }): OpenAIError {
   const status = msg.status >= 400 && msg.status <= 599 ? msg.status : 500;
-  return new OpenAIError(status, msg.message, errorTypeForStatus(status), msg.code);
+  const headers: Record<string, string> = status === 503 ? { 'retry-after': '1', 'retry-after-ms': '1000' } : {};
+  return new OpenAIError(status, msg.message, errorTypeForStatus(status), msg.code, null, headers);
 }
 
 export function requestTimedOut(ms: number): OpenAIError {

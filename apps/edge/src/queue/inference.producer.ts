@@ -11,6 +11,7 @@ import {
 } from '@switchyard/contracts';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { REDIS } from '../redis/redis.module';
+import type { JobPresence } from './job-run';
 
 const RESERVATION_TTL_MS = 10_000;
 
@@ -93,6 +94,14 @@ export class InferenceProducer implements OnApplicationShutdown {
   async depth(pool: string, model: string): Promise<QueueDepth> {
     const c = await this.queue(pool, model).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'paused');
     return { queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0), active: c.active ?? 0 };
+  }
+
+  /** Where the job is: still queued, running on a worker, or gone (finished, failed, or lost with Redis's data). */
+  async presence(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<JobPresence> {
+    const state = await this.queue(job.pool, job.model).getJobState(job.requestId);
+    if (state === 'active') return 'running';
+    if (state === 'completed' || state === 'failed' || state === 'unknown') return 'gone';
+    return 'queued';
   }
 
   /**

@@ -1,16 +1,26 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { InferenceJob, RelayMessage } from '@switchyard/contracts';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import type { InferenceJob, RelayRunMessage } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { EdgeMetrics } from '../metrics/edge-metrics.service';
 import { RelayService } from '../relay/relay.service';
 import { InferenceProducer } from './inference.producer';
-import { JobRun } from './job-run';
+import { JobRun, type JobRunHooks } from './job-run';
 import { ServiceTimeTracker } from './service-time.tracker';
 
-/** Starts jobs: opens the request's relay inbox, then enqueues; observes what comes back. */
+/** After the relay reconnects, wait this long for messages published meanwhile before asking the queue. */
+const RESYNC_DELAY_MS = 1000;
+
+/**
+ * Starts jobs: opens the request's relay inbox, then enqueues; observes what comes back. When the
+ * relay subscription was re-established (a Redis reconnect), every open run checks whether its job
+ * can still answer, so no request waits for a `final` that was lost.
+ */
 @Injectable()
-export class JobRunner {
+export class JobRunner implements OnModuleInit {
+  private readonly live = new Set<JobRun>();
+  private readonly hooks: JobRunHooks;
+
   constructor(
     private readonly producer: InferenceProducer,
     private readonly relay: RelayService,
@@ -18,7 +28,26 @@ export class JobRunner {
     private readonly metrics: EdgeMetrics,
     @Inject(EDGE_CONFIG) private readonly config: EdgeConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.hooks = {
+      observe: (j, msg) => this.observe(j, msg),
+      cancel: async (j, reason) => {
+        const outcome = await this.producer.cancel(j, reason);
+        this.logger.info({ requestId: j.requestId, model: j.model, reason, outcome }, 'job cancelled');
+      },
+      presence: (j) => this.producer.presence(j),
+      ended: (run) => this.live.delete(run),
+    };
+  }
+
+  onModuleInit(): void {
+    this.relay.onResubscribed(() => {
+      const runs = [...this.live];
+      if (runs.length === 0) return;
+      this.logger.warn({ openRequests: runs.length }, 'relay re-subscribed: checking that every open request can still be answered');
+      setTimeout(() => void Promise.all(runs.map((r) => r.resync())), RESYNC_DELAY_MS).unref();
+    });
+  }
 
   async start(job: InferenceJob, elapsedMs = 0): Promise<JobRun> {
     const inbox = this.relay.open(job.requestId);
@@ -28,17 +57,12 @@ export class JobRunner {
       inbox.close();
       throw err;
     }
-    const hooks = {
-      observe: (j: InferenceJob, msg: RelayMessage) => this.observe(j, msg),
-      cancel: async (j: InferenceJob, reason: string) => {
-        const outcome = await this.producer.cancel(j, reason);
-        this.logger.info({ requestId: j.requestId, model: j.model, reason, outcome }, 'job cancelled');
-      },
-    };
-    return new JobRun(job, inbox, hooks, Math.max(1, this.config.EDGE_REQUEST_TIMEOUT_MS - elapsedMs));
+    const run = new JobRun(job, inbox, this.hooks, Math.max(1, this.config.EDGE_REQUEST_TIMEOUT_MS - elapsedMs));
+    this.live.add(run);
+    return run;
   }
 
-  private observe(job: InferenceJob, msg: RelayMessage): void {
+  private observe(job: InferenceJob, msg: RelayRunMessage): void {
     if (msg.type === 'started') this.metrics.queueWait.observe({ model: job.model }, msg.queueMs / 1000);
     else if (msg.type === 'final') {
       this.serviceTimes.observe(job.model, msg.usage);

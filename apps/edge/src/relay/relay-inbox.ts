@@ -1,13 +1,12 @@
 import type { RelayMessage } from '@switchyard/contracts';
 
 /**
- * The relay messages of one request, in order, for whoever awaits them. Duplicates are dropped by
- * `seq`; a new `started` (the job re-run by BullMQ on another worker) restarts the sequence.
+ * The relay messages of one request, in arrival order, for whoever awaits them. It only queues:
+ * what a message means (which run it belongs to, whether one was lost) is `JobRun`'s business.
  */
 export class RelayInbox {
   private readonly buffer: RelayMessage[] = [];
   private waiter: ((m: RelayMessage | undefined) => void) | undefined;
-  private lastSeq = -Infinity;
   private closed = false;
 
   constructor(
@@ -17,9 +16,6 @@ export class RelayInbox {
 
   push(msg: RelayMessage): void {
     if (this.closed) return;
-    if (msg.type === 'started') this.lastSeq = msg.seq;
-    else if (msg.seq <= this.lastSeq) return;
-    else this.lastSeq = msg.seq;
     const w = this.waiter;
     if (w) {
       this.waiter = undefined;

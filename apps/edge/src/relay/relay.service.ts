@@ -27,6 +27,11 @@ export class RelayService implements OnModuleInit {
     await this.subscriber.subscribe(this.channel, (message) => this.dispatch(message));
   }
 
+  /** Called after the subscription was re-established following a Redis reconnect (messages may have been lost). */
+  onResubscribed(listener: () => void): void {
+    this.subscriber.onReconnect(listener);
+  }
+
   /** Opens the inbox of a request; open it before enqueueing the job. */
   open(requestId: string): RelayInbox {
     const inbox = new RelayInbox(requestId, (closed) => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -86,13 +87,14 @@ export class FakeWorker {
     const ctl = new AbortController();
     this.running.set(job.requestId, ctl);
     let seq = 0;
+    const runId = randomBytes(6).toString('hex');
     const publish = (m: RelayMessage) => this.pub.publish(RedisKeys.relayChannel(this.prefix, job.edgeId), JSON.stringify(m));
     const text = promptOf(job);
     const delay = /\[delay:(\d+)\]/.exec(text);
     const started = Date.now();
     try {
       if (delay) await sleep(Number(delay[1]), undefined, { signal: ctl.signal });
-      await publish({ type: 'started', requestId: job.requestId, seq: seq++, workerId: this.id, queueMs: Math.max(0, started - job.createdAt) });
+      await publish({ type: 'started', requestId: job.requestId, runId, seq: seq++, workerId: this.id, queueMs: Math.max(0, started - job.createdAt) });
       const script = scriptOf(text);
       const usage = (completionTokens: number) => ({
         promptTokens: job.estimatedPromptTokens,
@@ -105,47 +107,48 @@ export class FakeWorker {
       });
       if (job.work.kind === 'embed') {
         const embeddings = job.work.input.map((_, i) => [i + 0.5, -0.25, 0.125]);
-        await publish({ type: 'final', requestId: job.requestId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: usage(0), embeddings });
+        await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: usage(0), embeddings });
         return;
       }
       if (/\[echo\]/.test(text)) {
         const echo = JSON.stringify({ options: job.work.options, format: job.work.format ?? null, numCtx: job.numCtx });
-        await publish({ type: 'chunk', requestId: job.requestId, seq: seq++, content: echo });
-        await publish({ type: 'final', requestId: job.requestId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: usage(1) });
+        await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: echo });
+        await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: usage(1) });
         return;
       }
       switch (script.kind) {
         case 'reply': {
-          for (const c of script.chunks) await publish({ type: 'chunk', requestId: job.requestId, seq: seq++, content: c });
-          await publish({ type: 'final', requestId: job.requestId, seq: seq++, workerId: this.id, finishReason: script.finish, usage: usage(script.chunks.length) });
+          for (const c of script.chunks) await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: c });
+          await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: script.finish, usage: usage(script.chunks.length) });
           return;
         }
         case 'tool': {
           await publish({
             type: 'chunk',
             requestId: job.requestId,
+            runId,
             seq: seq++,
             content: '',
             toolCalls: [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }],
           });
-          await publish({ type: 'final', requestId: job.requestId, seq: seq++, workerId: this.id, finishReason: 'tool_calls', usage: usage(7) });
+          await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'tool_calls', usage: usage(7) });
           return;
         }
         case 'slow': {
           for (let i = 0; i < 400 && !ctl.signal.aborted; i++) {
-            await publish({ type: 'chunk', requestId: job.requestId, seq: seq++, content: `t${i} ` });
+            await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: `t${i} ` });
             await sleep(50, undefined, { signal: ctl.signal }).catch(() => undefined);
           }
           if (ctl.signal.aborted) return; // cancelled: complete without relaying more
-          await publish({ type: 'final', requestId: job.requestId, seq: seq++, workerId: this.id, finishReason: 'length', usage: usage(400) });
+          await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'length', usage: usage(400) });
           return;
         }
         case 'fail-before':
-          await publish({ type: 'error', requestId: job.requestId, seq: seq++, status: 502, message: 'The model runner crashed.', code: 'worker_error', afterFirstToken: false });
+          await publish({ type: 'error', requestId: job.requestId, runId, seq: seq++, status: 502, message: 'The model runner crashed.', code: 'worker_error', afterFirstToken: false });
           return;
         case 'fail-after':
-          await publish({ type: 'chunk', requestId: job.requestId, seq: seq++, content: 'Partial' });
-          await publish({ type: 'error', requestId: job.requestId, seq: seq++, status: 500, message: 'The model runner crashed mid-answer.', code: 'worker_error', afterFirstToken: true });
+          await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: 'Partial' });
+          await publish({ type: 'error', requestId: job.requestId, runId, seq: seq++, status: 500, message: 'The model runner crashed mid-answer.', code: 'worker_error', afterFirstToken: true });
           return;
       }
     } catch (err) {

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { RedisKeys, type RelayMessage, type UsageTimings } from '@switchyard/contracts';
+import { RedisKeys, type RelayRunMessage, type UsageTimings } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { z } from 'zod';
 import type { ollamaToolCallSchema } from '@switchyard/contracts';
@@ -47,7 +48,8 @@ export class RelayPublisher {
 }
 
 /**
- * One job's messages in `seq` order: `started`, `chunk`s, then exactly one `final` or `error`.
+ * One run's messages in `seq` order: `started`, `chunk`s, then exactly one `final` or `error`, all
+ * carrying the run's own random `runId` (a rerun of the job elsewhere is another run).
  * Tokens are coalesced: the first is published at once (time to first token matters), later ones
  * at most once per `coalesceMs`, so a fast stream costs one Redis write per interval, not per token.
  * Publishes are issued in order on one connection, which keeps them in order on the channel.
@@ -61,6 +63,8 @@ export class RelayStream {
   private closed = false;
   private chunksPublished = 0;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** This run of the job. */
+  readonly runId = randomBytes(9).toString('base64url');
 
   constructor(
     private readonly sink: RelaySink,
@@ -86,7 +90,7 @@ export class RelayStream {
   }
 
   started(queueMs: number): void {
-    this.send({ type: 'started', requestId: this.requestId, seq: this.seq++, workerId: this.workerId, queueMs: Math.max(0, queueMs) });
+    this.send({ type: 'started', requestId: this.requestId, runId: this.runId, seq: this.seq++, workerId: this.workerId, queueMs: Math.max(0, queueMs) });
   }
 
   token(content: string, toolCalls?: ToolCall[]): void {
@@ -109,7 +113,7 @@ export class RelayStream {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    this.send({ type: 'final', requestId: this.requestId, seq: this.seq++, workerId: this.workerId, ...body });
+    this.send({ type: 'final', requestId: this.requestId, runId: this.runId, seq: this.seq++, workerId: this.workerId, ...body });
   }
 
   /**
@@ -124,6 +128,7 @@ export class RelayStream {
     this.send({
       type: 'error',
       requestId: this.requestId,
+      runId: this.runId,
       seq: this.seq++,
       status: body.status,
       message: body.message,
@@ -148,7 +153,7 @@ export class RelayStream {
     this.timer = undefined;
     if (this.pending.length === 0 && this.pendingTools.length === 0) return;
     const toolCalls = this.pendingTools.length > 0 ? this.pendingTools : undefined;
-    this.send({ type: 'chunk', requestId: this.requestId, seq: this.seq++, content: this.pending, ...(toolCalls ? { toolCalls } : {}) });
+    this.send({ type: 'chunk', requestId: this.requestId, runId: this.runId, seq: this.seq++, content: this.pending, ...(toolCalls ? { toolCalls } : {}) });
     this.chunksPublished++;
     this.pending = '';
     this.pendingTools = [];
@@ -162,7 +167,7 @@ export class RelayStream {
     this.pendingTools = [];
   }
 
-  private send(message: RelayMessage): void {
+  private send(message: RelayRunMessage): void {
     const p = this.sink.publish(this.channel, JSON.stringify(message)).catch((err: unknown) => {
       this.log.error({ err, type: message.type }, 'relay publish failed');
     });

@@ -1,12 +1,14 @@
 import IORedis, { type Redis } from 'ioredis';
-import { type RelayMessage, relayMessageSchema, RedisKeys, type CancelMessage } from '@switchyard/contracts';
+import { type RelayLost, type RelayRunMessage, relayMessageSchema, RedisKeys, type CancelMessage } from '@switchyard/contracts';
 import { waitFor } from './wait';
 
 /** Listens on an edge's relay channel the way the edge does, and records what arrives. */
-export type Received = RelayMessage & { receivedAt: number };
+export type Received = RelayRunMessage & { receivedAt: number };
 
 export class RelayListener {
   readonly messages: Received[] = [];
+  /** `lost` notices (published by the scheduler, not by workers). */
+  readonly lost: RelayLost[] = [];
 
   private constructor(
     private readonly sub: Redis,
@@ -21,7 +23,9 @@ export class RelayListener {
     const channel = RedisKeys.relayChannel(prefix, edgeId);
     sub.on('message', (ch: string, raw: string) => {
       if (ch !== channel) return;
-      listener.messages.push({ ...relayMessageSchema.parse(JSON.parse(raw)), receivedAt: Date.now() });
+      const msg = relayMessageSchema.parse(JSON.parse(raw));
+      if (msg.type === 'lost') listener.lost.push(msg);
+      else listener.messages.push({ ...msg, receivedAt: Date.now() });
     });
     await sub.subscribe(channel);
     return listener;
@@ -36,7 +40,7 @@ export class RelayListener {
     return waitFor(() => this.of(requestId).find((m) => m.type === 'final' || m.type === 'error'), timeoutMs, `the end of ${requestId}`);
   }
 
-  first(requestId: string, type: RelayMessage['type'], timeoutMs = 10_000): Promise<Received> {
+  first(requestId: string, type: RelayRunMessage['type'], timeoutMs = 10_000): Promise<Received> {
     return waitFor(() => this.of(requestId).find((m) => m.type === type), timeoutMs, `a ${type} of ${requestId}`);
   }
 

@@ -2,13 +2,22 @@ import { z } from 'zod';
 import { ollamaToolCallSchema } from './inference-job.schema';
 
 /**
- * Messages a worker publishes on the relay channel of the edge that owns a request. For one
- * request they arrive in `seq` order: `started`, then `chunk`s, then exactly one `final` or `error`.
+ * Messages a worker publishes on the relay channel of the edge that owns a request. One *run* of a
+ * job (one worker taking it once) has its own `runId`, and its messages arrive in `seq` order
+ * (0, 1, 2, ... with no gaps): `started`, then `chunk`s, then exactly one `final` or `error`.
+ * A job may run more than once (a lost worker, a stalled lock): each run starts afresh with a new
+ * `runId`. The edge never lets a second run reach a client that already received text of the first
+ * (DESIGN decision 5): it ends the stream with an in-band error instead. A gap in `seq` means
+ * messages were lost (a Redis reconnect) and is treated the same way.
  */
+
+/** Identifies one run of a job; random, so two runs never share one. */
+const runId = z.string().min(1);
 
 export const relayStartedSchema = z.object({
   type: z.literal('started'),
   requestId: z.string(),
+  runId,
   seq: z.number().int(),
   workerId: z.string(),
   /** Time the job waited in its queue. */
@@ -18,6 +27,7 @@ export const relayStartedSchema = z.object({
 export const relayChunkSchema = z.object({
   type: z.literal('chunk'),
   requestId: z.string(),
+  runId,
   seq: z.number().int(),
   /** Text generated since the previous chunk (several tokens, coalesced). */
   content: z.string(),
@@ -38,6 +48,7 @@ export type UsageTimings = z.infer<typeof usageTimingsSchema>;
 export const relayFinalSchema = z.object({
   type: z.literal('final'),
   requestId: z.string(),
+  runId,
   seq: z.number().int(),
   workerId: z.string(),
   /** Ollama's done_reason mapped to OpenAI's: "stop" | "length" | "tool_calls". */
@@ -50,6 +61,7 @@ export const relayFinalSchema = z.object({
 export const relayErrorSchema = z.object({
   type: z.literal('error'),
   requestId: z.string(),
+  runId,
   seq: z.number().int(),
   /** HTTP status the edge should answer with if nothing was sent yet. */
   status: z.number().int(),
@@ -59,10 +71,26 @@ export const relayErrorSchema = z.object({
   afterFirstToken: z.boolean(),
 });
 
-export const relayMessageSchema = z.discriminatedUnion('type', [relayStartedSchema, relayChunkSchema, relayFinalSchema, relayErrorSchema]);
+/**
+ * Published by the scheduler when the worker running a job was lost (its process died, or it
+ * restarted): the run on `workerId` will send nothing more. `requeued` says whether the job went
+ * back to its queue for another run (else it was failed and nothing will follow).
+ */
+export const relayLostSchema = z.object({
+  type: z.literal('lost'),
+  requestId: z.string(),
+  workerId: z.string(),
+  requeued: z.boolean(),
+  reason: z.string(),
+});
+
+export const relayMessageSchema = z.discriminatedUnion('type', [relayStartedSchema, relayChunkSchema, relayFinalSchema, relayErrorSchema, relayLostSchema]);
 export type RelayMessage = z.infer<typeof relayMessageSchema>;
 export type RelayFinal = z.infer<typeof relayFinalSchema>;
 export type RelayError = z.infer<typeof relayErrorSchema>;
+export type RelayLost = z.infer<typeof relayLostSchema>;
+/** A message of one run (everything but `lost`). */
+export type RelayRunMessage = Exclude<RelayMessage, RelayLost>;
 
 /** Published on the cancel channel when a client goes away; workers running the job abort it. */
 export const cancelMessageSchema = z.object({ requestId: z.string(), reason: z.string() });

@@ -3,6 +3,7 @@ import type { CatalogueModel } from '@switchyard/contracts';
 import { ObservabilityModule, type Logger } from '@switchyard/observability';
 import { SchedulerConfig } from './config/scheduler.config';
 import { SchedulerConfigModule } from './config/scheduler-config.module';
+import { FailoverModule } from './failover/failover.module';
 import { RedisModule } from './redis/redis.module';
 import { SchedulingModule } from './scheduling/scheduling.module';
 import { VERSION } from './version';
@@ -17,6 +18,7 @@ export class AppModule {
         SchedulerConfigModule.forRoot(config, catalogue),
         RedisModule,
         SchedulingModule,
+        FailoverModule,
       ],
     };
   }

@@ -57,6 +57,7 @@ const register = (id: string, resident: string[] = []): placementV1.Register => 
   memoryTotalBytes: 24e9,
   resident: resident.map((model) => ({ model, sizeBytes: 6e9, numCtx: 8192, busySlots: 0, pulling: true, loadedAtMs: 1 })),
   loadTimes: [],
+  startedAtMs: 1,
 });
 
 const loadCmd = (commandId: string, model: string): placementV1.SchedulerCommand => ({ commandId, cmd: { $case: 'load', load: { model, numCtx: 8192 } } });

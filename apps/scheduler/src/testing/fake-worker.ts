@@ -26,6 +26,8 @@ export class FakeWorker {
   private loading = '';
   private timer: NodeJS.Timeout | undefined;
   private waiters: (() => void)[] = [];
+  /** Like a worker process's start time; `restart()` gives a new one. */
+  startedAtMs = Date.now();
   ended = false;
 
   constructor(
@@ -53,6 +55,7 @@ export class FakeWorker {
           memoryTotalBytes: this.opts.memoryGb * 1e9,
           resident: [...this.resident.values()],
           loadTimes: [],
+          startedAtMs: this.startedAtMs,
         },
       },
     });

@@ -42,6 +42,11 @@ export interface Register {
   memoryTotalBytes: number;
   resident: ResidentModel[];
   loadTimes: LoadTime[];
+  /**
+   * Unix ms this worker process started. A registration with a new value under a known worker_id
+   * means the previous process is gone: the jobs it was running are resolved at once.
+   */
+  startedAtMs: number;
 }
 
 export interface WorkerStatus {
@@ -355,7 +360,16 @@ export const LoadTime: MessageFns<LoadTime> = {
 };
 
 function createBaseRegister(): Register {
-  return { workerId: "", pool: "", ollamaUrl: "", slots: 0, memoryTotalBytes: 0, resident: [], loadTimes: [] };
+  return {
+    workerId: "",
+    pool: "",
+    ollamaUrl: "",
+    slots: 0,
+    memoryTotalBytes: 0,
+    resident: [],
+    loadTimes: [],
+    startedAtMs: 0,
+  };
 }
 
 export const Register: MessageFns<Register> = {
@@ -380,6 +394,9 @@ export const Register: MessageFns<Register> = {
     }
     for (const v of message.loadTimes) {
       LoadTime.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.startedAtMs !== 0) {
+      writer.uint32(64).int64(message.startedAtMs);
     }
     return writer;
   },
@@ -453,6 +470,14 @@ export const Register: MessageFns<Register> = {
             message.loadTimes.push(LoadTime.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.startedAtMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -492,6 +517,11 @@ export const Register: MessageFns<Register> = {
         : globalThis.Array.isArray(object?.load_times)
         ? object.load_times.map((e: any) => LoadTime.fromJSON(e))
         : [],
+      startedAtMs: isSet(object.startedAtMs)
+        ? globalThis.Number(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? globalThis.Number(object.started_at_ms)
+        : 0,
     };
   },
 
@@ -518,6 +548,9 @@ export const Register: MessageFns<Register> = {
     if (message.loadTimes?.length) {
       obj.loadTimes = message.loadTimes.map((e) => LoadTime.toJSON(e));
     }
+    if (message.startedAtMs !== 0) {
+      obj.startedAtMs = Math.round(message.startedAtMs);
+    }
     return obj;
   },
 
@@ -533,6 +566,7 @@ export const Register: MessageFns<Register> = {
     message.memoryTotalBytes = object.memoryTotalBytes ?? 0;
     message.resident = object.resident?.map((e) => ResidentModel.fromPartial(e)) || [];
     message.loadTimes = object.loadTimes?.map((e) => LoadTime.fromPartial(e)) || [];
+    message.startedAtMs = object.startedAtMs ?? 0;
     return message;
   },
 };

@@ -1,75 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry } from 'prom-client';
-import { resolveCatalogue } from '@switchyard/contracts';
-import { ModelCatalogue } from '../config/model-catalogue';
-import { RunningJobs } from '../jobs/running-jobs.registry';
-import type { ModelRun } from '../jobs/inference.processor';
-import { WorkerMetrics } from '../metrics/worker.metrics';
 import { OllamaConnectionError } from '../ollama/ollama.errors';
-import { FakeOllama } from '../testing/fake-ollama';
-import { testLogger } from '../testing/test-logger';
-import { sleep, waitFor } from '../testing/wait';
-import { ResidencyService } from './residency.service';
+import { residencyWithFakes } from '../testing/residency.fixture';
+import { waitFor } from '../testing/wait';
 
-const catalogue = new ModelCatalogue(
-  resolveCatalogue({
-    defaults: { context_window: 8192, pool: 'shared' },
-    models: [
-      { name: 'llama3.1:8b', size_gb: 4.9, pinned: 0, kind: 'chat', owned_by: 's' },
-      { name: 'mistral-large:123b', size_gb: 73, context_window: 4096, pinned: 0, kind: 'chat', owned_by: 's' },
-      { name: 'nomic-embed-text', size_gb: 0.27, context_window: 2048, pinned: 0, kind: 'embedding', owned_by: 's' },
-    ],
-  }),
-);
-
-class FakePullers {
-  readonly events: string[] = [];
-  readonly pulling = new Map<string, ModelRun>();
-  /** How long `stop` takes (jobs in flight draining). */
-  drainMs = 0;
-  async start(run: ModelRun): Promise<void> {
-    this.events.push(`start ${run.model} ${run.numCtx}`);
-    this.pulling.set(run.model, run);
-  }
-  async stop(model: string): Promise<void> {
-    this.events.push(`stop ${model}`);
-    this.pulling.delete(model);
-    await sleep(this.drainMs);
-    this.events.push(`stopped ${model}`);
-  }
-  isPulling(model: string): boolean {
-    return this.pulling.has(model);
-  }
-  pauseAll(): void {
-    this.events.push('pause');
-  }
-  resumeAll(): void {
-    this.events.push('resume');
-  }
-}
-
-class FakeHealth {
-  degraded = false;
-  isDown = false;
-  failures: string[] = [];
-  reportFailure(kind: string) {
-    this.failures.push(kind);
-  }
-  reportSuccess() {}
-  onChange() {}
-}
-
-function build(env: { WORKER_MODELS?: string[] } = {}) {
-  const ollama = new FakeOllama();
-  const pullers = new FakePullers();
-  const registry = new Registry();
-  const metrics = new WorkerMetrics(registry);
-  const health = new FakeHealth();
-  const config = { WORKER_MODELS: env.WORKER_MODELS ?? [], WORKER_GPU_MEMORY_GB: 80, WORKER_STATUS_INTERVAL_MS: 60_000, WORKER_LOAD_TIMEOUT_MS: 5_000 };
-  const residency = new ResidencyService(config, catalogue, ollama, health, pullers, new RunningJobs(metrics), metrics, testLogger());
-  return { residency, ollama, pullers, registry, health };
-}
+const build = residencyWithFakes;
 
 test('Load preloads with the catalogue num_ctx, measures the load time, then pulls the queue', async () => {
   const { residency, ollama, pullers, registry } = build();

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type Job, UnrecoverableError } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { type InferenceJob, inferenceJobSchema, type UsageTimings } from '@switchyard/contracts';
 import { ROOT_LOGGER, runWithRequestId, type Logger } from '@switchyard/observability';
 import { ModelCatalogue } from '../config/model-catalogue';
@@ -10,7 +10,7 @@ import { OllamaHealth } from '../ollama/ollama-health.service';
 import type { OllamaMetrics, OllamaRunnerOptions, OllamaStreamLine } from '../ollama/ollama.schema';
 import { RelayPublisher, type RelayStream } from '../relay/relay.publisher';
 import { UsageRecorder } from '../usage/usage.client';
-import { RunningJobs } from './running-jobs.registry';
+import { abortedByShutdown, RunningJobs } from './running-jobs.registry';
 
 /** A prompt that does not fit the fixed context window is refused (400), never truncated or shifted. */
 const NO_TRUNCATION = { truncate: false, shift: false } as const;
@@ -64,7 +64,8 @@ type HealthReporter = Pick<OllamaHealth, 'reportFailure' | 'reportSuccess'>;
  * - before the first token, Ollama 5xx / unreachable: the job throws and BullMQ retries it (a 503
  *   `error` is relayed on the last attempt so the edge never hangs);
  * - Ollama 4xx: an `error` is relayed and the job fails without retry;
- * - after the first token: an in-band `error` is relayed and the job fails without retry.
+ * - after the first token: an in-band `error` is relayed and the job fails without retry;
+ * - aborted by the worker's shutdown (drain timeout): as for a lost worker, see `interrupted`.
  */
 @Injectable()
 export class InferenceProcessor {
@@ -82,7 +83,8 @@ export class InferenceProcessor {
     this.log = logger.child({ context: InferenceProcessor.name });
   }
 
-  async process(job: Job, run: ModelRun): Promise<InferenceResult> {
+  /** `token` is the job's lock token (BullMQ's second argument to a processor), needed to put the job back. */
+  async process(job: Job, run: ModelRun, token?: string): Promise<InferenceResult> {
     const data = parseInferenceJob(job);
     if (!ModelCatalogue.same(data.model, run.model)) {
       throw new UnrecoverableError(`job ${data.requestId} is for ${data.model} but sits on the queue of ${run.model}`);
@@ -95,14 +97,14 @@ export class InferenceProcessor {
         return { outcome: 'cancelled', completionTokens: 0 };
       }
       try {
-        return await this.run(job, data, run, controller.signal);
+        return await this.run(job, data, run, controller.signal, token);
       } finally {
         this.running.finish(data.requestId, controller);
       }
     });
   }
 
-  private async run(job: Job, data: InferenceJob, run: ModelRun, signal: AbortSignal): Promise<InferenceResult> {
+  private async run(job: Job, data: InferenceJob, run: ModelRun, signal: AbortSignal, token: string | undefined): Promise<InferenceResult> {
     const relay = this.relay.open(data, data.stream ? undefined : { coalesceMs: Infinity });
     const progress: Progress = { startedAt: performance.now(), queueMs: Math.max(0, Date.now() - data.createdAt), tokens: 0 };
     relay.started(progress.queueMs);
@@ -112,6 +114,7 @@ export class InferenceProcessor {
       this.health.reportSuccess();
       return result;
     } catch (err) {
+      if (abortedByShutdown(signal)) return await this.interrupted(job, token, data, run, relay, progress);
       return this.fail(err, job, data, run, signal, relay, progress);
     } finally {
       await relay.drained();
@@ -216,6 +219,31 @@ export class InferenceProcessor {
     this.metrics.jobs.inc({ model, outcome: 'retried' });
     this.log.warn({ model, err: message, attempt: job.attemptsMade + 1 }, 'Ollama failed before the first token: job goes back for another try');
     throw err instanceof Error ? err : new Error(message);
+  }
+
+  /**
+   * The worker shut down past its drain timeout and aborted the job: handled like a lost worker, not
+   * like a cancel. A stream whose client already has text gets an in-band 503 `worker_shutdown` and
+   * the job fails without retry (a rerun would splice answers); any other job goes back to the queue
+   * for another worker without spending an attempt (nothing of it reached its client).
+   */
+  private async interrupted(job: Job, token: string | undefined, data: InferenceJob, run: ModelRun, relay: RelayStream, progress: Progress): Promise<never> {
+    const model = run.model;
+    if (data.stream && relay.hasContent) {
+      const message = 'The worker generating this answer shut down mid-answer, so the answer is incomplete. Please retry the request.';
+      relay.error({ status: 503, code: 'worker_shutdown', message, flushPending: true });
+      this.metrics.jobs.inc({ model, outcome: 'broken' });
+      this.log.warn({ model, tokens: progress.tokens }, 'worker shutting down mid-answer: in-band error relayed, no retry');
+      this.recordUsage(data, run, data.estimatedPromptTokens, progress.tokens, progress, 'error');
+      throw new UnrecoverableError('worker shut down mid-answer');
+    }
+    relay.discard();
+    this.metrics.jobs.inc({ model, outcome: 'retried' });
+    // Without the lock token (never the case under BullMQ) it can only fail, and BullMQ retries it.
+    if (!token) throw new Error('worker shut down before the answer reached the client');
+    await job.moveToWait(token);
+    this.log.warn({ model, attemptsMade: job.attemptsMade }, 'worker shutting down: job put back in its queue for another worker');
+    throw new WaitingError();
   }
 
   private reportToHealth(err: unknown): void {

@@ -9,7 +9,10 @@ import { REDIS_BULL } from '../redis/redis.tokens';
 import { InferenceProcessor, type InferenceResult, type ModelRun } from './inference.processor';
 
 type JobName = typeof INFERENCE_JOB_NAME;
-type Handler = (job: Job, run: ModelRun) => Promise<InferenceResult>;
+type Handler = (job: Job, run: ModelRun, token: string | undefined) => Promise<InferenceResult>;
+
+/** After the drain timeout aborted the jobs still running, how long they get to settle (relay, requeue). */
+const ABORTED_SETTLE_MS = 5_000;
 
 interface Puller {
   run: ModelRun;
@@ -41,7 +44,7 @@ export class JobPullers {
   ) {
     this.log = logger.child({ context: JobPullers.name });
     // Every job name an edge may enqueue has a handler, or this does not compile.
-    this.handlers = { [INFERENCE_JOB_NAME]: (job, run) => processor.process(job, run) };
+    this.handlers = { [INFERENCE_JOB_NAME]: (job, run, token) => processor.process(job, run, token) };
   }
 
   get isPaused(): boolean {
@@ -71,8 +74,7 @@ export class JobPullers {
       lockDuration: this.config.WORKER_LOCK_DURATION_MS,
       maxStalledCount: 1,
       autorun: !this.paused,
-      removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 24 * 3600, count: 5000 },
+      // No removeOnComplete/removeOnFail here: the edge sets them on every job, and a job's own options win over the Worker's.
     });
     worker.on('error', (err) => this.log.error({ err: err.message, model: run.model }, 'BullMQ worker error'));
     worker.on('failed', (job, err) => {
@@ -83,24 +85,30 @@ export class JobPullers {
   }
 
   /** Stops pulling the model's queue and waits for its jobs in flight to finish. */
-  async stop(model: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+  async stop(model: string): Promise<void> {
     const puller = this.pullers.get(model);
-    if (!puller) {
-      await this.closing.get(model);
-      return;
+    if (puller) {
+      this.pullers.delete(model);
+      this.closing.set(model, puller.worker.close().finally(() => this.closing.delete(model)));
+      this.log.info({ model }, 'stopped pulling queue; waiting for jobs in flight');
     }
-    this.pullers.delete(model);
-    const closed = closeWorker(puller.worker, opts.timeoutMs, this.log).finally(() => this.closing.delete(model));
-    this.closing.set(model, closed);
-    this.log.info({ model }, 'stopped pulling queue; waiting for jobs in flight');
-    await closed;
+    await this.closing.get(model);
   }
 
-  /** Shutdown: stop every puller, waiting (bounded) for their jobs in flight. */
-  async closeAll(timeoutMs: number): Promise<void> {
+  /**
+   * Shutdown: stops every puller and waits for the jobs in flight. Past `timeoutMs`, `onTimeout`
+   * aborts the jobs still running, which then get ABORTED_SETTLE_MS to settle (relay their end or go
+   * back to the queue); past that it stops waiting (their locks expire and they rerun elsewhere).
+   * Resolves with whether the jobs in flight finished within `timeoutMs`.
+   */
+  async closeAll(timeoutMs: number, onTimeout: () => void): Promise<boolean> {
     this.shutDown = true;
-    await Promise.all([...this.pullers.keys()].map((m) => this.stop(m, { timeoutMs })));
-    await Promise.all([...this.closing.values()]);
+    const stopping = [...this.pullers.keys()].map((m) => this.stop(m));
+    const closed = Promise.all([...stopping, ...this.closing.values()]);
+    if (await settlesWithin(closed, timeoutMs)) return true;
+    onTimeout();
+    if (!(await settlesWithin(closed, ABORTED_SETTLE_MS))) this.log.warn({ settleMs: ABORTED_SETTLE_MS }, 'aborted jobs did not settle: not waiting longer (they will be rerun)');
+    return false;
   }
 
   private async dispatch(job: Job, run: ModelRun, token: string | undefined): Promise<InferenceResult> {
@@ -113,7 +121,7 @@ export class JobPullers {
     const name = job.name as JobName;
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
     if (!handler) throw new UnrecoverableError(`no handler for job name ${job.name}`);
-    return handler(job, run);
+    return handler(job, run, token);
   }
 
   /** Ollama is down: no puller fetches new jobs (jobs in flight go on). */
@@ -132,13 +140,13 @@ export class JobPullers {
   }
 }
 
-/** Closes a Worker, waiting for its jobs in flight; past `timeoutMs` it stops waiting (their locks expire and they rerun elsewhere). */
-async function closeWorker(worker: Worker, timeoutMs: number | undefined, log: Logger): Promise<void> {
-  const closed = worker.close();
-  if (timeoutMs === undefined) return closed;
+/** True when `promise` settles within `ms` (its rejection passes through). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
-  const result = await Promise.race([closed.then(() => 'closed' as const), timedOut]);
-  if (timer) clearTimeout(timer);
-  if (result === 'timeout') log.warn({ queue: worker.name, timeoutMs }, 'jobs still in flight after the drain timeout: not waiting longer (they will be rerun)');
+  const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

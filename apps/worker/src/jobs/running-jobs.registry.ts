@@ -1,9 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { WorkerMetrics } from '../metrics/worker.metrics';
 
-/** Why a running job's Ollama request was aborted. */
+/**
+ * Why a running job's Ollama request was aborted: its client cancelled (`cancel`), or the worker
+ * shut down past its drain timeout (`shutdown`: handled like a lost worker, not like a cancel).
+ */
 export class CancelReason {
-  constructor(readonly reason: string) {}
+  constructor(
+    readonly reason: string,
+    readonly kind: 'cancel' | 'shutdown' = 'cancel',
+  ) {}
+}
+
+/** True when the signal was aborted by `RunningJobs.abortAll` (shutdown), not by a client's cancel. */
+export function abortedByShutdown(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof CancelReason && signal.reason.kind === 'shutdown';
+}
+
+export interface AbortedJob {
+  requestId: string;
+  model: string;
 }
 
 interface Running {
@@ -62,6 +78,19 @@ export class RunningJobs {
     }
     for (const entry of set) entry.controller.abort(new CancelReason(reason));
     return true;
+  }
+
+  /** Shutdown past the drain timeout: aborts every job still running (not already cancelled) and lists them. */
+  abortAll(reason: string): AbortedJob[] {
+    const aborted: AbortedJob[] = [];
+    for (const [requestId, set] of this.running) {
+      for (const entry of set) {
+        if (entry.controller.signal.aborted) continue;
+        entry.controller.abort(new CancelReason(reason, 'shutdown'));
+        aborted.push({ requestId, model: entry.model });
+      }
+    }
+    return aborted;
   }
 
   busySlots(model: string): number {

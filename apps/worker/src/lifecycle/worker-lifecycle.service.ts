@@ -10,8 +10,9 @@ import { UsageRecorder } from '../usage/usage.client';
 
 /**
  * Starts the worker's parts in order and stops them in the reverse: on SIGTERM it stops pulling,
- * lets the jobs in flight finish (cancels still reach them), sends the last usage rows,
- * unregisters from the scheduler, and only then lets the connections close.
+ * lets the jobs in flight finish (cancels still reach them) for up to WORKER_DRAIN_TIMEOUT_MS, then
+ * aborts those still running (each relays an in-band error or goes back to its queue), sends the
+ * last usage rows, unregisters from the scheduler, and only then lets the connections close.
  */
 @Injectable()
 export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -44,11 +45,18 @@ export class WorkerLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     this.log.info({ signal, inFlight: this.running.totalBusy() }, 'shutting down: stop pulling, finish jobs in flight');
     this.placement.stopAcceptingCommands();
     this.residency.stop();
-    await this.pullers.closeAll(this.config.WORKER_DRAIN_TIMEOUT_MS);
-    this.log.info('jobs in flight finished');
+    const drained = await this.pullers.closeAll(this.config.WORKER_DRAIN_TIMEOUT_MS, () => this.abortInFlight());
+    this.log.info(drained ? 'jobs in flight finished' : 'jobs in flight aborted');
     await this.usage.flush(5_000);
     await this.placement.stop(signal ? `shutdown (${signal})` : 'shutdown');
     await this.cancels.stop();
     this.usage.close();
+  }
+
+  /** Past the drain timeout: aborts every job still running; the processor ends each as for a lost worker. */
+  private abortInFlight(): void {
+    const aborted = this.running.abortAll(`worker shutting down: drain timeout (${this.config.WORKER_DRAIN_TIMEOUT_MS} ms)`);
+    for (const { requestId, model } of aborted) this.log.warn({ requestId, model }, 'drain timeout: aborting a job still running');
+    this.log.warn({ aborted: aborted.length, timeoutMs: this.config.WORKER_DRAIN_TIMEOUT_MS }, 'drain timeout: aborted the jobs still running');
   }
 }

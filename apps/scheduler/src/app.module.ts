@@ -1,10 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { CatalogueModel } from '@switchyard/contracts';
 import { ObservabilityModule, type Logger } from '@switchyard/observability';
+import { RedisModule } from '@switchyard/redis';
 import { SchedulerConfig } from './config/scheduler.config';
 import { SchedulerConfigModule } from './config/scheduler-config.module';
 import { FailoverModule } from './failover/failover.module';
-import { RedisModule } from './redis/redis.module';
 import { SchedulingModule } from './scheduling/scheduling.module';
 import { VERSION } from './version';
 
@@ -16,7 +16,7 @@ export class AppModule {
       imports: [
         ObservabilityModule.forRoot({ service: 'scheduler', version: VERSION, logger }),
         SchedulerConfigModule.forRoot(config, catalogue),
-        RedisModule,
+        RedisModule.forRoot({ url: config.REDIS_URL, name: `switchyard-scheduler`, commands: 'background' }),
         SchedulingModule,
         FailoverModule,
       ],

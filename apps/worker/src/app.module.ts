@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ObservabilityModule, type Logger } from '@switchyard/observability';
+import { RedisModule } from '@switchyard/redis';
 import type { ModelCatalogue } from './config/model-catalogue';
 import { WorkerConfigModule } from './config/worker-config.module';
 import type { WorkerConfig } from './config/worker.config';
@@ -7,7 +8,6 @@ import { JobsModule } from './jobs/jobs.module';
 import { WorkerLifecycle } from './lifecycle/worker-lifecycle.service';
 import { WorkerMetricsModule } from './metrics/worker-metrics.module';
 import { PlacementModule } from './placement/placement.module';
-import { RedisModule } from './redis/redis.module';
 import { ResidencyModule } from './residency/residency.module';
 import { VERSION } from './version';
 
@@ -20,7 +20,7 @@ export class AppModule {
         ObservabilityModule.forRoot({ service: 'worker', version: VERSION, logger }),
         WorkerConfigModule.forRoot(config, opts.catalogue),
         WorkerMetricsModule,
-        RedisModule,
+        RedisModule.forRoot({ url: config.REDIS_URL, name: `sy-worker-${config.WORKER_ID}`, commands: 'background', blocking: true, subscriber: true }),
         JobsModule,
         ResidencyModule,
         PlacementModule,

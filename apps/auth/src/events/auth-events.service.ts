@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis from 'ioredis';
+import type { Redis } from 'ioredis';
 import { authEventSchema, RedisKeys, type AuthEvent } from '@switchyard/contracts';
 import { ReadinessService, ROOT_LOGGER, type Logger } from '@switchyard/observability';
+import { createRedisConnection } from '@switchyard/redis';
 import { AUTH_CONFIG, type AuthConfig } from '../config/auth.config';
 
 export type AuthEventListener = (event: AuthEvent) => void;
@@ -35,9 +36,8 @@ export class AuthEventsService implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.logger = rootLogger.child({ context: AuthEventsService.name });
     this.channel = RedisKeys.authEventsChannel(config.SWITCHYARD_PREFIX);
-    const options = { maxRetriesPerRequest: 2, connectionName: 'switchyard-auth', lazyConnect: true } as const;
-    this.pub = new Redis(config.REDIS_URL, options);
-    this.sub = new Redis(config.REDIS_URL, { ...options, maxRetriesPerRequest: null });
+    this.pub = createRedisConnection(config.REDIS_URL, { name: 'switchyard-auth', role: 'background', lazyConnect: true });
+    this.sub = createRedisConnection(config.REDIS_URL, { name: 'switchyard-auth:sub', role: 'subscriber', lazyConnect: true });
     for (const [name, client] of [['publisher', this.pub], ['subscriber', this.sub]] as const) {
       client.on('error', (err: Error) => this.logger.warn({ client: name, err: { message: err.message } }, 'redis connection error'));
     }

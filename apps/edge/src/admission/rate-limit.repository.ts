@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@switchyard/contracts';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 export const RATE_WINDOW_MS = 60_000;
 

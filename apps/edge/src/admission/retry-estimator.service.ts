@@ -4,7 +4,7 @@ import { RedisKeys, type CatalogueModel } from '@switchyard/contracts';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { ResidencyRepository } from '../models/residency.repository';
 import { ServiceTimeTracker } from '../queue/service-time.tracker';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 /** Parallel slots assumed for a model no worker holds yet (Ollama's NUM_PARALLEL as deployed). */
 export const DEFAULT_SLOTS = 4;

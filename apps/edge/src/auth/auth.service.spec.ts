@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createLogger } from '@switchyard/observability';
 import { loadEdgeConfig } from '../config/edge.config';
 import { OpenAIError } from '../errors/openai-error';
-import type { RedisSubscriber } from '../redis/redis.module';
+import type { RedisSubscriber } from '@switchyard/redis';
 import { AuthClient, AuthUnavailableError, type Verdict } from './auth.client';
 import { AuthService, bearerKey } from './auth.service';
 

@@ -4,7 +4,7 @@ import { authEventSchema, RedisKeys, type AuthEvent } from '@switchyard/contract
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { Errors } from '../errors/openai-error';
-import { RedisSubscriber } from '../redis/redis.module';
+import { RedisSubscriber } from '@switchyard/redis';
 import { AuthClient, AuthUnavailableError, type Verdict } from './auth.client';
 import { VerdictCache } from './verdict-cache';
 

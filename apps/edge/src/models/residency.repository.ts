@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { RedisKeys, residencyEntrySchema, type ResidencyEntry } from '@switchyard/contracts';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 /** Reads what the scheduler publishes about residency (hash `RedisKeys.residency`, field = model). */
 @Injectable()

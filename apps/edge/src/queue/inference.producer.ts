@@ -10,7 +10,7 @@ import {
   type InferenceJob,
 } from '@switchyard/contracts';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 import type { JobPresence } from './job-run';
 
 const RESERVATION_TTL_MS = 10_000;

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { RedisKeys, relayMessageSchema } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { RedisSubscriber } from '../redis/redis.module';
+import { RedisSubscriber } from '@switchyard/redis';
 import { RelayInbox } from './relay-inbox';
 
 /**

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisConnection } from '@switchyard/redis';
 import { Queues } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -76,7 +77,7 @@ export class StalledJobsReaper implements BeforeApplicationShutdown {
 
   /** BullMQ workers need a connection that retries forever; it is made on first need. */
   private sharedConnection(): Redis {
-    this.connection ??= new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'switchyard-scheduler-stalled' });
+    this.connection ??= createRedisConnection(this.config.REDIS_URL, { name: 'switchyard-scheduler-stalled', role: 'blocking' });
     return this.connection;
   }
 }

@@ -1,4 +1,2 @@
-/** ioredis connection for plain commands (relay publishes, readiness ping). */
-export const REDIS_COMMANDS = Symbol('REDIS_COMMANDS');
-/** ioredis connection shared by the BullMQ workers (maxRetriesPerRequest: null, as BullMQ requires). */
-export const REDIS_BULL = Symbol('REDIS_BULL');
+/** The worker's names for the connections of `@switchyard/redis`'s RedisModule. */
+export { REDIS as REDIS_COMMANDS, REDIS_BLOCKING as REDIS_BULL } from '@switchyard/redis';

@@ -1,0 +1,3 @@
+export * from './connection';
+export * from './subscriber';
+export * from './redis.module';

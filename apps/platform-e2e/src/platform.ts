@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,13 +7,22 @@ import { freePort, freePortRange } from '@switchyard/testing';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
+/** A service the launcher runs, by the name it has in the launcher's console and LOG_DIR. */
+export type ServiceName = 'edge' | 'auth' | 'ollama-sim' | 'redis' | `scheduler-${number}` | `worker-${number}`;
+
 export interface Platform {
   baseUrl: string;
   authUrl: string;
+  /** The first scheduler replica's HTTP base URL (= schedulerUrls[0]). */
   schedulerUrl: string;
+  schedulerUrls: string[];
   workerUrls: string[];
   demoKey: string;
   adminToken: string;
+  /** The launcher's LOG_DIR: one `<service>.log` each, and `pids.json`. */
+  logDir: string;
+  /** The service's current pid (it changes when the launcher restarts it), or undefined while it is down. */
+  pidOf(name: ServiceName): number | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -23,9 +32,24 @@ export interface Platform {
  * Redis prefix and a temporary PGlite folder, with two simulated GPUs time-compressed.
  */
 export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<Platform> {
-  const workerBase = await freePortRange(2);
-  const [edge, auth, scheduler, authGrpc, schedGrpc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const replicas = Number(extraEnv.SCHEDULER_REPLICAS ?? 2);
+  const taken = new Set<number>();
+  /** `count` consecutive free ports that none of the others chosen here overlaps. */
+  const range = async (count: number) => {
+    for (;;) {
+      const base = count === 1 ? await freePort() : await freePortRange(count);
+      const ports = Array.from({ length: count }, (_, i) => base + i);
+      if (ports.some((p) => taken.has(p))) continue;
+      ports.forEach((p) => taken.add(p));
+      return base;
+    }
+  };
+  const workerBase = await range(2);
+  const scheduler = await range(replicas);
+  const schedGrpc = await range(replicas);
+  const [edge, auth, authGrpc] = [await range(1), await range(1), await range(1)];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-e2e-'));
+  const logDir = path.join(dir, 'logs');
   const demoKey = `sk-e2e${randomBytes(16).toString('hex')}`;
   const adminToken = `e2e-admin-${randomBytes(16).toString('hex')}`;
   const timeScale = 20;
@@ -37,12 +61,13 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
     WORKER_BASE_PORT: String(workerBase),
     AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
     SCHEDULER_GRPC_URL: `127.0.0.1:${schedGrpc}`,
+    SCHEDULER_REPLICAS: String(replicas),
     SIM_PORT: '0',
     SIM_GPUS: '2',
     SIM_TIME_SCALE: String(timeScale),
     SWITCHYARD_PREFIX: `e2e${randomBytes(4).toString('hex')}`,
     AUTH_DATA_DIR: path.join(dir, 'auth'),
-    LOG_DIR: path.join(dir, 'logs'),
+    LOG_DIR: logDir,
     SWITCHYARD_DEMO_KEY: demoKey,
     SWITCHYARD_ADMIN_TOKEN: adminToken,
     SCHEDULER_MIN_RESIDENCY_MS: String(Math.round(30_000 / timeScale)),
@@ -80,13 +105,23 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  const schedulerUrls = Array.from({ length: replicas }, (_, i) => `http://127.0.0.1:${scheduler + i}`);
   return {
     baseUrl: `http://127.0.0.1:${edge}`,
     authUrl: `http://127.0.0.1:${auth}`,
-    schedulerUrl: `http://127.0.0.1:${scheduler}`,
+    schedulerUrl: schedulerUrls[0],
+    schedulerUrls,
     workerUrls: [0, 1].map((i) => `http://127.0.0.1:${workerBase + i}`),
     demoKey,
     adminToken,
+    logDir,
+    pidOf: (name) => {
+      try {
+        return (JSON.parse(readFileSync(path.join(logDir, 'pids.json'), 'utf8')) as Record<string, number | undefined>)[name];
+      } catch {
+        return undefined; // not written yet
+      }
+    },
     output: () => out,
     stop,
   };

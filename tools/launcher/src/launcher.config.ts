@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { commonEnv, loadConfig, port } from '@switchyard/config';
+import { splitHostPort } from './ports';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
@@ -9,15 +10,19 @@ const urlList = z
   .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
   .pipe(z.array(z.string().url()).min(1));
 
-/** Everything `npm start` reads; every variable is documented in the README's configuration table. */
-export const launcherEnvSchema = z.object({
+const hostPort = z.string().refine((v) => (splitHostPort(v)?.port ?? 0) > 0, 'expected host:port with a fixed port');
+
+const launcherEnvObject = z.object({
   ...commonEnv,
   PORT: port(8080),
   AUTH_PORT: port(8081),
   SCHEDULER_PORT: port(8082),
   WORKER_BASE_PORT: port(8090),
   AUTH_GRPC_URL: z.string().default('127.0.0.1:50051'),
-  SCHEDULER_GRPC_URL: z.string().default('127.0.0.1:50052'),
+  /** The first scheduler replica's gRPC address; replica i listens on its port + i. */
+  SCHEDULER_GRPC_URL: hostPort.default('127.0.0.1:50052'),
+  /** Scheduler replicas (one leads, the others stand by); replica i on SCHEDULER_PORT + i. */
+  SCHEDULER_REPLICAS: z.coerce.number().int().min(1).max(5).default(2),
   OLLAMA_URLS: urlList.optional(),
   SIM_GPUS: z.coerce.number().int().min(1).max(16).default(2),
   SIM_TIME_SCALE: z.coerce.number().positive().default(1),
@@ -29,6 +34,33 @@ export const launcherEnvSchema = z.object({
   MODEL_CATALOGUE: z.string().default(path.join(REPO_ROOT, 'deploy/models.yaml')),
   WORKER_SLOTS: z.coerce.number().int().min(1).max(64).default(4),
   LOG_DIR: z.string().default(path.join(REPO_ROOT, '.data/logs')),
+});
+
+/** The HTTP port each service will take (service, port, the variable that sets it), so two never share one. */
+function httpPorts(c: z.infer<typeof launcherEnvObject>): Array<[string, number, string]> {
+  const range = (name: string, base: number, n: number, variable: string) =>
+    Array.from({ length: n }, (_, i): [string, number, string] => [`${name}-${i}`, base + i, variable]);
+  return [
+    ['edge', c.PORT, 'PORT'],
+    ['auth', c.AUTH_PORT, 'AUTH_PORT'],
+    ...range('scheduler', c.SCHEDULER_PORT, c.SCHEDULER_REPLICAS, 'SCHEDULER_PORT'),
+    ...range('worker', c.WORKER_BASE_PORT, c.OLLAMA_URLS?.length ?? c.SIM_GPUS, 'WORKER_BASE_PORT'),
+  ];
+}
+
+/** Everything `npm start` reads; every variable is documented in the README's configuration table. */
+export const launcherEnvSchema = launcherEnvObject.superRefine((c, ctx) => {
+  const grpc = splitHostPort(c.SCHEDULER_GRPC_URL);
+  if (grpc && grpc.port + c.SCHEDULER_REPLICAS - 1 > 65535) {
+    ctx.addIssue({ code: 'custom', path: ['SCHEDULER_GRPC_URL'], message: `leaves no room for ${c.SCHEDULER_REPLICAS} replicas on consecutive ports` });
+  }
+  const taken = new Map<number, string>();
+  for (const [name, p, variable] of httpPorts(c)) {
+    const other = taken.get(p);
+    if (p > 65535) ctx.addIssue({ code: 'custom', path: [variable], message: `${name} would listen on ${p}, past 65535` });
+    else if (other) ctx.addIssue({ code: 'custom', path: [variable], message: `${name} and ${other} would both listen on ${p}` });
+    else taken.set(p, name);
+  }
 });
 
 export type LauncherConfig = z.infer<typeof launcherEnvSchema>;

@@ -1,43 +1,35 @@
 import { loadConfigOrExit } from '@switchyard/config';
 import path from 'node:path';
 import { loadLauncherConfig, REPO_ROOT } from './launcher.config';
-import { ManagedProcess, ProcessGroup } from './process-group';
+import { freeConsecutivePorts, offsetAddress } from './ports';
+import { describeExit, ProcessGroup } from './process-group';
+import { httpReady, waitReady } from './readiness';
 import { REDIS_INSTALL_HINT, redisAnswers, redisServerInstalled } from './redis';
 import { persistentSecret, randomToken } from './secrets';
 
 /**
  * `npm start`: the whole platform on one machine. Redis (started if none answers), simulated GPUs
- * unless OLLAMA_URLS is set, then auth, scheduler, one worker per GPU and the edge, each a child
- * process logging to LOG_DIR, started in order and each awaited until its /readyz says ready.
- * Ctrl-C stops everything in reverse order.
+ * unless OLLAMA_URLS is set, then auth, the scheduler replicas, one worker per GPU and the edge,
+ * each a child process logging to LOG_DIR, started in order and each awaited until its /readyz says
+ * ready. Once all are up, a service that crashes is restarted with backoff (left down after a
+ * crash loop) while the others keep running. Ctrl-C stops everything in reverse order.
  */
 
 const RUN_TS = path.join(REPO_ROOT, 'tools/scripts/run-ts.mjs');
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
-async function waitReady(url: string, proc: ManagedProcess, timeoutMs = 90000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (code ${proc.child.exitCode})`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${proc.name} was not ready at ${url} after ${timeoutMs / 1000}s`);
-}
-
 async function main() {
   const cfg = loadConfigOrExit(loadLauncherConfig);
 
   let shuttingDown = false;
-  const group = new ProcessGroup(cfg.LOG_DIR, (p, code) => {
-    if (shuttingDown) return;
-    say(`✗ ${p.name} exited unexpectedly (code ${code}). Last lines of ${p.logFile}:\n${ProcessGroup.tail(p.logFile)}`);
-    void shutdown(1);
+  const group = new ProcessGroup({
+    logDir: cfg.LOG_DIR,
+    say,
+    onStartupExit: (s, status) => {
+      if (shuttingDown) return;
+      say(`✗ ${s.name} exited unexpectedly (${describeExit(status)}). Last lines of ${s.logFile}:\n${ProcessGroup.tail(s.logFile)}`);
+      void shutdown(1);
+    },
   });
   const shutdown = async (code: number) => {
     if (shuttingDown) return;
@@ -58,10 +50,11 @@ async function main() {
     LOG_LEVEL: cfg.LOG_LEVEL,
     MODEL_CATALOGUE: cfg.MODEL_CATALOGUE,
     AUTH_GRPC_URL: cfg.AUTH_GRPC_URL,
-    SCHEDULER_GRPC_URL: cfg.SCHEDULER_GRPC_URL,
     HOST: cfg.HOST,
   };
+  delete baseEnv.SCHEDULER_GRPC_URL; // each scheduler replica and the workers get their own below
   const http = (p: number) => `http://127.0.0.1:${p}`;
+  const ready = (url: string) => () => httpReady(url);
 
   try {
     // 1. Redis
@@ -74,29 +67,38 @@ async function main() {
         process.exit(1);
       }
       const port = u.port || '6379';
-      const redis = group.start('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', port, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], process.env);
-      const deadline = Date.now() + 10000;
-      while (!(await redisAnswers(cfg.REDIS_URL)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      if (!(await redisAnswers(cfg.REDIS_URL))) throw new Error(`redis-server did not start; see ${redis.logFile}`);
+      const redis = group.start({
+        name: 'redis',
+        command: 'redis-server',
+        args: ['--bind', '127.0.0.1', '--port', port, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+        env: process.env,
+        ready: () => redisAnswers(cfg.REDIS_URL),
+      });
+      await waitReady(redis, cfg.REDIS_URL, 10000).catch(() => {
+        throw new Error(`redis-server did not start; see ${redis.logFile}`);
+      });
       say(`  ✓ started redis-server on port ${port} for this session`);
     } else say('  ✓ Redis answers');
 
-    // 2. GPUs: real Ollama servers, or simulated ones
+    // 2. GPUs: real Ollama servers, or simulated ones on fixed ports (a restart keeps its URLs)
     let ollamaUrls = cfg.OLLAMA_URLS;
     if (!ollamaUrls) {
       say(`• No OLLAMA_URLS: starting ${cfg.SIM_GPUS} simulated GPUs (tools/ollama-sim, time scale ${cfg.SIM_TIME_SCALE})…`);
+      const simPort = cfg.SIM_PORT || (await freeConsecutivePorts(cfg.SIM_GPUS));
+      const simUrls = Array.from({ length: cfg.SIM_GPUS }, (_, i) => http(simPort + i));
       const urls = await new Promise<string[]>((resolve, reject) => {
-        const sim = group.start(
-          'ollama-sim',
-          node,
-          [RUN_TS, 'tools/ollama-sim/src/main.ts', '--gpus', String(cfg.SIM_GPUS), '--port', String(cfg.SIM_PORT), '--time-scale', String(cfg.SIM_TIME_SCALE), '--num-parallel', String(cfg.WORKER_SLOTS)],
-          { ...process.env, LOG_LEVEL: cfg.LOG_LEVEL },
-          (line) => {
+        const sim = group.start({
+          name: 'ollama-sim',
+          command: node,
+          args: [RUN_TS, 'tools/ollama-sim/src/main.ts', '--gpus', String(cfg.SIM_GPUS), '--port', String(simPort), '--time-scale', String(cfg.SIM_TIME_SCALE), '--num-parallel', String(cfg.WORKER_SLOTS)],
+          env: { ...process.env, LOG_LEVEL: cfg.LOG_LEVEL },
+          ready: async () => (await Promise.all(simUrls.map((u) => httpReady(`${u}/api/version`)))).every(Boolean),
+          onStdoutLine: (line) => {
             if (!line.startsWith('{"event":"listening"')) return;
             resolve((JSON.parse(line) as { urls: string[] }).urls);
           },
-        );
-        void sim.exited.then((code) => reject(new Error(`the simulator exited (code ${code}); see ${sim.logFile}`)));
+        });
+        void sim.current.exited.then((s) => reject(new Error(`the simulator exited (${describeExit(s)}); see ${sim.logFile}`)));
         setTimeout(() => reject(new Error(`the simulator did not start in 60s; see ${sim.logFile}`)), 60000).unref();
       });
       ollamaUrls = urls;
@@ -110,37 +112,46 @@ async function main() {
     say(`• auth (${cfg.DATABASE_URL ? 'PostgreSQL from DATABASE_URL' : `PGlite in ${cfg.AUTH_DATA_DIR}`})…`);
     const authEnv: NodeJS.ProcessEnv = { ...baseEnv, PORT: String(cfg.AUTH_PORT), AUTH_DATA_DIR: cfg.AUTH_DATA_DIR, SWITCHYARD_DEMO_KEY: demoKey.value, SWITCHYARD_ADMIN_TOKEN: adminToken.value };
     if (cfg.DATABASE_URL) authEnv.DATABASE_URL = cfg.DATABASE_URL;
-    const auth = group.start('auth', node, [RUN_TS, 'apps/auth/src/main.ts'], authEnv);
-    await waitReady(`${http(cfg.AUTH_PORT)}/readyz`, auth);
+    const authReady = `${http(cfg.AUTH_PORT)}/readyz`;
+    const auth = group.start({ name: 'auth', command: node, args: [RUN_TS, 'apps/auth/src/main.ts'], env: authEnv, ready: ready(authReady) });
+    await waitReady(auth, authReady);
     say(`  ✓ auth ready (admin API ${http(cfg.AUTH_PORT)}/admin/v1, gRPC ${cfg.AUTH_GRPC_URL})`);
 
-    // 4. Scheduler
-    say('• scheduler…');
-    const scheduler = group.start('scheduler', node, [RUN_TS, 'apps/scheduler/src/main.ts'], { ...baseEnv, PORT: String(cfg.SCHEDULER_PORT) });
-    await waitReady(`${http(cfg.SCHEDULER_PORT)}/readyz`, scheduler);
-    say(`  ✓ scheduler ready (gRPC ${cfg.SCHEDULER_GRPC_URL})`);
+    // 4. Scheduler replicas: one leads (a Redis lease), the others stand by
+    say(`• scheduler (${cfg.SCHEDULER_REPLICAS} ${cfg.SCHEDULER_REPLICAS === 1 ? 'replica' : 'replicas'})…`);
+    const schedulers = Array.from({ length: cfg.SCHEDULER_REPLICAS }, (_, i) => {
+      const name = `scheduler-${i}`;
+      const grpc = offsetAddress(cfg.SCHEDULER_GRPC_URL, i);
+      const readyUrl = `${http(cfg.SCHEDULER_PORT + i)}/readyz`;
+      const env = { ...baseEnv, PORT: String(cfg.SCHEDULER_PORT + i), SCHEDULER_GRPC_URL: grpc, SCHEDULER_REPLICA_ID: name };
+      return { grpc, readyUrl, service: group.start({ name, command: node, args: [RUN_TS, 'apps/scheduler/src/main.ts'], env, ready: ready(readyUrl) }) };
+    });
+    for (const r of schedulers) await waitReady(r.service, r.readyUrl);
+    const schedulerGrpcUrls = schedulers.map((r) => r.grpc);
+    say(`  ✓ ${schedulers.map((r) => r.service.name).join(', ')} ready (gRPC ${schedulerGrpcUrls.join(', ')})`);
 
-    // 5. One worker per GPU
+    // 5. One worker per GPU, each given every scheduler replica
     const workers = ollamaUrls.map((url, i) => {
       say(`• worker gpu-${i} → ${url}…`);
-      return {
-        port: cfg.WORKER_BASE_PORT + i,
-        proc: group.start(`worker-${i}`, node, [RUN_TS, 'apps/worker/src/main.ts'], {
-          ...baseEnv,
-          PORT: String(cfg.WORKER_BASE_PORT + i),
-          WORKER_ID: `gpu-${i}`,
-          OLLAMA_URL: url,
-          WORKER_SLOTS: String(cfg.WORKER_SLOTS),
-        }),
+      const readyUrl = `${http(cfg.WORKER_BASE_PORT + i)}/readyz`;
+      const env = {
+        ...baseEnv,
+        PORT: String(cfg.WORKER_BASE_PORT + i),
+        WORKER_ID: `gpu-${i}`,
+        OLLAMA_URL: url,
+        WORKER_SLOTS: String(cfg.WORKER_SLOTS),
+        SCHEDULER_GRPC_URL: schedulerGrpcUrls.join(','),
       };
+      return { readyUrl, service: group.start({ name: `worker-${i}`, command: node, args: [RUN_TS, 'apps/worker/src/main.ts'], env, ready: ready(readyUrl) }) };
     });
-    for (const w of workers) await waitReady(`${http(w.port)}/readyz`, w.proc);
+    for (const w of workers) await waitReady(w.service, w.readyUrl);
     say(`  ✓ ${workers.length} worker(s) ready`);
 
     // 6. Edge
     say('• edge…');
-    const edge = group.start('edge', node, [RUN_TS, 'apps/edge/src/main.ts'], { ...baseEnv, PORT: String(cfg.PORT) });
-    await waitReady(`${http(cfg.PORT)}/readyz`, edge);
+    const edgeReady = `${http(cfg.PORT)}/readyz`;
+    const edge = group.start({ name: 'edge', command: node, args: [RUN_TS, 'apps/edge/src/main.ts'], env: { ...baseEnv, PORT: String(cfg.PORT) }, ready: ready(edgeReady) });
+    await waitReady(edge, edgeReady);
 
     const base = `http://${cfg.HOST === '0.0.0.0' ? '127.0.0.1' : cfg.HOST}:${cfg.PORT}`;
     say(
@@ -156,11 +167,12 @@ async function main() {
         `  curl ${base}/api/chat/completions -H "Authorization: Bearer ${demoKey.value}" -H "Content-Type: application/json" \\`,
         `    -d '{"model": "llama3.1:8b", "messages": [{"role": "user", "content": "Why is the sky blue?"}]}'`,
         '',
-        'Ctrl-C stops everything.',
+        'A service that crashes is restarted; Ctrl-C stops everything.',
       ].join('\n'),
     );
+    group.supervise();
   } catch (err) {
-    say(`✗ ${err instanceof Error ? err.message : String(err)}`);
+    if (!shuttingDown) say(`✗ ${err instanceof Error ? err.message : String(err)}`);
     await shutdown(1);
   }
 }

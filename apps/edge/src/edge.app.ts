@@ -2,7 +2,9 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp, type Logger } from '@switchyard/observability';
 import { AppModule } from './app.module';
 import type { EdgeConfig } from './config/edge.config';
-import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
+import { drainBodyBeforeErrors, drainCap } from './errors/body-drain';
+import { frameworkErrorHandler } from './errors/framework-errors';
+import { OpenAIExceptionFilter, type RejectionSink } from './errors/openai-exception.filter';
 import { EdgeMetrics } from './metrics/edge-metrics.service';
 import { getRequestLabels, routeLabel } from './metrics/request-labels';
 
@@ -12,9 +14,17 @@ import { getRequestLabels, routeLabel } from './metrics/request-labels';
  * the tests and the benchmark.
  */
 export async function createEdgeApp(config: EdgeConfig, logger: Logger): Promise<NestFastifyApplication> {
-  const app = await createHttpApp(AppModule.forRoot(config, logger), { logger, bodyLimit: config.EDGE_MAX_BODY_BYTES });
+  // Fastify's routing errors come before the app (and its metrics) exist; they count once it does.
+  let onRejection: RejectionSink = () => undefined;
+  const app = await createHttpApp(AppModule.forRoot(config, logger), {
+    logger,
+    bodyLimit: config.EDGE_MAX_BODY_BYTES,
+    frameworkErrors: frameworkErrorHandler(logger, (reason) => onRejection(reason)),
+  });
   const metrics = app.get(EdgeMetrics);
-  app.useGlobalFilters(new OpenAIExceptionFilter(logger, (reason) => metrics.rejections.inc({ reason }), config.EDGE_MAX_BODY_BYTES));
+  onRejection = (reason) => metrics.rejections.inc({ reason });
+  app.useGlobalFilters(new OpenAIExceptionFilter(logger, onRejection, config.EDGE_MAX_BODY_BYTES));
+  drainBodyBeforeErrors(app, drainCap(config.EDGE_MAX_BODY_BYTES));
   installRequestMetrics(app, metrics);
   return app;
 }

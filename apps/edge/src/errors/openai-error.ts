@@ -78,6 +78,17 @@ export const Errors = {
     new OpenAIError(403, `Your API key may not use the model '${model}'.`, 'permission_error', 'model_not_allowed', 'model', {}, 'forbidden'),
   routeNotFound: (method: string, url: string) =>
     new OpenAIError(404, `Invalid URL (${method} ${url.split('?')[0]})`, 'invalid_request_error', 'unknown_url', null, {}, undefined),
+  /** A path that is not valid percent-encoding (`/v1/models/%ff%fe`); the path is echoed, truncated. */
+  badUrl: (method: string, url: string) =>
+    new OpenAIError(
+      400,
+      `Invalid URL (${method} ${truncate(url.split('?')[0], 256)}): the path is not valid percent-encoding.`,
+      'invalid_request_error',
+      'invalid_url',
+      null,
+      {},
+      'bad_request',
+    ),
   bodyTooLarge: (limit: number) =>
     new OpenAIError(
       413,
@@ -107,4 +118,8 @@ export function queueUnavailable(): OpenAIError {
     'retry-after': '1',
     'retry-after-ms': '1000',
   });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
@@ -40,6 +41,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   keys?: Record<string, TestKey>;
   queues?: QueueRef[];
+  /** Where the edge's log lines go (with `env.LOG_LEVEL`), for tests that assert on them. */
+  logDestination?: Writable;
 }
 
 export interface EdgeHarness {
@@ -87,7 +90,7 @@ export async function startEdgeHarness(opts: HarnessOptions = {}): Promise<EdgeH
     LOG_LEVEL: process.env.EDGE_TEST_LOG_LEVEL ?? 'silent',
     ...opts.env,
   });
-  const logger = createLogger({ service: 'edge', level: config.LOG_LEVEL });
+  const logger = createLogger({ service: 'edge', level: config.LOG_LEVEL, destination: opts.logDestination });
   const app = await createEdgeApp(config, logger);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -31,7 +31,7 @@ export default [
   },
   {
     // Tests may use the testing lib; production code may not.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.fault-spec.ts'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',

@@ -1,7 +1,8 @@
 // `npm test`: lint, type-check, the generated-code check, then every project's tests
 // (unit *.spec.ts, integration *.int-spec.ts against the machine's Redis/PostgreSQL,
-// end-to-end *.e2e-spec.ts) with Node's test runner.
-// Options: --only DIR (just the tests below DIR, no lint/typecheck), --skip-static.
+// end-to-end *.e2e-spec.ts) with Node's test runner; then the fault suite (*.fault-spec.ts: the
+// platform broken on purpose, with time bounds) alone, so no other suite competes for the cores.
+// Options: --only DIR (just the tests below DIR, no lint/typecheck), --skip-static, --faults (only the fault suite).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const args = process.argv.slice(2);
 const onlyIdx = args.indexOf('--only');
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined;
-const skipStatic = only !== undefined || args.includes('--skip-static');
+const faultsOnly = args.includes('--faults');
+const skipStatic = only !== undefined || faultsOnly || args.includes('--skip-static');
 const env = { ...process.env, SWC_NODE_PROJECT: path.join(root, 'tsconfig.json'), NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
 
 function run(label, cmd, cmdArgs) {
@@ -22,12 +24,12 @@ function run(label, cmd, cmdArgs) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-function findSpecs(dir, out = []) {
+function findSpecs(dir, pattern, out = []) {
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
     const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) findSpecs(p, out);
-    else if (/\.(spec|int-spec|e2e-spec)\.ts$/.test(name)) out.push(path.relative(root, p));
+    if (statSync(p).isDirectory()) findSpecs(p, pattern, out);
+    else if (pattern.test(name)) out.push(path.relative(root, p));
   }
   return out;
 }
@@ -40,16 +42,14 @@ if (!skipStatic) {
 }
 
 const dirs = only ? [only] : ['libs', 'apps', 'tools', 'deploy'];
-const specs = dirs.flatMap((d) => findSpecs(path.join(root, d))).sort();
-if (specs.length === 0) {
-  console.error('no test files found');
-  process.exit(1);
+const testArgs = ['--require', '@swc-node/register', '--test', '--test-reporter=spec', '--test-timeout=180000'];
+if (!faultsOnly) {
+  const specs = dirs.flatMap((d) => findSpecs(path.join(root, d), /\.(spec|int-spec|e2e-spec)\.ts$/)).sort();
+  if (specs.length === 0) {
+    console.error('no test files found');
+    process.exit(1);
+  }
+  run('tests', process.execPath, [...testArgs, '--test-concurrency=2', ...specs]);
 }
-run('tests', process.execPath, [
-  '--require', '@swc-node/register',
-  '--test',
-  '--test-concurrency=2',
-  '--test-reporter=spec',
-  '--test-timeout=180000',
-  ...specs,
-]);
+const faults = dirs.flatMap((d) => findSpecs(path.join(root, d), /\.fault-spec\.ts$/)).sort();
+if (faults.length > 0) run('fault suite', process.execPath, [...testArgs, '--test-concurrency=1', ...faults]);

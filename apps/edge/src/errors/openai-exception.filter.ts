@@ -1,7 +1,10 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@switchyard/observability';
-import { Errors, OpenAIError, errorTypeForStatus, retryCannotHelp } from './openai-error';
+import { isRedisUnavailable } from '@switchyard/redis';
+import { isClientAbort } from './client-abort';
+import { Errors, OpenAIError, errorTypeForStatus, queueUnavailable } from './openai-error';
+import { sendOpenAIError } from './send-error';
 
 /** Receives every rejection, so metrics can count it by a bounded reason. */
 export type RejectionSink = (reason: string) => void;
@@ -10,7 +13,8 @@ export type RejectionSink = (reason: string) => void;
  * Renders every error the edge answers in OpenAI's shape `{error: {message, type, param, code}}`,
  * whether it was thrown by a handler (`OpenAIError`), by Nest (unknown route) or by Fastify before a
  * handler ran (bad JSON, body too large, wrong content type). Adds `x-should-retry: false` where a
- * retry cannot help. Unexpected errors become a 500 without internal details, and are logged.
+ * retry cannot help. Unexpected errors become a 500 without internal details, and are logged; a
+ * client that went away mid-request (nobody left to answer) is noted at debug only.
  */
 @Catch()
 export class OpenAIExceptionFilter implements ExceptionFilter {
@@ -24,15 +28,17 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const request = ctx.getRequest<FastifyRequest>();
+    if (isClientAbort(exception, request.raw)) {
+      this.logger.debug({ err: (exception as Error).message, method: request.method, url: request.url }, 'client went away mid-request');
+      return;
+    }
     const err = this.toOpenAIError(exception, request);
     if (err.reason) this.onRejection(err.reason);
     if (reply.sent || reply.raw.headersSent) {
       this.logger.warn({ status: err.status, code: err.code }, 'error after the response started');
       return;
     }
-    const headers: Record<string, string> = { ...err.headers };
-    if (retryCannotHelp(err.status, err.code)) headers['x-should-retry'] = 'false';
-    void reply.status(err.status).headers(headers).type('application/json').send(err.body());
+    sendOpenAIError(reply, err);
   }
 
   private toOpenAIError(exception: unknown, request: FastifyRequest): OpenAIError {
@@ -52,6 +58,11 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       if (status < 500) return new OpenAIError(status, message, errorTypeForStatus(status), null, null, {}, status === 415 ? 'bad_request' : undefined);
       this.logger.error({ err: exception }, 'http exception');
       return new OpenAIError(status, message, 'api_error');
+    }
+    if (isRedisUnavailable(exception)) {
+      // Admission, rate limits, queues and residency all live in Redis: without it nothing can be queued.
+      this.logger.warn({ err: (exception as Error).message }, 'Redis unavailable: answering 503');
+      return queueUnavailable();
     }
     this.logger.error({ err: exception }, 'unhandled error');
     return Errors.internal();

@@ -248,13 +248,18 @@ describe('faults, as a client sees them', () => {
     const during = await Promise.all(
       requests.map(async ([method, path, body]) => {
         const t0 = Date.now();
-        const r = await fetch(`${p.baseUrl}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${p.demoKey}`, 'content-type': 'application/json' },
-          body: body ? JSON.stringify(body) : undefined,
-        });
-        const json = (await r.json().catch(() => ({}))) as { error?: { code: string } };
-        return { path, status: r.status, code: json.error?.code, ms: Date.now() - t0, retryAfter: r.headers.get('retry-after') };
+        try {
+          const r = await fetch(`${p.baseUrl}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${p.demoKey}`, 'content-type': 'application/json' },
+            body: body ? JSON.stringify(body) : undefined,
+            signal: AbortSignal.timeout(5000),
+          });
+          const json = (await r.json().catch(() => ({}))) as { error?: { code: string } };
+          return { path, status: r.status, code: json.error?.code, ms: Date.now() - t0, retryAfter: r.headers.get('retry-after') };
+        } catch (err) {
+          return { path, status: 0, code: `no answer: ${String(err)}`, ms: Date.now() - t0, retryAfter: null };
+        }
       }),
     );
     for (const d of during) {

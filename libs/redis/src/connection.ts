@@ -48,10 +48,23 @@ const UNAVAILABLE_MESSAGES = [
   'READONLY',
 ];
 
+/** Thrown where work would otherwise wait for Redis to come back (e.g. BullMQ readying a new queue). */
+export class RedisUnavailableError extends Error {
+  constructor(what: string) {
+    super(`Redis is not connected (${what})`);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** Throws `RedisUnavailableError` unless the connection is ready now: on a request path, fail at once rather than wait. */
+export function assertRedisReady(redis: Pick<Redis, 'status'>, what: string): void {
+  if (redis.status !== 'ready') throw new RedisUnavailableError(what);
+}
+
 /** True for an error that means Redis cannot be reached (or is not serving yet), not a bug. */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  if (err.name === 'MaxRetriesPerRequestError') return true;
+  if (err.name === 'MaxRetriesPerRequestError' || err instanceof RedisUnavailableError) return true;
   const text = `${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}`;
   return UNAVAILABLE_MESSAGES.some((m) => text.includes(m));
 }

@@ -9,8 +9,8 @@ import {
   type CancelMessage,
   type InferenceJob,
 } from '@switchyard/contracts';
+import { assertRedisReady, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { REDIS } from '@switchyard/redis';
 import type { JobPresence } from './job-run';
 
 const RESERVATION_TTL_MS = 10_000;
@@ -44,6 +44,9 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   private queue(pool: string, model: string): Queue {
+    // BullMQ readies a queue by waiting for the connection: during a Redis outage that would be a
+    // hang, and a request must get its 503 at once instead.
+    assertRedisReady(this.redis, 'enqueue');
     const name = Queues.inference(pool, model);
     let q = this.queues.get(name);
     if (!q) {

@@ -152,6 +152,24 @@ describe('docker-compose.yml', () => {
     for (const name of ['edge', 'scheduler', 'worker']) assert.equal(environment(name).MODEL_CATALOGUE, '/app/deploy/models.yaml');
   });
 
+  it('runs two scheduler replicas with their own names; the worker lists both', () => {
+    const replicas = Object.keys(services).filter((name) => service(name).image === service('scheduler').image);
+    assert.deepEqual(replicas, ['scheduler', 'scheduler-2']);
+    const ids = replicas.map((name) => environment(name).SCHEDULER_REPLICA_ID);
+    assert.deepEqual(ids, replicas, 'each replica is named in the lease by its service name');
+    for (const name of replicas) {
+      const env = environment(name);
+      assert.deepEqual(hostPort(env.SCHEDULER_GRPC_URL), { host: '0.0.0.0', port: GRPC_PORT.scheduler });
+      assert.equal(env.PORT, String(HTTP_PORT.scheduler));
+      assert.equal(env.REDIS_URL, environment('scheduler').REDIS_URL, 'one Redis: one lease');
+      assert.equal(env.SWITCHYARD_PREFIX, environment('scheduler').SWITCHYARD_PREFIX);
+      const known = configVariables('scheduler');
+      for (const key of Object.keys(env)) assert.ok(known.has(key), `${name}: ${key} is not read by apps/scheduler/src/config`);
+    }
+    const targets = environment('worker').SCHEDULER_GRPC_URL.split(',').map(hostPort);
+    assert.deepEqual(targets, replicas.map((host) => ({ host, port: GRPC_PORT.scheduler })));
+  });
+
   it('sets only variables the services read', () => {
     for (const name of SERVICES) {
       const known = configVariables(name);

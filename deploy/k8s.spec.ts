@@ -159,7 +159,8 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       k8sService(name);
     }
     for (const name of ['redis', 'postgres']) assert.equal(workload(name as Service).kind, 'StatefulSet', `${name} is a StatefulSet`);
-    for (const name of ['edge', 'auth', 'scheduler']) assert.equal(workload(name as Service).kind, 'Deployment');
+    for (const name of ['edge', 'auth']) assert.equal(workload(name as Service).kind, 'Deployment');
+    assert.equal(workload('scheduler').kind, 'StatefulSet', 'scheduler replicas need stable addresses');
   });
 
   it('selectors match pod labels; Services reach a named container port of their pods', () => {
@@ -182,8 +183,11 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
   it('every Switchyard workload probes /healthz (liveness) and /readyz (readiness) on its HTTP port', () => {
     const deployments = workloads.filter((w) => w.kind === 'Deployment');
-    assert.ok(deployments.length >= 3);
-    const checked = [...deployments.flatMap((d) => podSpec(d).containers.map((c) => ({ w: d, c }))), { w: workload('worker'), c: serviceContainer('worker') }];
+    assert.ok(deployments.length >= 2);
+    const checked = [
+      ...deployments.flatMap((d) => podSpec(d).containers.map((c) => ({ w: d, c }))),
+      ...(['scheduler', 'worker'] as const).map((s) => ({ w: workload(s), c: serviceContainer(s) })),
+    ];
     for (const { w, c } of checked) {
       const where = `${w.name}/${c.name}`;
       assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', `${where}: liveness on /healthz`);
@@ -283,10 +287,30 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       assert.equal(host, 'auth');
       assert.ok(servicePorts('auth').includes(port), `${client}: auth Service has port ${port}`);
     }
-    const scheduler = hostPort(containerEnv(serviceContainer('worker')).SCHEDULER_GRPC_URL);
-    assert.equal(scheduler.host, 'scheduler');
-    assert.ok(servicePorts('scheduler').includes(scheduler.port));
+    for (const target of containerEnv(serviceContainer('worker')).SCHEDULER_GRPC_URL.split(',')) {
+      const scheduler = hostPort(target);
+      assert.match(scheduler.host, /^scheduler-\d+\.scheduler$/, 'a scheduler replica by its stable name');
+      assert.ok(servicePorts('scheduler').includes(scheduler.port));
+    }
     assert.ok(servicePorts('auth').includes(GRPC_PORT.auth) && servicePorts('scheduler').includes(GRPC_PORT.scheduler));
+  });
+
+  it('runs two scheduler replicas (one leads, one stands by), each reachable by the workers at a stable address', () => {
+    const w = workload('scheduler');
+    const spec = asObject(w.doc.spec, 'scheduler spec');
+    const replicas = Number(spec.replicas);
+    assert.ok(replicas >= 2, 'a standby to take over');
+    const service = asObject(k8sService('scheduler').doc.spec, 'scheduler Service spec');
+    assert.equal(spec.serviceName, 'scheduler');
+    assert.equal(service.clusterIP, 'None', 'headless: a DNS name per pod');
+    assert.equal(containerEnv(serviceContainer('scheduler')).SCHEDULER_REPLICA_ID, 'field:metadata.name', 'the pod name names the replica in the lease');
+    const targets = containerEnv(serviceContainer('worker')).SCHEDULER_GRPC_URL.split(',').map(hostPort);
+    assert.deepEqual(
+      targets.map((t) => t.host),
+      Array.from({ length: replicas }, (_, i) => `scheduler-${i}.scheduler`),
+      'the worker lists every replica',
+    );
+    for (const t of targets) assert.equal(t.port, GRPC_PORT.scheduler);
   });
 
   it('pods are annotated for Prometheus on their HTTP port, labelled as prometheus.k8s.yml expects', () => {

@@ -4,6 +4,7 @@ import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observ
 import { AppModule } from './app.module';
 import { loadSchedulerCatalogue } from './config/catalogue';
 import { loadSchedulerConfig } from './config/scheduler.config';
+import { LeaderElection } from './leadership/leader-election.service';
 
 async function main() {
   let config;
@@ -20,7 +21,11 @@ async function main() {
   const app = await createHttpApp(AppModule.forRoot(config, catalogue, logger), { logger });
   drainOnShutdown(app);
   await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url: await app.getUrl(), policy: config.SCHEDULER_POLICY, models: catalogue.length }, 'scheduler ready');
+  const leader = app.get(LeaderElection);
+  logger.info(
+    { url: await app.getUrl(), policy: config.SCHEDULER_POLICY, models: catalogue.length, replicaId: leader.replicaId, role: leader.isLeader ? 'leader' : 'standby' },
+    'scheduler ready',
+  );
 }
 
 void main();

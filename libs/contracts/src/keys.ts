@@ -47,4 +47,8 @@ export const RedisKeys = {
   workers: (prefix: string) => `${prefix}:workers`,
   /** Hash: "pool|model" -> observed load seconds (for Retry-After estimates). */
   loadTimes: (prefix: string) => `${prefix}:load-times`,
+  /** String `<replicaId>:<fencing token>` with a TTL: the scheduler replica that leads (holds the lease). */
+  schedulerLeader: (prefix: string) => `${prefix}:scheduler:leader`,
+  /** Counter INCRed by each scheduler replica that acquires the lease: its fencing token. */
+  schedulerFence: (prefix: string) => `${prefix}:scheduler:fence`,
 } as const;

@@ -19,7 +19,7 @@ interface UnitState {
 export class DemandService {
   private readonly units = new Map<string, UnitState>();
   /** Queues seen idle since our start count as active at our start: nothing looks idle right after a restart. */
-  private readonly startedAtMs = Date.now();
+  private startedAtMs = Date.now();
 
   constructor(
     private readonly repository: QueueStatsRepository,
@@ -69,5 +69,11 @@ export class DemandService {
 
   polled(): boolean {
     return this.units.size > 0;
+  }
+
+  /** Forgets every queue, as at a start (a new term as leader: the counts and rates are read afresh). */
+  reset(now: number): void {
+    this.units.clear();
+    this.startedAtMs = now;
   }
 }

@@ -16,6 +16,7 @@ export class SchedulerMetrics {
   readonly modelResident: Gauge<'worker' | 'model'>;
   readonly workers: Gauge<'state'>;
   readonly stalledJobsRecovered: Counter<'pool' | 'model'>;
+  readonly leader: Gauge;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     const registers = [registry];
@@ -86,6 +87,16 @@ export class SchedulerMetrics {
       labelNames: ['pool', 'model'],
       registers,
     });
+    this.leader = new Gauge({
+      name: 'switchyard_scheduler_leader',
+      help: '1 while this replica holds the scheduler lease (leads), 0 while it stands by.',
+      registers,
+    });
+  }
+
+  /** A standby decides nothing: it exports no queue, worker or residency figures of its own. */
+  clearLeaderGauges(): void {
+    for (const g of [this.queueDepth, this.queueOldestWait, this.queueArrivalRate, this.modelResident, this.workers]) g.reset();
   }
 }
 

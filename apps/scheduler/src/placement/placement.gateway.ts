@@ -4,10 +4,14 @@ import { bindGrpcServer, shutdownGrpcServer } from '@switchyard/grpc';
 import { placementV1 } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { LeaderElection } from '../leadership/leader-election.service';
 import { WorkerRegistry } from './worker-registry.service';
 import type { WorkerSession } from './worker-session';
 
 const SHUTDOWN_GRACE_MS = 3000;
+
+/** What a standby answers an Attach with (status UNAVAILABLE): the worker tries its next address. */
+export const STANDBY_REFUSAL = 'standby: not the leader';
 
 type AttachCall = ServerDuplexStream<placementV1.WorkerMessage, placementV1.SchedulerCommand>;
 
@@ -50,6 +54,7 @@ class GrpcWorkerSession implements WorkerSession {
  * Serves `placement.v1.PlacementService.Attach` on SCHEDULER_GRPC_URL: one bidirectional stream per
  * worker. The worker registers first, then sends status every second and the result of each command;
  * the scheduler sends Load/Evict commands on the same stream. Messages go to the `WorkerRegistry`.
+ * Only the leader accepts streams: a standby refuses each at once with UNAVAILABLE.
  */
 @Injectable()
 export class PlacementGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -61,6 +66,7 @@ export class PlacementGateway implements OnApplicationBootstrap, BeforeApplicati
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     private readonly registry: WorkerRegistry,
+    private readonly leader: LeaderElection,
   ) {
     this.logger = rootLogger.child({ context: PlacementGateway.name });
   }
@@ -97,6 +103,12 @@ export class PlacementGateway implements OnApplicationBootstrap, BeforeApplicati
 
   private attach(call: AttachCall): void {
     const session = new GrpcWorkerSession(call);
+    if (!this.leader.isLeader) {
+      this.logger.debug({ peer: session.peer }, 'Attach refused: standby');
+      call.on('error', () => undefined);
+      session.close(STANDBY_REFUSAL);
+      return;
+    }
     let workerId: string | undefined;
     const closed = () => {
       session.markClosed();
@@ -113,6 +125,10 @@ export class PlacementGateway implements OnApplicationBootstrap, BeforeApplicati
         }
         switch (m.$case) {
           case 'register':
+            if (!this.leader.isLeader) {
+              session.close(STANDBY_REFUSAL);
+              return;
+            }
             if (!m.register.workerId || !m.register.pool) {
               session.close('register needs worker_id and pool');
               return;

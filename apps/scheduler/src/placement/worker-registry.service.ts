@@ -40,12 +40,16 @@ export interface WorkerRecord {
   loadBlockedUntil: Record<string, number>;
   lastSavedMs: number;
   lastSavedJson: string;
+  /** When the worker process registered on this stream started (0 = unknown). */
+  startedAtMs: number;
 }
 
 export type RegistryEvent =
   | { kind: 'registered'; workerId: string }
   | { kind: 'disconnected'; workerId: string }
   | { kind: 'lost'; workerId: string; reason: string }
+  /** A new process registered under a known id: the jobs the earlier one took before `startedAtMs` are orphans. */
+  | { kind: 'restarted'; workerId: string; startedAtMs: number }
   | { kind: 'residency'; workerId: string }
   | { kind: 'load-done'; workerId: string; model: string; ok: boolean; loadSeconds: number; error?: string }
   | { kind: 'evict-done'; workerId: string; model: string; ok: boolean; error?: string };
@@ -62,6 +66,8 @@ const SAVE_EVERY_MS = 5000;
 @Injectable()
 export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
   private readonly workers = new Map<string, WorkerRecord>();
+  /** The last load time measured per `pool|model` (what edges read for Retry-After). */
+  private readonly lastLoadTimes = new Map<string, number>();
   private readonly logger: Logger;
 
   constructor(
@@ -92,6 +98,7 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
         loadBlockedUntil: {},
         lastSavedMs: now,
         lastSavedJson: '',
+        startedAtMs: 0,
       });
     }
     if (workers.length > 0) this.logger.info({ workers: workers.map((w) => w.id) }, 'recovered the saved worker registry; waiting for workers to reconnect');
@@ -136,8 +143,10 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
       loadBlockedUntil: previous?.loadBlockedUntil ?? {},
       lastSavedMs: 0,
       lastSavedJson: '',
+      startedAtMs: Number(msg.startedAtMs) || 0,
     };
     this.workers.set(record.id, record);
+    const restarted = previous !== undefined && previous.startedAtMs > 0 && record.startedAtMs > 0 && previous.startedAtMs !== record.startedAtMs;
     if (!(poolSchema.options as readonly string[]).includes(record.pool)) {
       this.logger.warn({ workerId: record.id, pool: record.pool, pools: poolSchema.options }, 'worker registered in an unknown pool: no queue will be placed on it');
     }
@@ -146,6 +155,10 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
       previous ? 'worker re-registered' : 'worker registered',
     );
     this.save(record, now, true);
+    if (restarted) {
+      this.logger.warn({ workerId: record.id }, 'worker process restarted: the jobs its previous process was running are orphans');
+      this.emit('change', { kind: 'restarted', workerId: record.id, startedAtMs: record.startedAtMs });
+    }
     this.emit('change', { kind: 'registered', workerId: record.id });
   }
 
@@ -174,6 +187,7 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
     if (r.ok) {
       if (r.loadSeconds > 0) {
         w.loadTimes[model] = r.loadSeconds;
+        this.lastLoadTimes.set(`${w.pool}|${model}`, r.loadSeconds);
         void this.repository.saveLoadTime(w.pool, model, r.loadSeconds).catch((err) => this.logger.warn({ err }, 'could not save a load time'));
       }
       const held = w.resident.find((m) => m.model === model);
@@ -276,13 +290,32 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
     });
   }
 
-  /** Forgets every worker without touching Redis (scheduler shutdown: the next instance recovers them). */
+  /** Closes every worker's stream without touching Redis (scheduler shutdown: the next instance recovers them). */
   closeAll(reason: string): void {
     for (const w of this.all()) {
       const session = w.session;
       w.session = undefined;
       session?.close(reason);
     }
+  }
+
+  /** Closes every stream and forgets every worker, Redis untouched (leadership lost: the new leader recovers them). */
+  clear(reason: string): void {
+    this.closeAll(reason);
+    this.workers.clear();
+    this.lastLoadTimes.clear();
+  }
+
+  /**
+   * Rewrites every worker's snapshot and every load time, changed or not: Redis may have restarted
+   * empty, and the edges' Retry-After and a successor's recovery read them.
+   */
+  async republish(): Promise<void> {
+    const all = this.all();
+    const loadTimes = new Map<string, number>();
+    for (const w of all) for (const [model, seconds] of Object.entries(w.loadTimes)) if (seconds > 0) loadTimes.set(`${w.pool}|${model}`, seconds);
+    for (const [unit, seconds] of this.lastLoadTimes) loadTimes.set(unit, seconds);
+    await Promise.all([this.repository.save(...all.map((w) => this.saved(w, w.lastSeenMs))), this.repository.saveLoadTimes(loadTimes)]);
   }
 
   private remove(w: WorkerRecord, reason: string): void {
@@ -305,7 +338,16 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
   }
 
   private save(w: WorkerRecord, now: number, force: boolean): void {
-    const saved: SavedWorker = {
+    // Busy slots and memory move with every status; save those only every SAVE_EVERY_MS.
+    const json = JSON.stringify([residencyKey(w), w.memoryTotalBytes, w.loadTimes]);
+    if (!force && json === w.lastSavedJson && now - w.lastSavedMs < SAVE_EVERY_MS) return;
+    w.lastSavedJson = json;
+    w.lastSavedMs = now;
+    void this.repository.save(this.saved(w, now)).catch((err) => this.logger.warn({ err, workerId: w.id }, 'could not save the worker snapshot'));
+  }
+
+  private saved(w: WorkerRecord, lastSeenMs: number): SavedWorker {
+    return {
       id: w.id,
       pool: w.pool,
       ollamaUrl: w.ollamaUrl,
@@ -315,14 +357,8 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
       degraded: w.degraded,
       resident: w.resident,
       loadTimes: w.loadTimes,
-      lastSeenMs: now,
+      lastSeenMs,
     };
-    // Busy slots and memory move with every status; save those only every SAVE_EVERY_MS.
-    const json = JSON.stringify([residencyKey(w), w.memoryTotalBytes, w.loadTimes]);
-    if (!force && json === w.lastSavedJson && now - w.lastSavedMs < SAVE_EVERY_MS) return;
-    w.lastSavedJson = json;
-    w.lastSavedMs = now;
-    void this.repository.save(saved).catch((err) => this.logger.warn({ err, workerId: w.id }, 'could not save the worker snapshot'));
   }
 }
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RedisKeys } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { FencedWriter } from '../leadership/fenced-writer';
 import { REDIS } from '../redis/redis.module';
 
 /** What the scheduler saves about each worker, so a restarted scheduler knows the cluster at once. */
@@ -29,7 +30,7 @@ export const savedWorkerSchema = z.object({
 });
 export type SavedWorker = z.infer<typeof savedWorkerSchema>;
 
-/** Hash `RedisKeys.workers(prefix)`: worker id -> JSON snapshot; and the load-time hash for edges. */
+/** Hash `RedisKeys.workers(prefix)`: worker id -> JSON snapshot; and the load-time hash for edges. Writes are fenced by the leader lease. */
 @Injectable()
 export class WorkerSnapshotRepository {
   private readonly workersKey: string;
@@ -37,6 +38,7 @@ export class WorkerSnapshotRepository {
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly writer: FencedWriter,
     @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
   ) {
     this.workersKey = RedisKeys.workers(config.SWITCHYARD_PREFIX);
@@ -58,15 +60,20 @@ export class WorkerSnapshotRepository {
     return { workers, broken };
   }
 
-  async save(worker: SavedWorker): Promise<void> {
-    await this.redis.hset(this.workersKey, worker.id, JSON.stringify(worker));
+  async save(...workers: SavedWorker[]): Promise<void> {
+    await this.writer.hset(this.workersKey, Object.fromEntries(workers.map((w) => [w.id, JSON.stringify(w)])));
   }
 
   async remove(ids: string[]): Promise<void> {
-    if (ids.length > 0) await this.redis.hdel(this.workersKey, ...ids);
+    await this.writer.hdel(this.workersKey, ids);
+  }
+
+  /** Load seconds by `pool|model`. */
+  async saveLoadTimes(seconds: Map<string, number>): Promise<void> {
+    await this.writer.hset(this.loadTimesKey, Object.fromEntries([...seconds].map(([unit, s]) => [unit, s.toFixed(3)])));
   }
 
   async saveLoadTime(pool: string, model: string, seconds: number): Promise<void> {
-    await this.redis.hset(this.loadTimesKey, `${pool}|${model}`, seconds.toFixed(3));
+    await this.saveLoadTimes(new Map([[`${pool}|${model}`, seconds]]));
   }
 }

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
+import { LeadershipModule } from '../leadership/leadership.module';
 import { ResidencyRepository } from './residency.repository';
 import { ResidencyService } from './residency.service';
 
 /** Publishing which workers hold which model, for edges. */
-@Module({ providers: [ResidencyRepository, ResidencyService], exports: [ResidencyService] })
+@Module({ imports: [LeadershipModule], providers: [ResidencyRepository, ResidencyService], exports: [ResidencyService] })
 export class ResidencyModule {}

@@ -45,9 +45,11 @@ export function computeResidency(
 }
 
 /**
- * Publishes residency for edges: on every change, only the models whose entry changed are written.
- * Workers the scheduler knows from its saved registry count until they time out, so a scheduler
- * restart does not make resident models disappear from `GET /v1/models`.
+ * Publishes residency for edges: on every change, only the models whose entry changed are written;
+ * `all` rewrites every entry (the scheduler does so every SCHEDULER_REPUBLISH_MS, so a Redis that
+ * restarted empty has them back within seconds). Workers the scheduler knows from its saved registry
+ * count until they time out, so a scheduler restart does not make resident models disappear from
+ * `GET /v1/models`.
  */
 @Injectable()
 export class ResidencyService {
@@ -64,12 +66,12 @@ export class ResidencyService {
     this.logger = rootLogger.child({ context: ResidencyService.name });
   }
 
-  async publish(workers: WorkerSnapshot[], now: number): Promise<void> {
+  async publish(workers: WorkerSnapshot[], now: number, opts: { all?: boolean } = {}): Promise<void> {
     const entries = computeResidency(this.catalogue, workers, now, {
       loadBandwidthBytesPerSec: this.config.SCHEDULER_LOAD_BANDWIDTH_GBPS * 1e9,
       loadOverheadSeconds: this.config.SCHEDULER_LOAD_OVERHEAD_S,
     });
-    const changed = entries.filter((e) => this.published.get(e.model) !== signature(e));
+    const changed = opts.all ? entries : entries.filter((e) => this.published.get(e.model) !== signature(e));
     if (!this.cleaned) {
       await this.repository.keepOnly(this.catalogue.map((m) => m.name));
       this.cleaned = true;
@@ -78,6 +80,12 @@ export class ResidencyService {
     await this.repository.write(changed);
     for (const e of changed) this.published.set(e.model, signature(e));
     this.logger.debug({ models: changed.map((e) => ({ model: e.model, workers: e.workers, loading: e.loading })) }, 'residency published');
+  }
+
+  /** Forgets what was published (a new term as leader starts from scratch). */
+  reset(): void {
+    this.published.clear();
+    this.cleaned = false;
   }
 }
 

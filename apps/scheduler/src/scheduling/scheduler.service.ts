@@ -6,6 +6,7 @@ import { MODEL_CATALOGUE } from '../config/catalogue';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { DemandService } from '../demand/demand.service';
 import { StalledJobsReaper } from '../demand/stalled-jobs.reaper';
+import { LeaderElection } from '../leadership/leader-election.service';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { RegistryEvent, WorkerRegistry } from '../placement/worker-registry.service';
 import type { ClusterState, Command, PlacementPolicy, WorkerSnapshot } from '../policy';
@@ -17,8 +18,13 @@ export const PLACEMENT_POLICY = Symbol('PLACEMENT_POLICY');
  * The control loop. Every SCHEDULER_TICK_MS, and at once when a worker registers, is lost, or
  * finishes a load or an eviction, it: drops workers that timed out, reads every queue (on ticks),
  * asks the placement policy for commands and sends them, runs the stalled-job check where a dead
- * worker left jobs, and publishes residency. Rounds never overlap; events during a round cause one
- * more round right after it.
+ * worker left jobs, and publishes residency (all of it, with every worker snapshot, each
+ * SCHEDULER_REPUBLISH_MS). Rounds never overlap; events during a round cause one more round right
+ * after it.
+ *
+ * Only the leader runs it. Becoming leader is a restart: recover the saved registry, hold evictions
+ * for the restart grace, run. Losing the lease stops the loop and closes every worker's stream, so
+ * the workers move to the new leader.
  */
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -32,6 +38,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
   private bootAtMs = Date.now();
   private recovered = 0;
   private lastPollError = 0;
+  private lastRepublishMs = 0;
+  private leading = false;
+  private starting: Promise<void> | undefined;
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -39,6 +48,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly reaper: StalledJobsReaper,
     private readonly residency: ResidencyService,
     private readonly metrics: SchedulerMetrics,
+    private readonly leader: LeaderElection,
     @Inject(PLACEMENT_POLICY) private readonly policy: PlacementPolicy,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
     @Inject(MODEL_CATALOGUE) private readonly catalogue: CatalogueModel[],
@@ -48,22 +58,65 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.bootAtMs = Date.now();
-    try {
-      this.recovered = await this.registry.recover(this.bootAtMs);
-    } catch (err) {
-      this.logger.error({ err }, 'could not read the saved worker registry; starting empty');
-    }
     this.registry.on('change', (e) => this.onRegistryChange(e));
-    this.logger.info({ policy: this.policy.name, tickMs: this.config.SCHEDULER_TICK_MS, recoveredWorkers: this.recovered }, 'scheduler loop starting');
-    await this.round(true);
-    this.schedule();
+    this.leader.on('became-leader', () => this.lead());
+    this.leader.on('lost-leadership', (reason) => this.standBy(reason));
+    this.leader.on('redis-back', () => this.republishSoon());
+    if (this.leader.isLeader) await this.lead();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.starting;
     await this.current;
+  }
+
+  /** Starts a term as leader the way a restart starts: the saved registry, evictions held, then the loop. */
+  private lead(): Promise<void> {
+    if (this.leading) return this.starting ?? Promise.resolve();
+    this.leading = true;
+    this.starting = (async () => {
+      this.stopped = false;
+      this.bootAtMs = Date.now();
+      this.lastRepublishMs = 0;
+      this.demand.reset(this.bootAtMs);
+      this.residency.reset();
+      try {
+        this.recovered = await this.registry.recover(this.bootAtMs);
+      } catch (err) {
+        this.recovered = 0;
+        this.logger.error({ err }, 'could not read the saved worker registry; starting empty');
+      }
+      this.logger.info({ policy: this.policy.name, tickMs: this.config.SCHEDULER_TICK_MS, recoveredWorkers: this.recovered, fencingToken: this.leader.fencingToken }, 'leading: scheduler loop starting');
+      await this.round(true);
+      this.schedule();
+    })();
+    return this.starting;
+  }
+
+  /** Ends a term: the loop stops, every worker's stream closes (they attach to the new leader), nothing is written. */
+  private async standBy(reason: string): Promise<void> {
+    await this.starting;
+    if (!this.leading) return;
+    this.leading = false;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current;
+    const workers = this.registry.all().length;
+    this.registry.clear(`standby: not the leader (${reason})`);
+    await this.reaper.sync([]);
+    this.residency.reset();
+    this.demand.reset(Date.now());
+    this.metrics.clearLeaderGauges();
+    this.recovered = 0;
+    this.logger.warn({ reason, closedWorkerStreams: workers }, 'standing by: scheduler loop stopped, worker streams closed');
+  }
+
+  /** Redis may have restarted empty: the next round rewrites everything. */
+  private republishSoon(): void {
+    this.lastRepublishMs = 0;
+    this.kick();
   }
 
   /** Whether evictions are held: right after a restart, until the saved workers are back or the grace ends. */
@@ -116,6 +169,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async once(poll: boolean): Promise<void> {
+    if (!this.leading) return;
     this.registry.expire(Date.now());
     if (poll) {
       try {
@@ -127,10 +181,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     }
     const now = Date.now();
     const workers = this.registry.snapshot(now);
-    if (this.demand.polled() && !this.stopped) this.decide(workers, now);
+    // Commands only while the lease is surely ours (not, say, right after this process was paused).
+    if (this.demand.polled() && !this.stopped && this.leader.isLeader) this.decide(workers, now);
     const after = this.registry.snapshot(Date.now());
     if (poll) await this.reaper.sync(this.orphanedQueues(after));
-    await this.residency.publish(after, Date.now());
+    const republish = Date.now() - this.lastRepublishMs >= this.config.SCHEDULER_REPUBLISH_MS;
+    await this.residency.publish(after, Date.now(), { all: republish });
+    if (republish) {
+      await this.registry.republish();
+      this.lastRepublishMs = Date.now();
+    }
     this.updateGauges(after);
   }
 

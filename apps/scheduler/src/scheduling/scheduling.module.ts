@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { DemandModule } from '../demand/demand.module';
+import { LeadershipModule } from '../leadership/leadership.module';
 import { SchedulerMetricsModule } from '../metrics/scheduler.metrics';
 import { PlacementModule } from '../placement/placement.module';
 import { createPolicy } from '../policy';
@@ -9,7 +10,7 @@ import { PLACEMENT_POLICY, SchedulerService } from './scheduler.service';
 
 /** The control loop and the placement policy it runs (SCHEDULER_POLICY). */
 @Module({
-  imports: [PlacementModule, DemandModule, ResidencyModule, SchedulerMetricsModule],
+  imports: [LeadershipModule, PlacementModule, DemandModule, ResidencyModule, SchedulerMetricsModule],
   providers: [
     {
       provide: PLACEMENT_POLICY,

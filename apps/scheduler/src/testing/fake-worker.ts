@@ -16,11 +16,16 @@ export interface FakeWorkerOptions {
   loadedSizeGb?: number;
   loadMs?: number;
   statusEveryMs?: number;
+  /** When set, a stream that ends is followed by a new one to the next address after this long (a worker with several scheduler replicas). */
+  reconnectMs?: number;
 }
 
 export class FakeWorker {
   readonly received: placementV1.SchedulerCommand[] = [];
-  private readonly client: InstanceType<typeof placementV1.PlacementServiceClient>;
+  private readonly clients: InstanceType<typeof placementV1.PlacementServiceClient>[];
+  private index = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private call: ClientDuplexStream<placementV1.WorkerMessage, placementV1.SchedulerCommand> | undefined;
   private readonly resident = new Map<string, placementV1.ResidentModel>();
   private loading = '';
@@ -31,19 +36,20 @@ export class FakeWorker {
   ended = false;
 
   constructor(
-    address: string,
+    address: string | string[],
     private readonly opts: FakeWorkerOptions,
   ) {
-    this.client = new placementV1.PlacementServiceClient(address, credentials.createInsecure());
+    this.clients = [address].flat().map((a) => new placementV1.PlacementServiceClient(a, credentials.createInsecure()));
     for (const [model, gb] of Object.entries(opts.resident ?? {})) this.resident.set(model, residentModel(model, gb, Date.now() - 3_600_000));
   }
 
   connect(): void {
-    const call = this.client.attach();
+    const call = this.clients[this.index].attach();
     this.call = call;
+    this.ended = false;
     call.on('data', (cmd: placementV1.SchedulerCommand) => this.onCommand(cmd));
-    call.on('error', () => this.onEnd());
-    call.on('end', () => this.onEnd());
+    call.on('error', () => this.onEnd(call));
+    call.on('end', () => this.onEnd(call));
     this.send({
       msg: {
         $case: 'register',
@@ -85,14 +91,22 @@ export class FakeWorker {
 
   /** Closes the stream the way a worker shutting down without unregistering would. */
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.call?.end();
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 
-  private onEnd(): void {
+  private onEnd(call: NonNullable<typeof this.call>): void {
+    if (call !== this.call || this.ended) return;
     this.ended = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.opts.reconnectMs === undefined || this.closed) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.index = (this.index + 1) % this.clients.length;
+      if (!this.closed) this.connect();
+    }, this.opts.reconnectMs);
   }
 
   private onCommand(cmd: placementV1.SchedulerCommand): void {

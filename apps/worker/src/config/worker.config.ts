@@ -11,6 +11,24 @@ const grpcTarget = (fallback: string) =>
     .default(fallback)
     .transform((v) => (v.trim().toLowerCase() === 'none' ? null : v.trim()));
 
+/** A comma-separated list of gRPC addresses, tried in turn (normalised to `a,b`), or `none`. */
+const grpcTargets = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      if (v.trim().toLowerCase() === 'none') return null;
+      const targets = v
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0);
+      if (targets.length === 0 || targets.some((t) => /\s/.test(t))) {
+        ctx.addIssue({ code: 'custom', message: 'expected host:port[,host:port...] or none' });
+        return z.NEVER;
+      }
+      return targets.join(',');
+    });
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
@@ -37,8 +55,8 @@ export const workerEnvSchema = z
     WORKER_SLOTS: positiveInt(4),
     /** GPU memory; when unset it is discovered (nvidia-smi), else reported as 0 (unknown). */
     WORKER_GPU_MEMORY_GB: z.coerce.number().positive().optional(),
-    /** Scheduler's placement gRPC address, or `none` (no Attach: static mode). */
-    SCHEDULER_GRPC_URL: grpcTarget('127.0.0.1:50052'),
+    /** Scheduler replicas' placement gRPC addresses, comma-separated (the leader accepts, standbys refuse), or `none` (no Attach: static mode). */
+    SCHEDULER_GRPC_URL: grpcTargets('127.0.0.1:50052'),
     /** Auth's gRPC address for RecordUsage, or `none` (usage is not recorded). */
     AUTH_GRPC_URL: grpcTarget('127.0.0.1:50051'),
     /** Model catalogue, relative to the working directory or the repository root. */

@@ -11,18 +11,31 @@ type Residency = Pick<ResidencyService, 'load' | 'evict' | 'snapshot' | 'onChang
 
 /** A stream that lived this long is considered healthy: the next reconnect starts from the shortest delay. */
 const HEALTHY_STREAM_MS = 10_000;
+/** Pause before trying the next scheduler address after a refused or lost stream. */
+const NEXT_ADDRESS_DELAY_MS = 100;
 
 /**
  * The worker's side of `placement.v1.Attach`: registers, reports status every
  * WORKER_STATUS_INTERVAL_MS (and at once when residency changes), and obeys Load/Evict commands,
- * answering each with its result. When the stream breaks it reconnects with backoff; meanwhile the
- * worker keeps serving what is resident. SCHEDULER_GRPC_URL=none disables it (static mode).
+ * answering each with its result. Meanwhile the worker keeps serving what is resident.
+ *
+ * SCHEDULER_GRPC_URL lists the scheduler replicas; only the leader keeps a stream (a standby refuses
+ * it at once). When a stream is refused or breaks, the next address is tried after a short pause;
+ * once every address has failed in a row, the next try waits with backoff. SCHEDULER_GRPC_URL=none
+ * disables it (static mode).
  */
 @Injectable()
 export class PlacementClient {
-  private client: placementV1.PlacementServiceClient | undefined;
+  private targets: string[] = [];
+  private clients: placementV1.PlacementServiceClient[] = [];
+  /** Index of the address the current (or next) stream uses. */
+  private index = 0;
   private call: AttachCall | undefined;
   private connectedAt = 0;
+  /** Whether the current stream brought a command (a leader is on the other end). */
+  private commanded = false;
+  /** Streams in a row that were refused or broke early, across addresses. */
+  private failures = 0;
   private attempt = 0;
   private statusTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -47,18 +60,21 @@ export class PlacementClient {
   }
 
   start(): void {
-    const target = this.config.SCHEDULER_GRPC_URL;
-    if (!target) {
+    if (!this.config.SCHEDULER_GRPC_URL) {
       this.log.info('SCHEDULER_GRPC_URL=none: no placement stream (static mode)');
       return;
     }
-    this.client = new placementV1.PlacementServiceClient(target, credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.initial_reconnect_backoff_ms': this.config.WORKER_RECONNECT_MIN_MS,
-      'grpc.max_reconnect_backoff_ms': this.config.WORKER_RECONNECT_MAX_MS,
-    });
+    this.targets = this.config.SCHEDULER_GRPC_URL.split(',');
+    this.clients = this.targets.map(
+      (target) =>
+        new placementV1.PlacementServiceClient(target, credentials.createInsecure(), {
+          'grpc.keepalive_time_ms': 10_000,
+          'grpc.keepalive_timeout_ms': 5_000,
+          'grpc.keepalive_permit_without_calls': 1,
+          'grpc.initial_reconnect_backoff_ms': this.config.WORKER_RECONNECT_MIN_MS,
+          'grpc.max_reconnect_backoff_ms': this.config.WORKER_RECONNECT_MAX_MS,
+        }),
+    );
     this.residency.onChange(() => this.sendStatus());
     this.connect();
     this.statusTimer = setInterval(() => this.sendStatus(), this.config.WORKER_STATUS_INTERVAL_MS);
@@ -94,17 +110,21 @@ export class PlacementClient {
       await ended;
       call.cancel();
     }
-    this.client?.close();
+    for (const client of this.clients) client.close();
     this.log.info({ reason }, 'unregistered from the scheduler');
   }
 
   private connect(): void {
-    if (this.stopped || !this.client) return;
-    const call = this.client.attach();
+    const client = this.clients[this.index];
+    if (this.stopped || !client) return;
+    const call = client.attach();
     this.call = call;
     this.connectedAt = Date.now();
+    this.commanded = false;
     call.on('data', (cmd: placementV1.SchedulerCommand) => {
       this.attempt = 0;
+      this.failures = 0;
+      this.commanded = true;
       this.onCommand(cmd);
     });
     call.on('error', (err: Error) => this.dropped(call, err.message));
@@ -121,6 +141,8 @@ export class PlacementClient {
           memoryTotalBytes: snap.memoryTotalBytes,
           resident: snap.resident,
           loadTimes: snap.loadTimes,
+          // This process's start: a new value tells the scheduler an earlier process of ours died.
+          startedAtMs: Math.round(performance.timeOrigin),
         },
       },
     });
@@ -132,9 +154,21 @@ export class PlacementClient {
     this.call = undefined;
     call.cancel();
     if (this.stopped) return;
-    if (Date.now() - this.connectedAt > HEALTHY_STREAM_MS) this.attempt = 0;
-    const delay = backoffDelay(this.attempt++, this.config.WORKER_RECONNECT_MIN_MS, this.config.WORKER_RECONNECT_MAX_MS);
-    this.log.warn({ why, retryInMs: delay }, 'placement stream lost: still serving resident models, reconnecting');
+    const from = this.targets[this.index];
+    if (this.commanded || Date.now() - this.connectedAt > HEALTHY_STREAM_MS) {
+      this.attempt = 0;
+      this.failures = 0;
+    } else {
+      this.failures++;
+    }
+    // Next address at once; with backoff once a whole cycle of them failed (or with one address).
+    this.index = (this.index + 1) % this.targets.length;
+    const cycleFailed = this.failures > 0 && this.failures % this.targets.length === 0;
+    const delay = cycleFailed || this.targets.length === 1 ? backoffDelay(this.attempt++, this.config.WORKER_RECONNECT_MIN_MS, this.config.WORKER_RECONNECT_MAX_MS) : NEXT_ADDRESS_DELAY_MS;
+    const fields = { why, scheduler: from, next: this.targets[this.index], retryInMs: delay };
+    // A standby's refusal is routine while a cycle goes on; say more once every address failed.
+    if (this.failures > 0 && !cycleFailed) this.log.debug(fields, 'placement stream refused or lost: trying the next scheduler');
+    else this.log.warn(fields, 'placement stream lost: still serving resident models, reconnecting');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
     this.reconnectTimer.unref();
   }

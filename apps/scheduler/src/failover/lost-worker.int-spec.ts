@@ -66,8 +66,10 @@ async function orphanedJob() {
   // The worker process's BullMQ Worker (named by WORKER_ID, as apps/worker names it) takes the job and never finishes it.
   let taken!: () => void;
   const took = new Promise<void>((r) => (taken = r));
+  const connection = redis.duplicate();
+  cleanups.push(() => connection.disconnect());
   const process = new Worker(queue.name, () => { taken(); return new Promise(() => undefined); }, {
-    connection: redis.duplicate(),
+    connection,
     prefix: Queues.bullPrefix(prefix),
     name: 'w1',
     lockDuration: 60_000,

@@ -180,6 +180,40 @@ describe('faults, as a client sees them', () => {
     await until(async () => (p.output().includes(`worker-${holder} is back`) ? true : undefined), 60_000, 'the launcher to restart the worker');
   });
 
+  test('a worker frozen mid-generation (SIGSTOP: a hung machine, not restarted): declared lost, its streams end in-band, its other jobs run elsewhere', async () => {
+    const holder = await holderOf(HOT);
+    const prompts = Array.from({ length: 4 }, (_, i) => `A long tale about frozen machine ${i}.`);
+    let withText = 0;
+    let twoHaveText!: () => void;
+    const textSeen = new Promise<void>((r) => (twoHaveText = r));
+    const streams = prompts.slice(0, 2).map((q) =>
+      stream(p.demoKey, chatBody(q), () => {
+        if (++withText === 2) twoHaveText();
+      }),
+    );
+    const sdk = new OpenAI({ baseURL: `${p.baseUrl}/v1`, apiKey: p.demoKey, maxRetries: 0 });
+    const wholes = prompts.slice(2).map(async (q) => {
+      const r = await sdk.chat.completions.create(chatBody(q) as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
+      return { text: r.choices[0].message.content ?? '', at: Date.now() };
+    });
+    await textSeen;
+    const frozenAt = kill(`worker-${holder}`, 'SIGSTOP');
+    try {
+      const seen = await Promise.all(streams);
+      const answered = await Promise.all(wholes);
+      const broken = seen.filter((x) => !x.done);
+      assert.ok(broken.length > 0, 'the freeze hit streams mid-generation');
+      for (const b of broken) assert.equal(b.error?.code, 'worker_lost');
+      const resolvedIn = Math.max(...broken.map((x) => x.endedAt - frozenAt));
+      figure('worker frozen: running streams ended in-band after (ms)', resolvedIn);
+      figure('worker frozen: non-stream requests answered after (ms)', Math.max(...answered.map((a) => a.at - frozenAt)));
+      assert.ok(resolvedIn < 15_000, `running jobs of the lost worker resolved within 15 s (took ${resolvedIn} ms)`);
+      for (const a of answered) assert.ok(a.text.length > 0);
+    } finally {
+      kill(`worker-${holder}`, 'SIGCONT');
+    }
+  });
+
   test('the scheduler leader killed with a cold-model request waiting: a standby takes over and the request is served', async () => {
     const leaderIndex = await until(async () => {
       for (let i = 0; i < p.schedulerUrls.length; i++) if ((await metric(p.schedulerUrls[i], 'switchyard_scheduler_leader')) === 1) return i;

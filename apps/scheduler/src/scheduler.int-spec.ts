@@ -1,29 +1,16 @@
 /**
  * The scheduler end to end against the machine's Redis, with fake workers on real gRPC streams.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { BULLMQ_PRIORITY, Queues, RedisKeys, residencyEntrySchema, ResidencyEntry } from '@switchyard/contracts';
 import { WorkerRegistry } from './placement/worker-registry.service';
 import { FakeWorker } from './testing/fake-worker';
-import { dropPrefix, eventually, newPrefix, startScheduler, TEST_REDIS_URL, writeCatalogue, RunningScheduler } from './testing/scheduler-harness';
+import { eventually, newPrefix, startScheduler, writeCatalogue, RunningScheduler, testScope } from './testing/scheduler-harness';
 
-const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+const { redis, prefixes, cleanups } = testScope();
 const catalogueFile = writeCatalogue();
-const prefixes: string[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  await redis.ping();
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  for (const p of prefixes) await dropPrefix(redis, p);
-  await redis.quit();
-});
 
 async function scheduler(env: Record<string, string> = {}, prefix = newPrefix()): Promise<RunningScheduler & { prefix: string }> {
   if (!prefixes.includes(prefix)) prefixes.push(prefix);

@@ -1,3 +1,4 @@
 export * from './connection';
 export * from './subscriber';
 export * from './redis.module';
+export * from './inference-queues';

@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import IORedis from 'ioredis';
 import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
@@ -8,6 +8,11 @@ import { InferenceProducer } from './inference.producer';
 const prefix = randomPrefix('t-producer');
 const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
 const producer = new InferenceProducer(redis, loadEdgeConfig({ SWITCHYARD_PREFIX: prefix }));
+
+// The producer fails fast while its connection is not ready (a request must not wait for Redis).
+before(async () => {
+  await redis.ping();
+});
 
 after(async () => {
   await producer.onApplicationShutdown();

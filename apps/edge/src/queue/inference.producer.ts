@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BULLMQ_PRIORITY,
@@ -9,7 +9,7 @@ import {
   type CancelMessage,
   type InferenceJob,
 } from '@switchyard/contracts';
-import { assertRedisReady, REDIS } from '@switchyard/redis';
+import { assertRedisReady, InferenceQueues, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import type { JobPresence } from './job-run';
 
@@ -29,17 +29,16 @@ export interface QueueDepth {
  */
 @Injectable()
 export class InferenceProducer implements OnApplicationShutdown {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues: InferenceQueues;
   /** Per queue: when requests this edge admitted but has not enqueued yet were admitted (ms). */
   private readonly reserved = new Map<string, number[]>();
-  private readonly bullPrefix: string;
   private readonly cancelChannel: string;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(EDGE_CONFIG) config: EdgeConfig,
   ) {
-    this.bullPrefix = Queues.bullPrefix(config.SWITCHYARD_PREFIX);
+    this.queues = new InferenceQueues(redis, config.SWITCHYARD_PREFIX);
     this.cancelChannel = RedisKeys.cancelChannel(config.SWITCHYARD_PREFIX);
   }
 
@@ -47,13 +46,7 @@ export class InferenceProducer implements OnApplicationShutdown {
     // BullMQ readies a queue by waiting for the connection: during a Redis outage that would be a
     // hang, and a request must get its 503 at once instead.
     assertRedisReady(this.redis, 'enqueue');
-    const name = Queues.inference(pool, model);
-    let q = this.queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.bullPrefix });
-      this.queues.set(name, q);
-    }
-    return q;
+    return this.queues.get(pool, model);
   }
 
   async enqueue(job: InferenceJob): Promise<void> {
@@ -125,6 +118,6 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    await this.queues.closeAll();
   }
 }

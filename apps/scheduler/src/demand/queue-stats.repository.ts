@@ -4,7 +4,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { CatalogueModel, poolSchema, Queues } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { MODEL_CATALOGUE } from '../config/catalogue';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 /** One read of one `(pool, model)` queue. */
 export interface QueueStats {

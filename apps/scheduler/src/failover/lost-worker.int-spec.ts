@@ -2,28 +2,15 @@
  * A dead worker's running jobs are resolved as soon as the scheduler knows it is gone — not when
  * BullMQ's lock expires — against the machine's Redis, with fake workers on real gRPC streams.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { BULLMQ_PRIORITY, type InferenceJob, Queues, RedisKeys, relayMessageSchema, type RelayLost } from '@switchyard/contracts';
 import { FakeWorker } from '../testing/fake-worker';
-import { dropPrefix, eventually, newPrefix, startScheduler, TEST_REDIS_URL, writeCatalogue } from '../testing/scheduler-harness';
+import { eventually, newPrefix, startScheduler, writeCatalogue, testScope } from '../testing/scheduler-harness';
 
-const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+const { redis, prefixes, cleanups } = testScope();
 const catalogueFile = writeCatalogue();
-const prefixes: string[] = [];
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-
-before(async () => {
-  await redis.ping();
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  for (const p of prefixes) await dropPrefix(redis, p);
-  await redis.quit();
-});
 
 const job = (requestId: string): InferenceJob => ({
   requestId,

@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { type Job, Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { inferenceJobSchema, Queues, RedisKeys, type RelayLost } from '@switchyard/contracts';
+import { inferenceJobSchema, RedisKeys, type RelayLost } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { REDIS } from '../redis/redis.module';
+import { InferenceQueues, REDIS } from '@switchyard/redis';
 
 /** A job a dead worker process was running. */
 export interface OrphanedJob {
@@ -21,14 +21,13 @@ export interface OrphanedJob {
  */
 @Injectable()
 export class OrphanedJobsRepository implements BeforeApplicationShutdown {
-  private readonly queues = new Map<string, Queue>();
-  private readonly bullPrefix: string;
+  private readonly queues: InferenceQueues;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(SCHEDULER_CONFIG) private readonly config: Pick<SchedulerConfig, 'SWITCHYARD_PREFIX'>,
   ) {
-    this.bullPrefix = Queues.bullPrefix(config.SWITCHYARD_PREFIX);
+    this.queues = new InferenceQueues(redis, config.SWITCHYARD_PREFIX);
   }
 
   /** Active jobs of the queue taken by `workerId` before `takenBefore` (unix ms). */
@@ -71,7 +70,7 @@ export class OrphanedJobsRepository implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    await this.queues.closeAll();
   }
 
   /** The dead process's lock token ("0", which skips the check, once the lock has expired). */
@@ -80,12 +79,6 @@ export class OrphanedJobsRepository implements BeforeApplicationShutdown {
   }
 
   private queue(pool: string, model: string): Queue {
-    const name = Queues.inference(pool, model);
-    let q = this.queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.bullPrefix });
-      this.queues.set(name, q);
-    }
-    return q;
+    return this.queues.get(pool, model);
   }
 }

@@ -2,33 +2,21 @@
  * Scheduler replicas against the machine's Redis: one leads, the others stand by and take over when
  * it dies; the leader republishes its whole state when Redis comes back empty.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials, type ServiceError, status as GrpcStatus } from '@grpc/grpc-js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BULLMQ_PRIORITY, placementV1, Queues, RedisKeys, residencyEntrySchema } from '@switchyard/contracts';
 import { WorkerRegistry } from '../placement/worker-registry.service';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 import { FakeWorker } from '../testing/fake-worker';
-import { dropPrefix, eventually, newPrefix, startScheduler, TEST_REDIS_URL, writeCatalogue, type RunningScheduler } from '../testing/scheduler-harness';
+import { eventually, newPrefix, startScheduler, writeCatalogue, type RunningScheduler, testScope } from '../testing/scheduler-harness';
 import { spawnScheduler } from '../testing/scheduler-process';
 import { LeaderElection } from './leader-election.service';
 
-const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+const { redis, prefixes, cleanups } = testScope();
 const catalogueFile = writeCatalogue();
-const prefixes: string[] = [];
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-
-before(async () => {
-  await redis.ping();
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  for (const p of prefixes) await dropPrefix(redis, p);
-  await redis.quit();
-});
 
 function prefix(): string {
   const p = newPrefix();

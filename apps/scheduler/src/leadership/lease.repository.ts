@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 /** Takes the lease when nobody holds it: the value is `<replica id>:<INCR of the fence counter>`. */
 const ACQUIRE_LUA = `

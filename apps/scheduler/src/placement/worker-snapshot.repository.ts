@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RedisKeys } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { FencedWriter } from '../leadership/fenced-writer';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 /** What the scheduler saves about each worker, so a restarted scheduler knows the cluster at once. */
 export const savedWorkerSchema = z.object({

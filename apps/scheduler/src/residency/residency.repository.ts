@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { RedisKeys, ResidencyEntry } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { FencedWriter } from '../leadership/fenced-writer';
-import { REDIS } from '../redis/redis.module';
+import { REDIS } from '@switchyard/redis';
 
 /** Hash `RedisKeys.residency(prefix)`: model -> JSON `ResidencyEntry`, read by edges. Writes are fenced by the leader lease. */
 @Injectable()

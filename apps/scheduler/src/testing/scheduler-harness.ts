@@ -1,5 +1,6 @@
 /** Boots the scheduler in-process against the machine's Redis, with a throw-away key prefix. */
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,4 +86,21 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * One test file's connection to the machine's Redis, its throw-away prefixes (dropped at the end)
+ * and its cleanups (run in reverse at the end), registered with node:test's before/after.
+ */
+export function testScope(): { redis: Redis; prefixes: string[]; cleanups: Array<() => Promise<unknown> | unknown> } {
+  const scope = { redis: new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null }), prefixes: [] as string[], cleanups: [] as Array<() => Promise<unknown> | unknown> };
+  before(async () => {
+    await scope.redis.ping();
+  });
+  after(async () => {
+    for (const c of scope.cleanups.reverse()) await c();
+    for (const p of scope.prefixes) await dropPrefix(scope.redis, p);
+    await scope.redis.quit();
+  });
+  return scope;
 }

@@ -5,7 +5,7 @@ import { INFERENCE_JOB_NAME, Queues } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { OllamaHealth } from '../ollama/ollama-health.service';
-import { REDIS_BULL } from '../redis/redis.tokens';
+import { REDIS_BLOCKING } from '@switchyard/redis';
 import { InferenceProcessor, type InferenceResult, type ModelRun } from './inference.processor';
 
 type JobName = typeof INFERENCE_JOB_NAME;
@@ -37,7 +37,7 @@ export class JobPullers {
   constructor(
     @Inject(WORKER_CONFIG)
     private readonly config: Pick<WorkerConfig, 'WORKER_POOL' | 'WORKER_SLOTS' | 'SWITCHYARD_PREFIX' | 'WORKER_LOCK_DURATION_MS' | 'WORKER_ID'>,
-    @Inject(REDIS_BULL) private readonly connection: Redis,
+    @Inject(REDIS_BLOCKING) private readonly connection: Redis,
     processor: InferenceProcessor,
     @Inject(OllamaHealth) private readonly health: Pick<OllamaHealth, 'isDown'>,
     @Inject(ROOT_LOGGER) logger: Logger,

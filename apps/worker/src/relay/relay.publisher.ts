@@ -5,7 +5,7 @@ import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { z } from 'zod';
 import type { ollamaToolCallSchema } from '@switchyard/contracts';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
-import { REDIS_COMMANDS } from '../redis/redis.tokens';
+import { REDIS } from '@switchyard/redis';
 
 export type ToolCall = z.infer<typeof ollamaToolCallSchema>;
 
@@ -33,7 +33,7 @@ export class RelayPublisher {
   private readonly log: Logger;
 
   constructor(
-    @Inject(REDIS_COMMANDS) private readonly sink: RelaySink,
+    @Inject(REDIS) private readonly sink: RelaySink,
     @Inject(WORKER_CONFIG) private readonly config: Pick<WorkerConfig, 'SWITCHYARD_PREFIX' | 'WORKER_ID' | 'WORKER_RELAY_COALESCE_MS'>,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {

@@ -1,2 +1,0 @@
-/** The scheduler's command connection, from `@switchyard/redis`'s RedisModule (imported by the app module). */
-export { REDIS } from '@switchyard/redis';

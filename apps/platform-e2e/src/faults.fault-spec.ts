@@ -263,7 +263,9 @@ describe('faults, as a client sees them', () => {
       });
       return { status: r.status, ms: Date.now() - t0, body: (await r.json()) as { error?: { code: string } }, retryAfter: r.headers.get('retry-after') };
     };
-    const before = await ask(p.demoKey);
+    // A key first used just now: its verdict is cached for EDGE_AUTH_CACHE_TTL_MS (30 s) from now.
+    const recent = (await admin(p).createKey()).key;
+    const before = await ask(recent);
     assert.equal(before.status, 200, JSON.stringify(before.body));
     kill('auth', 'SIGSTOP');
     try {
@@ -273,7 +275,7 @@ describe('faults, as a client sees them', () => {
       assert.ok(stalled.retryAfter);
       figure('auth stalled: uncached key answered 503 after (ms)', stalled.ms);
       assert.ok(stalled.ms < 4_000);
-      const cached = await ask(p.demoKey);
+      const cached = await ask(recent);
       assert.equal(cached.status, 200, `a cached verdict keeps a recent key working: ${JSON.stringify(cached.body)}`);
     } finally {
       kill('auth', 'SIGCONT');

@@ -1,12 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ObservabilityModule, type Logger } from '@switchyard/observability';
 import { RedisModule } from '@switchyard/redis';
-import { CompletionsModule } from './completions/completions.module';
 import { EdgeConfigModule } from './config/edge-config.module';
 import type { EdgeConfig } from './config/edge.config';
-import { EmbeddingsModule } from './embeddings/embeddings.module';
 import { EdgeMetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
+import { OpenAIModule } from './protocols/openai/openai.module';
 import { VERSION } from './version';
 
 @Module({})
@@ -20,8 +19,7 @@ export class AppModule {
         // The request path fails fast while Redis is away: a 503, never a hang.
         RedisModule.forRoot({ url: config.REDIS_URL, name: config.EDGE_ID, commands: 'request', subscriber: true }),
         EdgeMetricsModule,
-        CompletionsModule,
-        EmbeddingsModule,
+        OpenAIModule,
         ModelsModule,
       ],
     };

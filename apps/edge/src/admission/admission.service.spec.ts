@@ -87,6 +87,13 @@ test('pool and priority come from the key\'s policy; the model\'s pool otherwise
   assert.deepEqual(t2.headers, {}, 'no x-ratelimit headers for a key without limits');
 });
 
+test('a max_tokens beyond the room the prompt leaves in the window is clamped to it, not refused', async () => {
+  const { svc } = setup();
+  const t = await svc.admit(ctx(), req({ contextTokens: 960, maxTokens: 50 }));
+  assert.equal(t.maxTokens, 40);
+  assert.equal((await svc.admit(ctx(), req({ contextTokens: 100, maxTokens: 50 }))).maxTokens, 50);
+});
+
 test('cheap refusals come before any Redis work', async () => {
   const { svc, depthCalls, rateCalls } = setup();
   await assert.rejects(svc.admit(ctx(), req({ model: 'zzz' })), rejects(404, 'model_not_found'));
@@ -94,7 +101,6 @@ test('cheap refusals come before any Redis work', async () => {
   await assert.rejects(svc.admit(ctx(), req({ model: 'e' })), rejects(400, 'model_not_supported'));
   await assert.rejects(svc.admit(ctx(), req({ maxTokens: 51 })), rejects(400, 'invalid_value'));
   await assert.rejects(svc.admit(ctx(), req({ contextTokens: 1000 })), rejects(400, 'context_length_exceeded'));
-  await assert.rejects(svc.admit(ctx(), req({ contextTokens: 960, maxTokens: 50 })), rejects(400, 'context_length_exceeded'));
   await assert.rejects(svc.admit(ctx({ tokenBudget: 100 }, { budgetUsed: 100 }), req()), rejects(429, 'insufficient_quota'));
   assert.deepEqual(depthCalls, []);
   assert.deepEqual(rateCalls, []);

@@ -34,6 +34,11 @@ export interface Ticket {
   priority: PriorityClass;
   /** Tokens counted against tokens-per-minute now; settled to the real count when the job ends. */
   reservedTokens: number;
+  /**
+   * The answer's token limit to run with: the client's, clamped to the room its prompt leaves in the
+   * model's fixed window (as Ollama does: the answer stops there with finish_reason "length").
+   */
+  maxTokens?: number;
   headers: Record<string, string>;
 }
 
@@ -65,7 +70,7 @@ export class AdmissionService {
 
   async admit(ctx: AuthContext, req: AdmissionRequest): Promise<Ticket> {
     const model = this.resolveModel(ctx, req.model);
-    this.checkShape(model, req);
+    const maxTokens = this.checkShape(model, req);
     const pool = ctx.policy.pool ?? model.pool;
     if (ctx.policy.tokenBudget > 0 && ctx.budgetUsed >= ctx.policy.tokenBudget) {
       throw new OpenAIError(
@@ -95,7 +100,7 @@ export class AdmissionService {
     }
 
     const reservedTokens =
-      req.endpoint === 'embeddings' ? req.promptTokens : req.promptTokens + (req.maxTokens ?? Math.min(DEFAULT_COMPLETION_RESERVE, model.maxOutputTokens));
+      req.endpoint === 'embeddings' ? req.promptTokens : req.promptTokens + (maxTokens ?? Math.min(DEFAULT_COMPLETION_RESERVE, model.maxOutputTokens));
     const rpm = ctx.policy.requestsPerMinute;
     const tpm = ctx.policy.tokensPerMinute;
     let headers: Record<string, string> = {};
@@ -110,7 +115,7 @@ export class AdmissionService {
         throw this.rateLimited(r, headers, reservedTokens);
       }
     }
-    return { model, pool, priority: ctx.policy.priority, reservedTokens, headers };
+    return { model, pool, priority: ctx.policy.priority, reservedTokens, headers, maxTokens };
   }
 
   /**
@@ -146,7 +151,8 @@ export class AdmissionService {
     await this.rateLimits.refund(ctx.keyId, requestId, ticket.reservedTokens).catch(() => undefined);
   }
 
-  private checkShape(model: CatalogueModel, req: AdmissionRequest): void {
+  /** Refuses what can never run; returns the answer's token limit to run with. */
+  private checkShape(model: CatalogueModel, req: AdmissionRequest): number | undefined {
     if (req.endpoint !== 'embeddings' && model.kind === 'embedding') {
       throw Errors.badRequest(`The model '${model.name}' is an embedding model; use /v1/embeddings.`, 'model', 'model_not_supported');
     }
@@ -161,19 +167,17 @@ export class AdmissionService {
         );
       }
     }
-    const total = req.contextTokens + (req.maxTokens ?? 0);
-    if (req.contextTokens >= model.contextWindow || total > model.contextWindow) {
-      const detail =
-        req.maxTokens !== undefined
-          ? `(about ${req.contextTokens} in the ${req.promptParam}, ${req.maxTokens} in the completion)`
-          : `in the ${req.promptParam}`;
+    // Only a prompt that cannot fit on its own is refused; a limit beyond the room left is clamped.
+    if (req.contextTokens >= model.contextWindow) {
       throw Errors.badRequest(
-        `This model's maximum context length is ${model.contextWindow} tokens. However, your request needs about ${total} tokens ${detail}. Please reduce the length of the ${req.promptParam} or completion.`,
+        `This model's maximum context length is ${model.contextWindow} tokens. However, your ${req.promptParam} alone needs about ${req.contextTokens} tokens. Please reduce the length of the ${req.promptParam}.`,
         req.promptParam,
         'context_length_exceeded',
         'context_length',
       );
     }
+    if (req.maxTokens === undefined) return undefined;
+    return Math.min(req.maxTokens, model.contextWindow - req.contextTokens);
   }
 
   private rateLimited(r: RateLimitResult, headers: Record<string, string>, tokens: number): OpenAIError {

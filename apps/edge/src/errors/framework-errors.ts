@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@switchyard/observability';
 import { Errors, OpenAIError, errorTypeForStatus } from './openai-error';
 import type { RejectionSink } from './openai-exception.filter';
-import { sendOpenAIError } from './send-error';
+import { sendError } from './send-error';
 
 /**
  * Fastify's `frameworkErrors`: what Fastify refuses while routing, before any hook, handler or Nest
@@ -17,7 +17,7 @@ export function frameworkErrorHandler(
     const err = toOpenAIError(error, request, logger);
     if (err.reason) onRejection(err.reason);
     logger.debug({ code: error.code, status: err.status, url: request.raw.url }, 'refused while routing');
-    sendOpenAIError(reply, err);
+    sendError(reply, request, err);
   };
 }
 

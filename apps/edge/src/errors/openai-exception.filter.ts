@@ -4,7 +4,7 @@ import type { Logger } from '@switchyard/observability';
 import { isRedisUnavailable } from '@switchyard/redis';
 import { isClientAbort } from './client-abort';
 import { Errors, OpenAIError, errorTypeForStatus, queueUnavailable } from './openai-error';
-import { sendOpenAIError } from './send-error';
+import { sendError } from './send-error';
 
 /** Receives every rejection, so metrics can count it by a bounded reason. */
 export type RejectionSink = (reason: string) => void;
@@ -38,7 +38,7 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       this.logger.warn({ status: err.status, code: err.code }, 'error after the response started');
       return;
     }
-    sendOpenAIError(reply, err);
+    sendError(reply, request, err);
   }
 
   private toOpenAIError(exception: unknown, request: FastifyRequest): OpenAIError {

@@ -15,7 +15,7 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.i
   }
   const r = schema.safeParse(body);
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
+  const issue = explain(r.error.issues[0]);
   const param = formatPath(issue.path);
   const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
   const message = missing ? `Missing required parameter: '${param}'.` : `Invalid value for '${param || 'body'}': ${issue.message}`;
@@ -29,4 +29,17 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
     else out += out ? `.${String(p)}` : String(p);
   }
   return out;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The issue worth telling: for a value that matched none of a union's branches, the branch it was
+ * closest to (not a mere type mismatch) — "at most 16 stop sequences", not "Invalid input".
+ */
+function explain(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union') return issue;
+  const near = issue.errors.find((branch) => branch.length > 0 && branch[0].code !== 'invalid_type');
+  if (!near) return issue;
+  return explain({ ...near[0], path: [...issue.path, ...near[0].path] } as Issue);
 }

@@ -1,12 +1,14 @@
-import type { FastifyReply } from 'fastify';
-import { type OpenAIError, retryCannotHelp } from './openai-error';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorShapeOf } from '../protocols/error-shapes';
+import type { OpenAIError } from './openai-error';
 
 /**
- * Answers `err` in OpenAI's shape with its headers, adding `x-should-retry: false` where a retry
- * cannot help. The one renderer behind the exception filter and Fastify's framework errors.
+ * Answers `err` with its status and headers, in the error shape of the API the request came in by
+ * (OpenAI's, Ollama's, Anthropic's). The one renderer behind the exception filter and Fastify's
+ * framework errors.
  */
-export function sendOpenAIError(reply: FastifyReply, err: OpenAIError): void {
-  const headers: Record<string, string> = { ...err.headers };
-  if (retryCannotHelp(err.status, err.code)) headers['x-should-retry'] = 'false';
-  void reply.status(err.status).headers(headers).type('application/json').send(err.body());
+export function sendError(reply: FastifyReply, request: FastifyRequest, err: OpenAIError): void {
+  const shape = errorShapeOf(request);
+  const headers: Record<string, string> = { ...err.headers, ...shape.headers?.(err) };
+  void reply.status(err.status).headers(headers).type('application/json').send(shape.body(err));
 }

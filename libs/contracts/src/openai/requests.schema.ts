@@ -73,7 +73,12 @@ export const responseFormatSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional();
+/** OpenAI allows 4 stop sequences; Ollama any number. Editors send more (Continue's autocomplete sends 6): up to 16. */
+export const MAX_STOP_SEQUENCES = 16;
+const stopSchema = z
+  .union([z.string(), z.array(z.string()).max(MAX_STOP_SEQUENCES, `at most ${MAX_STOP_SEQUENCES} stop sequences are accepted`)])
+  .nullable()
+  .optional();
 const streamOptionsSchema = z.object({ include_usage: z.boolean().optional() }).nullable().optional();
 
 export const chatCompletionRequestSchema = z.object({

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APIError } from 'openai';
 import { assertOpenAISchema } from '@switchyard/testing';
-import { ALL_KEY, readSse, startEdgeHarness, type EdgeHarness } from '../testing/edge-harness';
+import { ALL_KEY, readSse, startEdgeHarness, type EdgeHarness } from '../../testing/edge-harness';
 
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -168,6 +168,24 @@ describe('POST chat/completions (official openai client, fake worker over real R
     assert.ok(job2.work.kind === 'chat');
     assert.deepEqual(job2.work.format, schema);
     assert.deepEqual(job2.work.options, { temperature: 1, top_p: 1, num_predict: 32 });
+  });
+
+  test("stop sequences as editors send them: Continue's six are accepted and passed on; past 16 the 400 names the cap", async () => {
+    const stops = ['[PREFIX]', '[SUFFIX]', '[MIDDLE]', '\n\n', '/src/', '```'];
+    await h.client().chat.completions.create({ model: 'llama3.1:8b', messages: [{ role: 'user', content: 'hi' }], stop: stops });
+    const job = h.worker.received[h.worker.received.length - 1];
+    assert.ok(job.work.kind === 'chat');
+    assert.deepEqual(job.work.options.stop, stops);
+    await assert.rejects(
+      h.client().chat.completions.create({ model: 'llama3.1:8b', messages: [{ role: 'user', content: 'hi' }], stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }),
+      (err: unknown) => {
+        assert.ok(err instanceof APIError);
+        assert.equal(err.status, 400);
+        assert.equal(err.param, 'stop');
+        assert.match(err.message, /at most 16 stop sequences/);
+        return true;
+      },
+    );
   });
 
   test('n other than 1, logprobs, bad images and malformed tool arguments get a clear 400', async () => {

@@ -1,11 +1,12 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /**
- * A Server-Sent Events response on the raw Node response (the Fastify reply is hijacked): headers
- * flushed at once, `data:` events, and a comment line whenever the stream has been silent for
- * `keepaliveMs` (the openai SDK and browsers ignore comments; proxies see traffic).
+ * A streamed response on the raw Node response (the Fastify reply is hijacked): headers flushed at
+ * once, then whatever text the protocol writes (SSE events, NDJSON lines), and `keepAlive` whenever
+ * the stream has been silent for `keepaliveMs` (an SSE comment, Anthropic's `ping`; clients ignore
+ * it, proxies see traffic). No keep-alive text: nothing is written while waiting.
  */
-export class SseStream {
+export class StreamResponse {
   private timer: NodeJS.Timeout | undefined;
   private lastWrite = 0;
   private done = false;
@@ -13,12 +14,13 @@ export class SseStream {
   constructor(
     private readonly res: ServerResponse,
     private readonly keepaliveMs: number,
+    private readonly keepAlive: string | undefined,
   ) {}
 
-  open(headers: OutgoingHttpHeaders): void {
+  open(contentType: string, headers: OutgoingHttpHeaders): void {
     this.res.writeHead(200, {
       ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': contentType,
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
@@ -26,9 +28,11 @@ export class SseStream {
     this.res.flushHeaders();
     this.res.socket?.setNoDelay(true);
     this.lastWrite = Date.now();
+    if (!this.keepAlive) return;
+    const text = this.keepAlive;
     const tick = Math.max(10, Math.floor(this.keepaliveMs / 2));
     this.timer = setInterval(() => {
-      if (Date.now() - this.lastWrite >= this.keepaliveMs) this.write(': keep-alive\n\n');
+      if (Date.now() - this.lastWrite >= this.keepaliveMs) this.write(text);
     }, tick);
     this.timer.unref();
   }
@@ -37,12 +41,10 @@ export class SseStream {
     return this.done || this.res.destroyed || this.res.writableEnded;
   }
 
-  data(payload: object | string): void {
-    this.write(`data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}\n\n`);
-  }
-
-  comment(text: string): void {
-    this.write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
+  write(text: string): void {
+    if (this.closed || text.length === 0) return;
+    this.lastWrite = Date.now();
+    this.res.write(text);
   }
 
   end(): void {
@@ -51,11 +53,5 @@ export class SseStream {
     if (this.done) return;
     this.done = true;
     if (!this.res.destroyed && !this.res.writableEnded) this.res.end();
-  }
-
-  private write(text: string): void {
-    if (this.closed) return;
-    this.lastWrite = Date.now();
-    this.res.write(text);
   }
 }

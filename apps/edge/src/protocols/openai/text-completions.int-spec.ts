@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APIError } from 'openai';
 import { assertOpenAISchema } from '@switchyard/testing';
-import { ALL_KEY, readSse, startEdgeHarness, type EdgeHarness } from '../testing/edge-harness';
+import { ALL_KEY, readSse, startEdgeHarness, type EdgeHarness } from '../../testing/edge-harness';
 
 /**
  * OpenAI's `CreateCompletionResponse` says streamed and whole completions share one shape with a

@@ -19,6 +19,8 @@ const wanted = [
   'ErrorResponse',
   'Batch',
   'OpenAIFile',
+  'Response',
+  'ResponseStreamEvent',
 ];
 
 const doc = YAML.parse(readFileSync(source, 'utf8'), { maxAliasCount: -1 });

@@ -1,6 +1,7 @@
 export * from './keys';
 export * from './openai/requests.schema';
 export * from './openai/responses.schema';
+export * from './openai/responses-request.schema';
 export * from './jobs/inference-job.schema';
 export * from './jobs/relay.schema';
 export * from './catalogue/model-catalogue.schema';

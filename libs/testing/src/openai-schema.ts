@@ -15,7 +15,9 @@ export type OpenAISchemaName =
   | 'Model'
   | 'ErrorResponse'
   | 'Batch'
-  | 'OpenAIFile';
+  | 'OpenAIFile'
+  | 'Response'
+  | 'ResponseStreamEvent';
 
 let ajv: Ajv2020 | undefined;
 const cache = new Map<OpenAISchemaName, ValidateFunction>();

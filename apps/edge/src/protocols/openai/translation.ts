@@ -38,7 +38,7 @@ export function promptText(req: Pick<CompletionRequest, 'prompt'>): string {
   return typeof req.prompt === 'string' ? req.prompt : req.prompt[0];
 }
 
-function toOptions(
+export function toOptions(
   req: Pick<ChatCompletionRequest, 'temperature' | 'top_p' | 'seed' | 'stop' | 'frequency_penalty' | 'presence_penalty'>,
   maxTokens: number | null | undefined,
 ): OllamaOptions {
@@ -104,7 +104,8 @@ function textOf(content: string | Array<{ type: 'text'; text: string }>): string
   return typeof content === 'string' ? content : content.map((p) => p.text).join('\n');
 }
 
-function imageData(url: string, param: string): string {
+/** The base64 data of an image given as a data URL (400 naming `param` otherwise: no image is ever fetched). */
+export function imageData(url: string, param: string): string {
   const m = DATA_URL.exec(url);
   if (!m) {
     throw Errors.badRequest('Only images given as base64 data URLs (data:image/png;base64,...) are supported.', param, 'invalid_image_url');
@@ -114,7 +115,8 @@ function imageData(url: string, param: string): string {
   return data;
 }
 
-function parseArguments(json: string, param: string): Record<string, unknown> {
+/** Tool call arguments (a JSON string) as the object Ollama takes (400 naming `param` when they are not one). */
+export function parseArguments(json: string, param: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = json.trim() === '' ? {} : JSON.parse(json);

@@ -5,6 +5,7 @@ import { EdgeConfigModule } from './config/edge-config.module';
 import type { EdgeConfig } from './config/edge.config';
 import { EdgeMetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
+import { AnthropicModule } from './protocols/anthropic/anthropic.module';
 import { OpenAIModule } from './protocols/openai/openai.module';
 import { VERSION } from './version';
 
@@ -20,6 +21,7 @@ export class AppModule {
         RedisModule.forRoot({ url: config.REDIS_URL, name: config.EDGE_ID, commands: 'request', subscriber: true }),
         EdgeMetricsModule,
         OpenAIModule,
+        AnthropicModule,
         ModelsModule,
       ],
     };

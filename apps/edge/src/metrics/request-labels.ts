@@ -19,7 +19,7 @@ export function getRequestLabels(req: IncomingMessage): RequestLabels {
   return labels.get(req) ?? {};
 }
 
-const API_ROUTES = ['chat/completions', 'completions', 'embeddings', 'models', 'responses'] as const;
+const API_ROUTES = ['chat/completions', 'completions', 'embeddings', 'models', 'responses', 'messages', 'messages/count_tokens'] as const;
 
 /** The API route of a URL, the same under /v1/ and /api/; "other" for anything else. */
 export function routeLabel(url: string): string {

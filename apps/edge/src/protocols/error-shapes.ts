@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { type OpenAIError, retryCannotHelp } from '../errors/openai-error';
+import { anthropicErrorShape, ownsAnthropicRoute } from './anthropic/error-shape';
 
 /**
  * How one API writes an error body. Every error the edge raises is an `OpenAIError` (status, message,
@@ -18,7 +19,9 @@ export const openAIErrorShape: ErrorShape = {
 };
 
 /** One entry per API other than OpenAI's: which requests are its, and its shape. A new API adds a line. */
-const SHAPES: Array<{ owns(request: FastifyRequest): boolean; shape: ErrorShape }> = [];
+const SHAPES: Array<{ owns(request: FastifyRequest): boolean; shape: ErrorShape }> = [
+  { owns: ownsAnthropicRoute, shape: anthropicErrorShape },
+];
 
 /** The error shape of the API a request came in by (OpenAI's unless another API owns the route). */
 export function errorShapeOf(request: FastifyRequest): ErrorShape {

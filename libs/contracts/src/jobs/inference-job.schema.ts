@@ -13,6 +13,7 @@ export const BULLMQ_PRIORITY: Record<PriorityClass, number> = { interactive: 1, 
 export const ollamaOptionsSchema = z.object({
   temperature: z.number().optional(),
   top_p: z.number().optional(),
+  top_k: z.number().int().optional(),
   seed: z.number().int().optional(),
   stop: z.array(z.string()).optional(),
   num_predict: z.number().int().optional(),

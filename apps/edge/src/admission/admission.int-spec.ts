@@ -179,20 +179,18 @@ describe('admission: every refusal in OpenAI\'s shape, before anything is queued
     }
   });
 
-  test('max_tokens above the model\'s max_output_tokens or EDGE_MAX_TOKENS_CAP: 400', async () => {
-    await assert.rejects(
-      h.client().chat.completions.create(chat('tiny:1b', 'x', { max_tokens: 129 })),
-      expectError(400, 'invalid_value', (e) => assert.equal(e.param, 'max_tokens')),
-    );
+  test("max_tokens above EDGE_MAX_TOKENS_CAP: 400; above the model's max_output_tokens: clamped to it", async () => {
+    const clamped = await h.client().chat.completions.create(chat('tiny:1b', 'x [echo]', { max_tokens: 129 }));
+    assert.equal((JSON.parse(clamped.choices[0].message.content ?? '{}') as { options: { num_predict?: number } }).options.num_predict, 128);
     await assert.rejects(
       h.client().chat.completions.create(chat('llama3.1:8b', 'x', { max_completion_tokens: 5000 })),
       expectError(400, 'invalid_value', (e) => assert.equal(e.param, 'max_completion_tokens')),
     );
     await assert.rejects(
-      h.client().completions.create({ model: 'tiny:1b', prompt: 'x', max_tokens: 1000 }),
+      h.client().completions.create({ model: 'tiny:1b', prompt: 'x', max_tokens: 5000 }),
       expectError(400, 'invalid_value', (e) => assert.equal(e.param, 'max_tokens')),
     );
-    await h.client().chat.completions.create(chat('tiny:1b', 'x', { max_tokens: 128 }));
+    await h.client().completions.create({ model: 'tiny:1b', prompt: 'x', max_tokens: 1000 });
   });
 
   test('a prompt that cannot fit the fixed context window: 400 context_length_exceeded', async () => {

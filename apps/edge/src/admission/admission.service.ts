@@ -157,10 +157,11 @@ export class AdmissionService {
       throw Errors.badRequest(`The model '${model.name}' is an embedding model; use /v1/embeddings.`, 'model', 'model_not_supported');
     }
     if (req.maxTokens !== undefined) {
-      const cap = Math.min(model.maxOutputTokens, this.config.EDGE_MAX_TOKENS_CAP);
+      // The operator's hard cap is a 400; anything else too large is clamped below, as Ollama does.
+      const cap = this.config.EDGE_MAX_TOKENS_CAP;
       if (req.maxTokens > cap) {
         throw Errors.badRequest(
-          `${req.maxTokensParam ?? 'max_tokens'} is too large: ${req.maxTokens}. This model supports at most ${cap} completion tokens, whereas you provided ${req.maxTokens}.`,
+          `${req.maxTokensParam ?? 'max_tokens'} is too large: ${req.maxTokens}. This server accepts at most ${cap} completion tokens, whereas you provided ${req.maxTokens}.`,
           req.maxTokensParam ?? 'max_tokens',
           'invalid_value',
           'max_tokens',
@@ -177,7 +178,7 @@ export class AdmissionService {
       );
     }
     if (req.maxTokens === undefined) return undefined;
-    return Math.min(req.maxTokens, model.contextWindow - req.contextTokens);
+    return Math.min(req.maxTokens, model.maxOutputTokens, model.contextWindow - req.contextTokens);
   }
 
   private rateLimited(r: RateLimitResult, headers: Record<string, string>, tokens: number): OpenAIError {

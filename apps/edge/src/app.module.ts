@@ -6,6 +6,7 @@ import type { EdgeConfig } from './config/edge.config';
 import { EdgeMetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { AnthropicModule } from './protocols/anthropic/anthropic.module';
+import { OllamaModule } from './protocols/ollama/ollama.module';
 import { OpenAIModule } from './protocols/openai/openai.module';
 import { VERSION } from './version';
 
@@ -21,6 +22,7 @@ export class AppModule {
         RedisModule.forRoot({ url: config.REDIS_URL, name: config.EDGE_ID, commands: 'request', subscriber: true }),
         EdgeMetricsModule,
         OpenAIModule,
+        OllamaModule,
         AnthropicModule,
         ModelsModule,
       ],

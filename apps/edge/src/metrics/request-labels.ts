@@ -20,6 +20,8 @@ export function getRequestLabels(req: IncomingMessage): RequestLabels {
 }
 
 const API_ROUTES = ['chat/completions', 'completions', 'embeddings', 'models', 'responses', 'messages', 'messages/count_tokens'] as const;
+/** Ollama's native routes, only under /api/ (labelled `api/chat`, ...). */
+const OLLAMA_ROUTES = ['chat', 'generate', 'embed', 'tags', 'ps', 'show', 'version'] as const;
 
 /** The API route of a URL, the same under /v1/ and /api/; "other" for anything else. */
 export function routeLabel(url: string): string {
@@ -27,6 +29,7 @@ export function routeLabel(url: string): string {
   const m = /^\/(?:v1|api)\/(.+)$/.exec(path);
   if (!m) return 'other';
   const rest = m[1];
+  if (path.startsWith('/api/') && (OLLAMA_ROUTES as readonly string[]).includes(rest)) return `api/${rest}`;
   if (rest.startsWith('models/')) return 'models/{id}';
   return (API_ROUTES as readonly string[]).includes(rest) ? rest : 'other';
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { type OpenAIError, retryCannotHelp } from '../errors/openai-error';
+import { ollamaErrorShape, ownsOllamaRequest } from './ollama/ollama-error-shape';
 import { anthropicErrorShape, ownsAnthropicRoute } from './anthropic/error-shape';
 
 /**
@@ -21,6 +22,7 @@ export const openAIErrorShape: ErrorShape = {
 /** One entry per API other than OpenAI's: which requests are its, and its shape. A new API adds a line. */
 const SHAPES: Array<{ owns(request: FastifyRequest): boolean; shape: ErrorShape }> = [
   { owns: ownsAnthropicRoute, shape: anthropicErrorShape },
+  { owns: ownsOllamaRequest, shape: ollamaErrorShape },
 ];
 
 /** The error shape of the API a request came in by (OpenAI's unless another API owns the route). */

@@ -6,16 +6,28 @@ import type { AuthContext } from '../../auth/auth.service';
 import { Errors, OpenAIError } from '../../errors/openai-error';
 import { parseRequest } from '../../errors/parse-request';
 import { ApiKeyGuard, Caller } from '../../pipeline/api-key.guard';
+import { ModelCatalogueService } from '../../models/model-catalogue.service';
 import { InferencePipeline } from '../../pipeline/inference-pipeline.service';
+import { ownsOllamaRequest } from '../ollama/ollama-error-shape';
+import { OllamaEmbeddings } from '../ollama/ollama-embeddings';
 
-/** OpenAI's embeddings: one `embed` job for all inputs; vectors as float arrays or base64 float32 (LE). */
+/**
+ * OpenAI's embeddings: one `embed` job for all inputs; vectors as float arrays or base64 float32 (LE).
+ * `/api/embeddings` is also Ollama's legacy route: a body with `prompt` (no `input`) is answered as Ollama's.
+ */
 @Controller()
 @UseGuards(ApiKeyGuard)
 export class EmbeddingsController {
-  constructor(private readonly pipeline: InferencePipeline) {}
+  constructor(
+    private readonly pipeline: InferencePipeline,
+    private readonly catalogue: ModelCatalogueService,
+  ) {}
 
   @Post(['v1/embeddings', 'api/embeddings'])
   async embed(@Req() request: FastifyRequest, @Res() reply: FastifyReply, @Caller() ctx: AuthContext): Promise<void> {
+    if (ownsOllamaRequest(request)) {
+      return new OllamaEmbeddings(this.pipeline, this.catalogue).legacy({ request, reply }, ctx);
+    }
     const req = parseRequest(embeddingRequestSchema, request.body);
     this.pipeline.label(request, req.model);
     const inputs = typeof req.input === 'string' ? [req.input] : req.input;

@@ -128,7 +128,7 @@ export class InferenceProcessor {
     const lines =
       work.kind === 'chat'
         ? this.ollama.chat({ model: run.model, messages: work.messages, tools: work.tools, format: work.format, options, keep_alive: -1, stream: true, ...NO_TRUNCATION }, signal)
-        : this.ollama.generate({ model: run.model, prompt: work.prompt, suffix: work.suffix, format: work.format, options, keep_alive: -1, stream: true, ...NO_TRUNCATION }, signal);
+        : this.ollama.generate({ model: run.model, prompt: work.prompt, suffix: work.suffix, raw: work.raw, format: work.format, options, keep_alive: -1, stream: true, ...NO_TRUNCATION }, signal);
     let last: OllamaStreamLine | undefined;
     let calledTools = false;
     for await (const line of lines) {

@@ -80,6 +80,8 @@ export interface OllamaGenerateRequest {
   model: string;
   prompt: string;
   suffix?: string;
+  /** The prompt is already templated. */
+  raw?: boolean;
   format?: unknown;
   options: OllamaRunnerOptions;
   keep_alive: number | string;

@@ -49,6 +49,8 @@ export const generateWorkSchema = z.object({
   kind: z.literal('generate'),
   prompt: z.string(),
   suffix: z.string().optional(),
+  /** The prompt is already in the model's template (an editor's fill-in-the-middle): Ollama applies none. */
+  raw: z.boolean().optional(),
   format: ollamaFormatSchema.optional(),
   options: ollamaOptionsSchema,
 });

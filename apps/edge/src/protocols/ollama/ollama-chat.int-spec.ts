@@ -231,7 +231,7 @@ describe("Ollama's /api/chat and /api/generate (ollama-js and raw NDJSON, fake w
         { role: 'user', content: 'describe gen-sys', images: [PNG_1PX] },
       ]);
       await call(h, '/api/generate', { model: 'codellama:13b', prompt: '<PRE> gen-raw', raw: true, stream: false, options: { temperature: 0 } });
-      assert.deepEqual((await jobFor('gen-raw')).work, { kind: 'generate', prompt: '<PRE> gen-raw', options: { temperature: 0 } });
+      assert.deepEqual((await jobFor('gen-raw')).work, { kind: 'generate', prompt: '<PRE> gen-raw', raw: true, options: { temperature: 0 } });
     });
 
     test('no prompt only loads; errors in Ollama\'s shape', async () => {

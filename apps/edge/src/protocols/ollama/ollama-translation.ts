@@ -36,6 +36,7 @@ export function generateToInference(body: OllamaGenerateRequest & { model: strin
     if (images.length) throw Errors.badRequest('images cannot be combined with suffix or raw', 'images', 'unsupported_value');
     const work: GenerateWork = { kind: 'generate', prompt: body.prompt, options };
     if (body.suffix) work.suffix = body.suffix;
+    if (body.raw) work.raw = true;
     if (body.format) work.format = body.format;
     const tokens = estimateTextTokens(body.prompt) + estimateTextTokens(body.suffix ?? '') + MESSAGE_OVERHEAD_TOKENS;
     return inference(body.model, 'completions', work, stream, tokens, 'prompt');

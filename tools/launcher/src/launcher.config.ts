@@ -27,6 +27,8 @@ const launcherEnvObject = z.object({
   SIM_GPUS: z.coerce.number().int().min(1).max(16).default(2),
   SIM_TIME_SCALE: z.coerce.number().positive().default(1),
   SIM_PORT: port(0),
+  /** Each simulated GPU's memory (the simulator's --vram-gb); the workers are told it (WORKER_GPU_MEMORY_GB). */
+  SIM_VRAM_GB: z.coerce.number().positive().default(80),
   DATABASE_URL: z.string().optional(),
   AUTH_DATA_DIR: z.string().default(path.join(REPO_ROOT, '.data/auth')),
   SWITCHYARD_DEMO_KEY: z.string().regex(/^sk-[A-Za-z0-9_-]{16,200}$/, 'must look like sk-... (16+ characters after sk-)').optional(),

@@ -82,6 +82,8 @@ async function main() {
 
     // 2. GPUs: real Ollama servers, or simulated ones on fixed ports (a restart keeps its URLs)
     let ollamaUrls = cfg.OLLAMA_URLS;
+    /** Each simulated GPU's memory, told to its worker (no nvidia-smi answers for a simulated GPU). */
+    let simulatedGpuGb: number | undefined;
     if (!ollamaUrls) {
       say(`• No OLLAMA_URLS: starting ${cfg.SIM_GPUS} simulated GPUs (tools/ollama-sim, time scale ${cfg.SIM_TIME_SCALE})…`);
       const simPort = cfg.SIM_PORT || (await freeConsecutivePorts(cfg.SIM_GPUS));
@@ -90,7 +92,7 @@ async function main() {
         const sim = group.start({
           name: 'ollama-sim',
           command: node,
-          args: [RUN_TS, 'tools/ollama-sim/src/main.ts', '--gpus', String(cfg.SIM_GPUS), '--port', String(simPort), '--time-scale', String(cfg.SIM_TIME_SCALE), '--num-parallel', String(cfg.WORKER_SLOTS)],
+          args: [RUN_TS, 'tools/ollama-sim/src/main.ts', '--gpus', String(cfg.SIM_GPUS), '--port', String(simPort), '--time-scale', String(cfg.SIM_TIME_SCALE), '--num-parallel', String(cfg.WORKER_SLOTS), '--vram-gb', String(cfg.SIM_VRAM_GB)],
           env: { ...process.env, LOG_LEVEL: cfg.LOG_LEVEL },
           ready: async () => (await Promise.all(simUrls.map((u) => httpReady(`${u}/api/version`)))).every(Boolean),
           onStdoutLine: (line) => {
@@ -102,7 +104,8 @@ async function main() {
         setTimeout(() => reject(new Error(`the simulator did not start in 60s; see ${sim.logFile}`)), 60000).unref();
       });
       ollamaUrls = urls;
-      say(`  ✓ simulated Ollama at ${urls.join(', ')}`);
+      simulatedGpuGb = cfg.SIM_VRAM_GB;
+      say(`  ✓ simulated Ollama at ${urls.join(', ')} (${cfg.SIM_VRAM_GB} GB of GPU memory each)`);
     } else say(`• Fronting Ollama at ${ollamaUrls.join(', ')}`);
 
     // 3. Auth (PGlite unless DATABASE_URL), with the demo key and the admin token
@@ -141,6 +144,7 @@ async function main() {
         OLLAMA_URL: url,
         WORKER_SLOTS: String(cfg.WORKER_SLOTS),
         SCHEDULER_GRPC_URL: schedulerGrpcUrls.join(','),
+        ...(simulatedGpuGb !== undefined ? { WORKER_GPU_MEMORY_GB: String(simulatedGpuGb) } : {}),
       };
       return { readyUrl, service: group.start({ name: `worker-${i}`, command: node, args: [RUN_TS, 'apps/worker/src/main.ts'], env, ready: ready(readyUrl) }) };
     });

@@ -1,10 +1,45 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CatalogueModel } from '@switchyard/contracts';
 import { LLM_LATENCY_BUCKETS, METRICS_REGISTRY } from '@switchyard/observability';
+import { ModelCatalogueService } from '../models/model-catalogue.service';
+import { routeLabel } from './request-labels';
+
+/** The OpenAI routes every edge serves, and the kind of catalogue model each takes. */
+const MODEL_ROUTES: ReadonlyArray<{ path: string; kind: CatalogueModel['kind'] }> = [
+  { path: '/v1/chat/completions', kind: 'chat' },
+  { path: '/v1/completions', kind: 'chat' },
+  { path: '/v1/embeddings', kind: 'embedding' },
+];
+/** What a model route answers for a catalogue model: served, invalid, over a key's limits, over capacity. */
+const MODEL_STATUSES = ['200', '400', '429', '503'];
+/** What a model route answers before the model is known (`unknown`): invalid, no or a bad key, no such model. */
+const UNKNOWN_MODEL_STATUSES = ['400', '401', '404'];
+/** The edge's rejection reasons (the fixed list of apps/edge/README.md). */
+const REJECTION_REASONS = [
+  'auth',
+  'bad_request',
+  'model_not_found',
+  'forbidden',
+  'max_tokens',
+  'context_length',
+  'quota',
+  'queue_full',
+  'model_unavailable',
+  'rate_limit_requests',
+  'rate_limit_tokens',
+  'body_too_large',
+];
 
 /**
  * The edge's Prometheus metrics. Labels stay bounded: `route` is one of the API's routes,
  * `model` a catalogue name or "unknown", never a key or a request id.
+ *
+ * The counter series certain to be used exist at 0 from the start — each OpenAI model route × each
+ * catalogue model it takes × 200/400/429/503, its 400/401/404 before a model is known, the model
+ * list's 200, each model's token counters, each rejection reason — because rate() and increase()
+ * only see a rise: a series born at 1 by its first request would hide that request. Bounded by the
+ * catalogue (about 4 series per model and route); the duration histograms are left to their first event.
  */
 @Injectable()
 export class EdgeMetrics {
@@ -16,7 +51,7 @@ export class EdgeMetrics {
   readonly inflightStreams: Gauge;
   readonly rejections: Counter<'reason'>;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Optional() catalogue?: ModelCatalogueService) {
     const registers = [registry];
     this.requests = new Counter({
       name: 'switchyard_edge_requests_total',
@@ -62,5 +97,21 @@ export class EdgeMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.startAtZero(catalogue?.all() ?? []);
+  }
+
+  /** Creates the counter series certain to be used at 0 (see the class comment). */
+  private startAtZero(models: readonly CatalogueModel[]): void {
+    this.requests.inc({ route: routeLabel('/v1/models'), model: 'all', status: '200' }, 0);
+    for (const r of MODEL_ROUTES) {
+      const route = routeLabel(r.path);
+      for (const status of UNKNOWN_MODEL_STATUSES) this.requests.inc({ route, model: 'unknown', status }, 0);
+      for (const m of models) if (m.kind === r.kind) for (const status of MODEL_STATUSES) this.requests.inc({ route, model: m.name, status }, 0);
+    }
+    for (const m of models) {
+      this.tokens.inc({ model: m.name, kind: 'prompt' }, 0);
+      if (m.kind === 'chat') this.tokens.inc({ model: m.name, kind: 'completion' }, 0);
+    }
+    for (const reason of REJECTION_REASONS) this.rejections.inc({ reason }, 0);
   }
 }

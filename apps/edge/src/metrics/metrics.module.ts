@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
+import { ModelsCatalogueModule } from '../models/models-catalogue.module';
 import { EdgeMetrics } from './edge-metrics.service';
 
 @Global()
-@Module({ providers: [EdgeMetrics], exports: [EdgeMetrics] })
+@Module({ imports: [ModelsCatalogueModule], providers: [EdgeMetrics], exports: [EdgeMetrics] })
 export class EdgeMetricsModule {}

@@ -1,8 +1,19 @@
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Inject, Injectable, Module, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type CatalogueModel, poolSchema } from '@switchyard/contracts';
 import { FAST_BUCKETS, LLM_LATENCY_BUCKETS, METRICS_REGISTRY } from '@switchyard/observability';
+import { MODEL_CATALOGUE } from '../config/catalogue';
+import type { LoadReason } from '../policy';
 
-/** Every `switchyard_scheduler_*` metric. */
+/** Every load reason, so each (model, reason) series exists from the start (the compiler keeps it complete). */
+const LOAD_REASONS = Object.keys({ pin: true, demand: true, aging: true, replicate: true, static: true } satisfies Record<LoadReason, true>);
+
+/**
+ * Every `switchyard_scheduler_*` metric. The counters and the load-time histogram of each catalogue
+ * model (× reason, × pool) exist at 0 from the start: Prometheus' rate() and increase() only see a
+ * rise, so a series born at 1 by its first event would hide that event (a first load, eviction, load
+ * failure or stalled-job recovery). The label sets stay bounded by the catalogue.
+ */
 @Injectable()
 export class SchedulerMetrics {
   readonly loads: Counter<'model' | 'reason'>;
@@ -18,7 +29,7 @@ export class SchedulerMetrics {
   readonly stalledJobsRecovered: Counter<'pool' | 'model'>;
   readonly leader: Gauge;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Optional() @Inject(MODEL_CATALOGUE) catalogue: readonly CatalogueModel[] = []) {
     const registers = [registry];
     this.loads = new Counter({
       name: 'switchyard_scheduler_loads_total',
@@ -92,6 +103,20 @@ export class SchedulerMetrics {
       help: '1 while this replica holds the scheduler lease (leads), 0 while it stands by.',
       registers,
     });
+    this.startAtZero(catalogue.map((m) => m.name));
+  }
+
+  /** Creates each model's counter and histogram series at 0 (see the class comment). */
+  private startAtZero(models: readonly string[]): void {
+    for (const model of models) {
+      for (const reason of LOAD_REASONS) {
+        this.loads.inc({ model, reason }, 0);
+        this.evictions.inc({ model, reason }, 0);
+      }
+      this.loadFailures.inc({ model }, 0);
+      this.loadDuration.zero({ model });
+      for (const pool of poolSchema.options) this.stalledJobsRecovered.inc({ pool, model }, 0);
+    }
   }
 
   /** A standby decides nothing: it exports no queue, worker or residency figures of its own. */

@@ -53,7 +53,7 @@ export const workerEnvSchema = z
     WORKER_POOL: z.enum(['shared', 'performance']).default('shared'),
     /** Parallel slots per resident model (Ollama's OLLAMA_NUM_PARALLEL): the BullMQ concurrency. */
     WORKER_SLOTS: positiveInt(4),
-    /** GPU memory; when unset it is discovered (nvidia-smi), else reported as 0 (unknown). */
+    /** GPU memory; when unset it is discovered (a simulated Ollama's /sim/stats, nvidia-smi), else unknown (0, no `total` metric). */
     WORKER_GPU_MEMORY_GB: z.coerce.number().positive().optional(),
     /** Scheduler replicas' placement gRPC addresses, comma-separated (the leader accepts, standbys refuse), or `none` (no Attach: static mode). */
     SCHEDULER_GRPC_URL: grpcTargets('127.0.0.1:50052'),

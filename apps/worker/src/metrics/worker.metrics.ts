@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LLM_LATENCY_BUCKETS, METRICS_REGISTRY } from '@switchyard/observability';
+import { MODEL_CATALOGUE, type ModelCatalogue } from '../config/model-catalogue';
 
 /** How a job ended, as counted in `switchyard_worker_jobs_total{outcome}` (a bounded set). */
 export type JobOutcome =
@@ -19,9 +20,17 @@ export type JobOutcome =
   /** Ollama failed after tokens were relayed: an in-band error was relayed. */
   | 'broken';
 
+/** Every outcome, so each (model, outcome) series exists from the start (the compiler keeps it complete). */
+const JOB_OUTCOMES = Object.keys({ ok: true, length: true, cancelled: true, rejected: true, retried: true, failed: true, broken: true } satisfies Record<JobOutcome, true>);
+
 const TOKENS_PER_SECOND_BUCKETS = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 1000, 2500, 10000];
 
-/** The worker's Prometheus metrics, on the service registry. Labels are bounded: model, outcome, kind. */
+/**
+ * The worker's Prometheus metrics, on the service registry. Labels are bounded: model, outcome, kind.
+ * The job counters, generated tokens and the load-time histogram of every catalogue model exist at 0
+ * from the start: rate() and increase() only see a rise, so a series born at 1 by its first event
+ * (a model's first load on this worker, its first failed job) would hide that event.
+ */
 @Injectable()
 export class WorkerMetrics {
   readonly jobs: Counter<'model' | 'outcome'>;
@@ -36,7 +45,7 @@ export class WorkerMetrics {
   readonly degraded: Gauge;
   readonly ollamaUp: Gauge;
 
-  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Optional() @Inject(MODEL_CATALOGUE) catalogue?: ModelCatalogue) {
     const registers = [registry];
     this.jobs = new Counter({
       name: 'switchyard_worker_jobs_total',
@@ -104,5 +113,24 @@ export class WorkerMetrics {
       help: '0 while Ollama is unreachable (the worker pulls no jobs then), else 1.',
       registers,
     });
+    this.startAtZero(catalogue?.models.map((m) => m.name) ?? []);
+  }
+
+  /**
+   * GPU memory: `used` always; `total` only when known (configured or discovered), never a 0 that
+   * would read as a measurement (and as +Inf in used / total).
+   */
+  setGpuMemory(kind: 'total' | 'used', bytes: number): void {
+    if (kind === 'total' && !(bytes > 0)) this.gpuMemory.remove({ kind });
+    else this.gpuMemory.set({ kind }, bytes);
+  }
+
+  /** Creates each catalogue model's counter and load-time series at 0 (see the class comment). */
+  private startAtZero(models: readonly string[]): void {
+    for (const model of models) {
+      for (const outcome of JOB_OUTCOMES) this.jobs.inc({ model, outcome }, 0);
+      this.generatedTokens.inc({ model }, 0);
+      this.modelLoad.zero({ model });
+    }
   }
 }

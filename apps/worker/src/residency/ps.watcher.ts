@@ -6,7 +6,7 @@ import { WorkerMetrics } from '../metrics/worker.metrics';
 import { OllamaConnectionError } from '../ollama/ollama.errors';
 import { OllamaHealth } from '../ollama/ollama-health.service';
 import type { OllamaPsModel } from '../ollama/ollama.schema';
-import { discoverGpuMemoryBytes } from './gpu-memory';
+import { discoverGpuMemory } from './gpu-memory';
 import { LoadEvictMachine } from './load-evict.machine';
 import { OllamaModels } from './ollama-models.adapter';
 
@@ -32,7 +32,7 @@ export class PsWatcher {
   private readonly log: Logger;
 
   constructor(
-    @Inject(WORKER_CONFIG) private readonly config: Pick<WorkerConfig, 'WORKER_GPU_MEMORY_GB' | 'WORKER_STATUS_INTERVAL_MS'>,
+    @Inject(WORKER_CONFIG) private readonly config: Pick<WorkerConfig, 'WORKER_GPU_MEMORY_GB' | 'WORKER_STATUS_INTERVAL_MS'> & Partial<Pick<WorkerConfig, 'OLLAMA_URL'>>,
     private readonly ollama: OllamaModels,
     @Inject(OllamaHealth) private readonly health: Health,
     private readonly machine: LoadEvictMachine,
@@ -57,8 +57,10 @@ export class PsWatcher {
   }
 
   async start(): Promise<void> {
-    this.memoryTotal = await discoverGpuMemoryBytes(this.config.WORKER_GPU_MEMORY_GB);
-    this.metrics.gpuMemory.set({ kind: 'total' }, this.memoryTotal);
+    const memory = await discoverGpuMemory(this.config.WORKER_GPU_MEMORY_GB, this.config.OLLAMA_URL);
+    this.memoryTotal = memory.bytes;
+    this.metrics.setGpuMemory('total', memory.bytes);
+    this.log.info({ gpuMemoryBytes: memory.bytes, source: memory.source }, memory.bytes > 0 ? 'GPU memory known' : 'GPU memory unknown: set WORKER_GPU_MEMORY_GB');
     this.health.onChange((up) => {
       if (up) void this.recoverAfterOutage();
       else this.machine.pausePulling();
@@ -87,7 +89,7 @@ export class PsWatcher {
     }
     this.health.reportSuccess();
     this.ollama.observe(ps);
-    this.metrics.gpuMemory.set({ kind: 'used' }, this.memoryUsedBytes());
+    this.metrics.setGpuMemory('used', this.memoryUsedBytes());
     this.metrics.degraded.set(this.health.degraded ? 1 : 0);
     if (!this.adopted) await this.adopt(ps);
     else this.reconcile(ps);

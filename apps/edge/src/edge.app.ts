@@ -25,8 +25,31 @@ export async function createEdgeApp(config: EdgeConfig, logger: Logger): Promise
   onRejection = (reason) => metrics.rejections.inc({ reason });
   app.useGlobalFilters(new OpenAIExceptionFilter(logger, onRejection, config.EDGE_MAX_BODY_BYTES));
   drainBodyBeforeErrors(app, drainCap(config.EDGE_MAX_BODY_BYTES));
+  // Nest registers its body parsers when the app initialises: replace its form parser after that.
+  await app.init();
+  acceptJsonSentAsForm(app, config.EDGE_MAX_BODY_BYTES);
   installRequestMetrics(app, metrics);
   return app;
+}
+
+/**
+ * `curl -d '{...}'` without `-H 'Content-Type: application/json'` sends JSON labelled as a form —
+ * exactly how Ollama's own README calls its API, and Ollama ignores the content type. Every route
+ * here takes JSON, so a form-labelled body is read as JSON when it is JSON (else as a form, which
+ * the route's validation then refuses in its API's shape).
+ */
+function acceptJsonSentAsForm(app: NestFastifyApplication, bodyLimit: number): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const type = 'application/x-www-form-urlencoded';
+  if (fastify.hasContentTypeParser(type)) fastify.removeContentTypeParser(type);
+  fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+    const text = String(body);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(null, Object.fromEntries(new URLSearchParams(text)));
+    }
+  });
 }
 
 const UNMETERED = new Set(['/metrics', '/healthz', '/readyz']);

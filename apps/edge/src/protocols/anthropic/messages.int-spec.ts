@@ -275,7 +275,6 @@ describe('POST /v1/messages (official @anthropic-ai/sdk, fake worker over real R
       [{ model: 'llama3.1:8b', messages: hello.messages }, /max_tokens/],
       [{ model: 'llama3.1:8b', max_tokens: 16, messages: [] }, /messages/],
       [{ model: 'llama3.1:8b', max_tokens: 16, messages: hello.messages, temperature: 1.5 }, /temperature/],
-      [{ model: 'tiny:1b', max_tokens: 4096, messages: hello.messages }, /max_tokens/],
       [{ model: 'nomic-embed-text', max_tokens: 16, messages: hello.messages }, /embedding model/],
       [{ model: 'llama3.1:8b', max_tokens: 16, messages: [{ role: 'user', content: [{ type: 'document', source: {} }] }] }, /messages\[0\]\.content\[0\]\.type/],
       [{ model: 'llava:13b', max_tokens: 16, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } }] }] }, /base64 image sources/],

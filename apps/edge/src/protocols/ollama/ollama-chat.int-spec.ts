@@ -33,6 +33,19 @@ describe("Ollama's /api/chat and /api/generate (ollama-js and raw NDJSON, fake w
     ))!;
 
   describe('/api/chat', () => {
+    test("curl -d as Ollama's README shows it (JSON labelled as a form, no content type given) is answered", async () => {
+      const { ALL_KEY } = await import('../../testing/edge-harness');
+      const res = await fetch(`${h.url}/api/chat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ALL_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: JSON.stringify({ model: 'llama3.1:8b', stream: false, messages: [{ role: 'user', content: 'curl style' }] }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      const body = (await res.json()) as { done: boolean; message: { content: string } };
+      assert.equal(body.done, true);
+      assert.ok(body.message.content.length > 0);
+    });
+
     test('stream is the default: NDJSON lines, then a done line with the metrics in ns', async () => {
       const res = await call(h, '/api/chat', { model: 'llama3.1:8b', messages: [{ role: 'user', content: 'Say hello' }] });
       assert.equal(res.status, 200);

@@ -26,7 +26,7 @@ const OLLAMA_ROUTES = ['chat', 'generate', 'embed', 'tags', 'ps', 'show', 'versi
 /** The API route of a URL, the same under /v1/ and /api/; "other" for anything else. */
 export function routeLabel(url: string): string {
   const path = url.split('?')[0];
-  const m = /^\/(?:v1|api)\/(.+)$/.exec(path);
+  const m = /^\/(?:api\/v1|v1|api)\/(.+)$/.exec(path);
   if (!m) return 'other';
   const rest = m[1];
   if (path.startsWith('/api/') && (OLLAMA_ROUTES as readonly string[]).includes(rest)) return `api/${rest}`;

@@ -43,7 +43,11 @@ export const anthropicErrorShape: ErrorShape = {
   headers: (err): Record<string, string> => (retryCannotHelp(err.status, err.code) ? { 'x-should-retry': 'false' } : {}),
 };
 
-/** Anthropic's routes: `/v1/messages`, `/v1/messages/…` (and the same under `/api/`), whatever the query (`?beta=true`) or doubled slashes. */
+/**
+ * Anthropic's routes: `/v1/messages`, `/v1/messages/…`, the same under `/api/`, and under `/api/v1/`
+ * (the SDK appends `/v1/messages` to a portal base URL ending in `/api`), whatever the query
+ * (`?beta=true`) or doubled slashes.
+ */
 export function ownsAnthropicRoute(request: FastifyRequest): boolean {
-  return /^\/(?:v1|api)\/messages(?:\/|$)/.test(request.url.split('?')[0].replace(/\/{2,}/g, '/'));
+  return /^\/(?:api\/v1|v1|api)\/messages(?:\/|$)/.test(request.url.split('?')[0].replace(/\/{2,}/g, '/'));
 }

@@ -22,7 +22,7 @@ export class MessagesController {
     private readonly admission: AdmissionService,
   ) {}
 
-  @Post(['v1/messages', 'api/messages'])
+  @Post(['v1/messages', 'api/messages', 'api/v1/messages'])
   async create(@Req() request: FastifyRequest, @Res() reply: FastifyReply, @Caller() ctx: AuthContext): Promise<void> {
     const req = parseRequest(anthropicMessagesRequestSchema, request.body);
     this.pipeline.label(request, req.model);
@@ -49,7 +49,7 @@ export class MessagesController {
   }
 
   /** The edge's own estimate of the prompt (characters / 3 and per-message overheads, as admission counts it), not the model's tokenizer. */
-  @Post(['v1/messages/count_tokens', 'api/messages/count_tokens'])
+  @Post(['v1/messages/count_tokens', 'api/messages/count_tokens', 'api/v1/messages/count_tokens'])
   @HttpCode(200)
   countTokens(@Req() request: FastifyRequest, @Caller() ctx: AuthContext): AnthropicTokenCount {
     const req = parseRequest(anthropicCountTokensRequestSchema, request.body);

@@ -73,6 +73,13 @@ describe('POST /v1/messages (official @anthropic-ai/sdk, fake worker over real R
     await h.close();
   });
 
+  test("the SDK pointed at the portal's base URL (…/api) reaches the same route, errors in Anthropic's shape", async () => {
+    const portal = new Anthropic({ baseURL: `${h.url}/api`, apiKey: ALL_KEY, maxRetries: 0, timeout: 20_000 });
+    const msg = await portal.messages.create({ model: 'llama3.1:8b', max_tokens: 16, messages: [{ role: 'user', content: 'hi from the portal' }] });
+    assert.equal(msg.type, 'message');
+    await assert.rejects(portal.messages.create({ model: 'no-such:1b', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }), NotFoundError);
+  });
+
   test('the contracts fit the SDK types', () => {
     assert.deepEqual(contractsFitTheSdk, [true, true, true, true]);
   });

@@ -1,4 +1,4 @@
-import type { ChatCompletionRequest } from '@switchyard/contracts';
+import type { ChatCompletionRequest, OllamaChatMessage } from '@switchyard/contracts';
 
 /**
  * Conservative token estimates for admission (context window, tokens-per-minute). They err on the
@@ -30,5 +30,16 @@ export function estimateChatTokens(req: Pick<ChatCompletionRequest, 'messages' |
     }
   }
   if (req.tools?.length) tokens += estimateTextTokens(JSON.stringify(req.tools));
+  return tokens;
+}
+
+/** The same estimate for a chat already translated into the worker's messages (the Ollama, Anthropic and Responses doors). */
+export function estimateMessagesTokens(messages: readonly OllamaChatMessage[], tools?: readonly unknown[]): number {
+  let tokens = 3; // the assistant turn's header
+  for (const m of messages) {
+    tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(m.content) + (m.images?.length ?? 0) * IMAGE_TOKENS;
+    for (const c of m.tool_calls ?? []) tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(c.function.name + JSON.stringify(c.function.arguments));
+  }
+  if (tools?.length) tokens += estimateTextTokens(JSON.stringify(tools));
   return tokens;
 }

@@ -6,7 +6,7 @@ import type {
   OllamaOptions,
   Work,
 } from '@switchyard/contracts';
-import { IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS, estimateTextTokens } from '../../admission/token-estimate';
+import { estimateMessagesTokens } from '../../admission/token-estimate';
 import { Errors } from '../../errors/openai-error';
 import { imageData } from '../openai/translation';
 
@@ -45,13 +45,7 @@ export function promptOf(req: AnthropicCountTokensRequest): Prompt {
 
 /** The prompt's tokens, estimated as admission estimates OpenAI's chat (characters / 3, per message and image overheads). */
 export function estimatePromptTokens(prompt: Prompt): number {
-  let tokens = 3;
-  for (const m of prompt.messages) {
-    tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(m.content) + (m.images?.length ?? 0) * IMAGE_TOKENS;
-    for (const c of m.tool_calls ?? []) tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(c.function.name + JSON.stringify(c.function.arguments));
-  }
-  if (prompt.tools?.length) tokens += estimateTextTokens(JSON.stringify(prompt.tools));
-  return tokens;
+  return estimateMessagesTokens(prompt.messages, prompt.tools);
 }
 
 function toolsOf(req: AnthropicCountTokensRequest): ChatWork['tools'] {

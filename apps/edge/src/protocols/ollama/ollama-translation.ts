@@ -1,5 +1,5 @@
 import type { OllamaChatMessage, OllamaOptions, Work } from '@switchyard/contracts';
-import { estimateTextTokens, IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS } from '../../admission/token-estimate';
+import { estimateMessagesTokens, estimateTextTokens, MESSAGE_OVERHEAD_TOKENS } from '../../admission/token-estimate';
 import { Errors } from '../../errors/openai-error';
 import type { InferenceRequest } from '../../pipeline/inference-pipeline.service';
 import type { OllamaChatRequest, OllamaGenerateRequest, OllamaMessageIn, OllamaRequestOptions } from './ollama-requests.schema';
@@ -111,12 +111,7 @@ function toMessage(m: OllamaMessageIn, i: number): OllamaChatMessage {
 }
 
 function estimateMessages(messages: OllamaChatMessage[]): number {
-  let tokens = 3; // the assistant turn's header
-  for (const m of messages) {
-    tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(m.content) + (m.images?.length ?? 0) * IMAGE_TOKENS;
-    for (const c of m.tool_calls ?? []) tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(c.function.name + JSON.stringify(c.function.arguments));
-  }
-  return tokens;
+  return estimateMessagesTokens(messages);
 }
 
 const DATA_URL = /^data:image\/[A-Za-z0-9.+-]+;base64,/;

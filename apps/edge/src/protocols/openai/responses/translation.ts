@@ -1,5 +1,5 @@
 import type { OllamaChatMessage, ResponsesContentPart, ResponsesInputItem, ResponsesRequest, Work } from '@switchyard/contracts';
-import { estimateTextTokens, IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS } from '../../../admission/token-estimate';
+import { estimateMessagesTokens } from '../../../admission/token-estimate';
 import { Errors } from '../../../errors/openai-error';
 import { imageData, parseArguments, toOptions } from '../translation';
 
@@ -68,13 +68,7 @@ export function responsesToWork(req: ResponsesRequest): ChatWork {
 
 /** Estimated prompt tokens of the work (as `estimateChatTokens` counts a chat request: text, images, calls, tool schemas). */
 export function estimateWorkTokens(work: ChatWork): number {
-  let tokens = 3;
-  for (const m of work.messages) {
-    tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(m.content) + (m.images?.length ?? 0) * IMAGE_TOKENS;
-    for (const c of m.tool_calls ?? []) tokens += MESSAGE_OVERHEAD_TOKENS + estimateTextTokens(c.function.name + JSON.stringify(c.function.arguments));
-  }
-  if (work.tools?.length) tokens += estimateTextTokens(JSON.stringify(work.tools));
-  return tokens;
+  return estimateMessagesTokens(work.messages, work.tools);
 }
 
 function messageOf(role: 'user' | 'assistant' | 'system' | 'developer', content: string | ResponsesContentPart[], i: number): OllamaChatMessage {

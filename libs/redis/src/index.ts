@@ -2,3 +2,4 @@ export * from './connection';
 export * from './subscriber';
 export * from './redis.module';
 export * from './inference-queues';
+export * from './requeue';

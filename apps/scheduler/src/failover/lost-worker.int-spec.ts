@@ -68,6 +68,19 @@ async function orphanedJob() {
   return { s, fw, queue, lost, prefix };
 }
 
+/** An idle worker process blocked on the queue (BullMQ's drain delay: 5 s); resolves with the time it takes a job. */
+async function idleTaker(queueName: string, prefix: string): Promise<{ took: Promise<number> }> {
+  const connection = redis.duplicate();
+  cleanups.push(() => connection.disconnect());
+  let taken!: (at: number) => void;
+  const took = new Promise<number>((r) => (taken = r));
+  const w = new Worker(queueName, async () => taken(Date.now()), { connection, prefix: Queues.bullPrefix(prefix), name: 'w2' });
+  cleanups.push(() => w.close(true));
+  await w.waitUntilReady();
+  await new Promise((r) => setTimeout(r, 300)); // let it block on the empty queue
+  return { took };
+}
+
 test('a worker that restarts under its id: the jobs its dead process ran are requeued at its registration, its edge told first', async () => {
   const { s, fw, queue, lost } = await orphanedJob();
   fw.close();
@@ -88,12 +101,17 @@ test('a worker that restarts under its id: the jobs its dead process ran are req
   assert.ok(Date.now() - t0 < 3000, `resolved ${Date.now() - t0} ms after the new process registered`);
 });
 
-test('a worker that is lost (stream closed, no status within the timeout) has its running jobs requeued at once, not after the lock', async () => {
-  const { fw, queue, lost } = await orphanedJob();
+test('a worker that is lost (stream closed, no status within the timeout) has its running jobs requeued at once, not after the lock; an idle worker takes them at once', async () => {
+  const { fw, queue, lost, prefix } = await orphanedJob();
+  const idle = await idleTaker(queue.name, prefix);
   const t0 = Date.now();
   fw.close();
   await eventually(async () => ((await queue.getJobState('req_a')) === 'active' ? undefined : true), 6000, 'the job to leave active');
   const took = Date.now() - t0;
+  const requeuedAt = Date.now();
+  const takenAt = await idle.took;
+  // BullMQ puts a prioritized job back without waking blocked workers; without the marker this is ~5 s.
+  assert.ok(takenAt - requeuedAt < 1500, `an idle worker took the requeued job after ${takenAt - requeuedAt} ms`);
   // SCHEDULER_WORKER_TIMEOUT_MS is 1 s in the harness; BullMQ's lock is 60 s.
   assert.ok(took < 4000, `resolved ${took} ms after the worker went away`);
   assert.equal(lost.length, 1);

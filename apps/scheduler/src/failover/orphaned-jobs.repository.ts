@@ -3,7 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { inferenceJobSchema, RedisKeys, type RelayLost } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { InferenceQueues, REDIS } from '@switchyard/redis';
+import { InferenceQueues, REDIS, requeueJob } from '@switchyard/redis';
 
 /** A job a dead worker process was running. */
 export interface OrphanedJob {
@@ -45,7 +45,7 @@ export class OrphanedJobsRepository implements BeforeApplicationShutdown {
   /** Back to its queue for another worker, without spending an attempt; false when it was no longer active. */
   async requeue(o: OrphanedJob): Promise<boolean> {
     try {
-      await o.job.moveToWait(await this.lockToken(o));
+      await requeueJob(o.job, await this.lockToken(o), this.redis);
       return true;
     } catch {
       return false;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
 import { type InferenceJob, inferenceJobSchema, type UsageTimings } from '@switchyard/contracts';
 import { ROOT_LOGGER, runWithRequestId, type Logger } from '@switchyard/observability';
 import { ModelCatalogue } from '../config/model-catalogue';
@@ -11,6 +11,14 @@ import type { OllamaMetrics, OllamaRunnerOptions, OllamaStreamLine } from '../ol
 import { RelayPublisher, type RelayStream } from '../relay/relay.publisher';
 import { UsageRecorder } from '../usage/usage.client';
 import { abortedByShutdown, RunningJobs } from './running-jobs.registry';
+
+/** Thrown by a handler for a job that must go back to its queue, unspent, for another worker (JobPullers puts it back). */
+export class RequeueJob extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RequeueJob';
+  }
+}
 
 /** A prompt that does not fit the fixed context window is refused (400), never truncated or shifted. */
 const NO_TRUNCATION = { truncate: false, shift: false } as const;
@@ -241,9 +249,8 @@ export class InferenceProcessor {
     this.metrics.jobs.inc({ model, outcome: 'retried' });
     // Without the lock token (never the case under BullMQ) it can only fail, and BullMQ retries it.
     if (!token) throw new Error('worker shut down before the answer reached the client');
-    await job.moveToWait(token);
-    this.log.warn({ model, attemptsMade: job.attemptsMade }, 'worker shutting down: job put back in its queue for another worker');
-    throw new WaitingError();
+    this.log.warn({ model, attemptsMade: job.attemptsMade }, 'worker shutting down: job goes back to its queue for another worker');
+    throw new RequeueJob('worker shutting down');
   }
 
   private reportToHealth(err: unknown): void {

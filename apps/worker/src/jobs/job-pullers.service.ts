@@ -5,8 +5,8 @@ import { INFERENCE_JOB_NAME, Queues } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { OllamaHealth } from '../ollama/ollama-health.service';
-import { REDIS_BLOCKING } from '@switchyard/redis';
-import { InferenceProcessor, type InferenceResult, type ModelRun } from './inference.processor';
+import { REDIS_BLOCKING, requeueJob } from '@switchyard/redis';
+import { InferenceProcessor, type InferenceResult, type ModelRun, RequeueJob } from './inference.processor';
 
 type JobName = typeof INFERENCE_JOB_NAME;
 type Handler = (job: Job, run: ModelRun, token: string | undefined) => Promise<InferenceResult>;
@@ -115,13 +115,19 @@ export class JobPullers {
     if (this.health.isDown && token) {
       // Fetched just as Ollama went down (a blocking fetch in flight is not stopped by a pause):
       // put it back, without spending an attempt, for another worker to take.
-      await job.moveToWait(token);
+      await requeueJob(job, token, this.connection);
       throw new WaitingError();
     }
     const name = job.name as JobName;
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
     if (!handler) throw new UnrecoverableError(`no handler for job name ${job.name}`);
-    return handler(job, run, token);
+    try {
+      return await handler(job, run, token);
+    } catch (err) {
+      if (!(err instanceof RequeueJob) || !token) throw err;
+      await requeueJob(job, token, this.connection);
+      throw new WaitingError();
+    }
   }
 
   /** Ollama is down: no puller fetches new jobs (jobs in flight go on). */

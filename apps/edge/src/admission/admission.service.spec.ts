@@ -37,9 +37,11 @@ function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residen
   const byName = new Map(models.map((m) => [m.name, m]));
   const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
   const depthCalls: string[] = [];
+  const bounds: number[] = [];
   const producer = {
     admitIfRoom: async (pool: string, model: string, bound: number) => {
       depthCalls.push(`${pool}|${model}`);
+      bounds.push(bound);
       const queued = opts.queued ?? 0;
       return { queued, active: 0, admitted: queued < bound };
     },
@@ -61,7 +63,7 @@ function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residen
   const redis = { hget: async () => null } as unknown as Redis;
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
   const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }));
-  return { svc, depthCalls, rateCalls };
+  return { svc, depthCalls, rateCalls, bounds };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
@@ -94,6 +96,13 @@ test('a max_tokens beyond the room the prompt leaves in the window is clamped to
   assert.equal((await svc.admit(ctx(), req({ contextTokens: 100, maxTokens: 50 }))).maxTokens, 50);
 });
 
+test('a bulk key is held to the deep bulk bound, an interactive key to the queue bound', async () => {
+  const { svc, bounds } = setup({ queued: 50 });
+  await svc.admit(ctx({ priority: 'bulk' }), req());
+  await assert.rejects(svc.admit(ctx({ priority: 'interactive' }), req()), rejects(503, 'queue_full'));
+  assert.deepEqual(bounds, [10_000, 10]);
+});
+
 test('cheap refusals come before any Redis work', async () => {
   const { svc, depthCalls, rateCalls } = setup();
   await assert.rejects(svc.admit(ctx(), req({ model: 'zzz' })), rejects(404, 'model_not_found'));
@@ -121,13 +130,13 @@ test('tokens per minute reserve the prompt plus max_tokens (or a default reserve
 
 test('a full queue: 503 with Retry-After from position, slots, service time and load time', async () => {
   // Not resident: load guess 2 s + 4 GB / 2 GB/s = 4 s; 11 - 10 + 1 = 2 jobs ahead × 2 s ÷ 4 slots = 1 s.
-  await assert.rejects(setup({ queued: 11 }).svc.admit(ctx(), req()), (e: unknown) => {
+  await assert.rejects(setup({ queued: 11 }).svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
     assert.ok(e instanceof OpenAIError && e.status === 503 && e.code === 'queue_full');
     assert.deepEqual(e.headers, { 'retry-after': '5', 'retry-after-ms': '5000' });
     return true;
   });
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 1, updatedAt: 0 };
-  await assert.rejects(setup({ queued: 10, residency: resident }).svc.admit(ctx(), req()), (e: unknown) => {
+  await assert.rejects(setup({ queued: 10, residency: resident }).svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
     assert.ok(e instanceof OpenAIError);
     assert.equal(e.headers['retry-after-ms'], '2000');
     return true;

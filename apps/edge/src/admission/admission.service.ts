@@ -85,9 +85,11 @@ export class AdmissionService {
     }
 
     await this.refuseUnservable(model, pool);
-    const depth = await this.producer.admitIfRoom(pool, model.name, this.config.EDGE_QUEUE_BOUND);
+    // Bulk work is patient: it is queued deeply (and durably, in Redis), not refused at the interactive bound.
+    const bound = ctx.policy.priority === 'bulk' ? this.config.EDGE_BULK_QUEUE_BOUND : this.config.EDGE_QUEUE_BOUND;
+    const depth = await this.producer.admitIfRoom(pool, model.name, bound, ctx.policy.priority);
     if (!depth.admitted) {
-      const est = await this.estimator.estimate(pool, model, depth.queued - this.config.EDGE_QUEUE_BOUND + 1);
+      const est = await this.estimator.estimate(pool, model, depth.queued - bound + 1);
       throw new OpenAIError(
         503,
         `The queue for ${model.name} is full (${depth.queued} requests waiting); please retry later.`,

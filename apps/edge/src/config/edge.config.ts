@@ -15,8 +15,10 @@ export const edgeEnvSchema = z.object({
   /** How long a verdict is cached in-process (revocations drop it sooner, via Redis events). */
   EDGE_AUTH_CACHE_TTL_MS: positiveInt(30_000),
   MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
-  /** Queued (not yet running) jobs allowed per (pool, model) queue before new ones get 503. */
+  /** Queued interactive jobs allowed per (pool, model) queue before new interactive ones get 503 (bulk jobs behind them do not count). */
   EDGE_QUEUE_BOUND: positiveInt(256),
+  /** The same bound for keys of priority `bulk`, whose jobs wait behind interactive ones: deep, so bulk work is queued, not refused. */
+  EDGE_BULK_QUEUE_BOUND: positiveInt(10_000),
   /** Largest request body, bytes (images travel as base64 data URLs). */
   EDGE_MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024),
   /** Largest max_tokens any request may ask for, whatever the model allows. */

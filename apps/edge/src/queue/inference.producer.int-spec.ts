@@ -42,3 +42,21 @@ test('an enqueued job keeps counting against the bound; a released claim does no
   assert.equal(c.admitted, false);
   assert.equal(c.queued, 2);
 });
+
+test('a deep bulk backlog never counts against the interactive bound; bulk counts everything ahead of it', async () => {
+  const model = 'qwen2.5:7b';
+  const job = (id: string, priority: 'interactive' | 'bulk') => ({
+    requestId: id, pool: 'shared' as const, model, numCtx: 8192, priority, edgeId: 'e', keyId: 'k', userId: 'u',
+    createdAt: Date.now(), estimatedPromptTokens: 3, stream: false, work: { kind: 'generate' as const, prompt: 'x', options: {} },
+  });
+  for (let i = 0; i < 5; i++) await producer.enqueue(job(`req_bulk_${i}`, 'bulk'));
+  await producer.enqueue(job('req_inter_0', 'interactive'));
+  const interactive = await producer.admitIfRoom('shared', model, 2, 'interactive');
+  assert.equal(interactive.queued, 1, 'only the interactive job waiting counts');
+  assert.ok(interactive.admitted, 'five bulk jobs do not refuse an interactive request');
+  producer.unreserve('shared', model);
+  const bulk = await producer.admitIfRoom('shared', model, 6, 'bulk');
+  assert.equal(bulk.queued, 6, 'a bulk request waits behind everything');
+  assert.equal(bulk.admitted, false);
+  assert.ok((await producer.admitIfRoom('shared', model, 10_000, 'bulk')).admitted, 'the deep bulk bound admits it');
+});

@@ -8,6 +8,7 @@ import {
   RedisKeys,
   type CancelMessage,
   type InferenceJob,
+  type PriorityClass,
 } from '@switchyard/contracts';
 import { assertRedisReady, InferenceQueues, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
@@ -70,8 +71,8 @@ export class InferenceProducer implements OnApplicationShutdown {
    * all read the same depth and all be admitted past the bound. A claim is released when its job is
    * enqueued (or `unreserve` is called), and lapses after RESERVATION_TTL_MS in any case.
    */
-  async admitIfRoom(pool: string, model: string, bound: number): Promise<QueueDepth & { admitted: boolean }> {
-    const counts = await this.depth(pool, model);
+  async admitIfRoom(pool: string, model: string, bound: number, priority: PriorityClass = 'interactive'): Promise<QueueDepth & { admitted: boolean }> {
+    const counts = await this.depthFor(pool, model, priority);
     const key = Queues.inference(pool, model);
     const now = Date.now();
     const live = (this.reserved.get(key) ?? []).filter((t) => now - t < RESERVATION_TTL_MS);
@@ -90,6 +91,22 @@ export class InferenceProducer implements OnApplicationShutdown {
   async depth(pool: string, model: string): Promise<QueueDepth> {
     const c = await this.queue(pool, model).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'paused');
     return { queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0), active: c.active ?? 0 };
+  }
+
+  /**
+   * The jobs a new job of `priority` waits behind or beside. Interactive jobs run before bulk ones
+   * (BullMQ priorities), so for an interactive job only interactive jobs count: a deep bulk backlog
+   * never refuses interactive traffic. BullMQ's prioritized set scores a job priority × 2^32 + counter.
+   */
+  async depthFor(pool: string, model: string, priority: PriorityClass): Promise<QueueDepth> {
+    if (priority === 'bulk') return this.depth(pool, model);
+    const q = this.queue(pool, model);
+    const band = BULLMQ_PRIORITY.interactive * 2 ** 32;
+    const [c, interactive] = await Promise.all([
+      q.getJobCounts('waiting', 'delayed', 'active', 'paused'),
+      this.redis.zcount(q.keys.prioritized, band, band + 2 ** 32 - 1),
+    ]);
+    return { queued: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0) + interactive, active: c.active ?? 0 };
   }
 
   /** Where the job is: still queued, running on a worker, or gone (finished, failed, or lost with Redis's data). */

@@ -44,7 +44,8 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
       return base;
     }
   };
-  const workerBase = await range(2);
+  const gpus = Number(extraEnv.SIM_GPUS ?? 2) + Number(extraEnv.SIM_PERFORMANCE_GPUS ?? 0);
+  const workerBase = await range(gpus);
   const scheduler = await range(replicas);
   const schedGrpc = await range(replicas);
   const [edge, auth, authGrpc] = [await range(1), await range(1), await range(1)];
@@ -111,7 +112,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
     authUrl: `http://127.0.0.1:${auth}`,
     schedulerUrl: schedulerUrls[0],
     schedulerUrls,
-    workerUrls: [0, 1].map((i) => `http://127.0.0.1:${workerBase + i}`),
+    workerUrls: Array.from({ length: gpus }, (_, i) => `http://127.0.0.1:${workerBase + i}`),
     demoKey,
     adminToken,
     logDir,

@@ -25,6 +25,8 @@ const launcherEnvObject = z.object({
   SCHEDULER_REPLICAS: z.coerce.number().int().min(1).max(5).default(2),
   OLLAMA_URLS: urlList.optional(),
   SIM_GPUS: z.coerce.number().int().min(1).max(16).default(2),
+  /** More simulated GPUs, after those: their workers serve only the performance pool (keys and batches of that pool). */
+  SIM_PERFORMANCE_GPUS: z.coerce.number().int().min(0).max(8).default(0),
   SIM_TIME_SCALE: z.coerce.number().positive().default(1),
   SIM_PORT: port(0),
   /** Each simulated GPU's memory (the simulator's --vram-gb); the workers are told it (WORKER_GPU_MEMORY_GB). */
@@ -38,6 +40,11 @@ const launcherEnvObject = z.object({
   LOG_DIR: z.string().default(path.join(REPO_ROOT, '.data/logs')),
 });
 
+/** Simulated GPUs `npm start` runs when OLLAMA_URLS is unset: the shared pool's, then the performance pool's. */
+export function simulatedGpus(c: Pick<z.infer<typeof launcherEnvObject>, 'SIM_GPUS' | 'SIM_PERFORMANCE_GPUS'>): number {
+  return c.SIM_GPUS + c.SIM_PERFORMANCE_GPUS;
+}
+
 /** The HTTP port each service will take (service, port, the variable that sets it), so two never share one. */
 function httpPorts(c: z.infer<typeof launcherEnvObject>): Array<[string, number, string]> {
   const range = (name: string, base: number, n: number, variable: string) =>
@@ -46,7 +53,7 @@ function httpPorts(c: z.infer<typeof launcherEnvObject>): Array<[string, number,
     ['edge', c.PORT, 'PORT'],
     ['auth', c.AUTH_PORT, 'AUTH_PORT'],
     ...range('scheduler', c.SCHEDULER_PORT, c.SCHEDULER_REPLICAS, 'SCHEDULER_PORT'),
-    ...range('worker', c.WORKER_BASE_PORT, c.OLLAMA_URLS?.length ?? c.SIM_GPUS, 'WORKER_BASE_PORT'),
+    ...range('worker', c.WORKER_BASE_PORT, c.OLLAMA_URLS?.length ?? simulatedGpus(c), 'WORKER_BASE_PORT'),
   ];
 }
 

@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from '@switchyard/config';
 import path from 'node:path';
-import { loadLauncherConfig, REPO_ROOT } from './launcher.config';
+import { loadLauncherConfig, REPO_ROOT, simulatedGpus } from './launcher.config';
 import { freeConsecutivePorts, offsetAddress } from './ports';
 import { describeExit, ProcessGroup } from './process-group';
 import { httpReady, waitReady } from './readiness';
@@ -85,14 +85,16 @@ async function main() {
     /** Each simulated GPU's memory, told to its worker (no nvidia-smi answers for a simulated GPU). */
     let simulatedGpuGb: number | undefined;
     if (!ollamaUrls) {
-      say(`• No OLLAMA_URLS: starting ${cfg.SIM_GPUS} simulated GPUs (tools/ollama-sim, time scale ${cfg.SIM_TIME_SCALE})…`);
-      const simPort = cfg.SIM_PORT || (await freeConsecutivePorts(cfg.SIM_GPUS));
-      const simUrls = Array.from({ length: cfg.SIM_GPUS }, (_, i) => http(simPort + i));
+      const gpus = simulatedGpus(cfg);
+      const performance = cfg.SIM_PERFORMANCE_GPUS > 0 ? ` (the last ${cfg.SIM_PERFORMANCE_GPUS} for the performance pool)` : '';
+      say(`• No OLLAMA_URLS: starting ${gpus} simulated GPUs${performance} (tools/ollama-sim, time scale ${cfg.SIM_TIME_SCALE})…`);
+      const simPort = cfg.SIM_PORT || (await freeConsecutivePorts(gpus));
+      const simUrls = Array.from({ length: gpus }, (_, i) => http(simPort + i));
       const urls = await new Promise<string[]>((resolve, reject) => {
         const sim = group.start({
           name: 'ollama-sim',
           command: node,
-          args: [RUN_TS, 'tools/ollama-sim/src/main.ts', '--gpus', String(cfg.SIM_GPUS), '--port', String(simPort), '--time-scale', String(cfg.SIM_TIME_SCALE), '--num-parallel', String(cfg.WORKER_SLOTS), '--vram-gb', String(cfg.SIM_VRAM_GB)],
+          args: [RUN_TS, 'tools/ollama-sim/src/main.ts', '--gpus', String(gpus), '--port', String(simPort), '--time-scale', String(cfg.SIM_TIME_SCALE), '--num-parallel', String(cfg.WORKER_SLOTS), '--vram-gb', String(cfg.SIM_VRAM_GB)],
           env: { ...process.env, LOG_LEVEL: cfg.LOG_LEVEL },
           ready: async () => (await Promise.all(simUrls.map((u) => httpReady(`${u}/api/version`)))).every(Boolean),
           onStdoutLine: (line) => {
@@ -135,12 +137,14 @@ async function main() {
 
     // 5. One worker per GPU, each given every scheduler replica
     const workers = ollamaUrls.map((url, i) => {
-      say(`• worker gpu-${i} → ${url}…`);
+      const pool = !cfg.OLLAMA_URLS && i >= cfg.SIM_GPUS ? 'performance' : 'shared';
+      say(`• worker gpu-${i} → ${url}${pool === 'performance' ? ' (performance pool)' : ''}…`);
       const readyUrl = `${http(cfg.WORKER_BASE_PORT + i)}/readyz`;
       const env = {
         ...baseEnv,
         PORT: String(cfg.WORKER_BASE_PORT + i),
         WORKER_ID: `gpu-${i}`,
+        WORKER_POOL: pool,
         OLLAMA_URL: url,
         WORKER_SLOTS: String(cfg.WORKER_SLOTS),
         SCHEDULER_GRPC_URL: schedulerGrpcUrls.join(','),

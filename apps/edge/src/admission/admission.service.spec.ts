@@ -4,7 +4,7 @@ import { resolveCatalogue } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
 import { loadEdgeConfig } from '../config/edge.config';
-import { OpenAIError } from '../errors/openai-error';
+import { OpenAIError } from '@switchyard/openai';
 import type { ModelCatalogueService } from '../models/model-catalogue.service';
 import type { InferenceProducer } from '../queue/inference.producer';
 import { ServiceTimeTracker } from '../queue/service-time.tracker';

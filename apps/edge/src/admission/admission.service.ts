@@ -3,7 +3,7 @@ import type { CatalogueModel, PriorityClass } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { Errors, OpenAIError } from '../errors/openai-error';
+import { Errors, OpenAIError } from '@switchyard/openai';
 import { ModelCatalogueService } from '../models/model-catalogue.service';
 import { InferenceProducer } from '../queue/inference.producer';
 import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';

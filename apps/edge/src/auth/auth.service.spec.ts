@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '@switchyard/observability';
 import { loadEdgeConfig } from '../config/edge.config';
-import { OpenAIError } from '../errors/openai-error';
+import { OpenAIError } from '@switchyard/openai';
 import type { RedisSubscriber } from '@switchyard/redis';
 import { AuthClient, AuthUnavailableError, type Verdict } from './auth.client';
 import { AuthService, bearerKey } from './auth.service';

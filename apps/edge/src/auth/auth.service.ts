@@ -3,7 +3,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { authEventSchema, RedisKeys, type AuthEvent } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { Errors } from '../errors/openai-error';
+import { Errors } from '@switchyard/openai';
 import { RedisSubscriber } from '@switchyard/redis';
 import { AuthClient, AuthUnavailableError, type Verdict } from './auth.client';
 import { VerdictCache } from './verdict-cache';

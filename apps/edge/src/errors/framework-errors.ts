@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@switchyard/observability';
-import { Errors, OpenAIError, errorTypeForStatus } from './openai-error';
+import { Errors, OpenAIError, errorTypeForStatus } from '@switchyard/openai';
 import type { RejectionSink } from './openai-exception.filter';
 import { sendError } from './send-error';
 

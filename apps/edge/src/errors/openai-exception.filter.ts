@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@switchyard/observability';
 import { isRedisUnavailable } from '@switchyard/redis';
 import { isClientAbort } from './client-abort';
-import { Errors, OpenAIError, errorTypeForStatus, queueUnavailable } from './openai-error';
+import { Errors, OpenAIError, errorTypeForStatus, queueUnavailable } from '@switchyard/openai';
 import { sendError } from './send-error';
 
 /** Receives every rejection, so metrics can count it by a bounded reason. */

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorShapeOf } from '../protocols/error-shapes';
-import type { OpenAIError } from './openai-error';
+import type { OpenAIError } from '@switchyard/openai';
 
 /**
  * Answers `err` with its status and headers, in the error shape of the API the request came in by

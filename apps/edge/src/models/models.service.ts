@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { CatalogueModel, Model, ModelList, ResidencyEntry } from '@switchyard/contracts';
 import { mayUse } from '../admission/admission.service';
 import type { AuthContext } from '../auth/auth.service';
-import { Errors } from '../errors/openai-error';
+import { Errors } from '@switchyard/openai';
 import { InferenceProducer } from '../queue/inference.producer';
 import { ModelCatalogueService } from './model-catalogue.service';
 import { ResidencyRepository } from './residency.repository';

@@ -5,7 +5,7 @@ import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { AdmissionService, type Endpoint, type Ticket } from '../admission/admission.service';
 import { AuthService, type AuthContext } from '../auth/auth.service';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import { fromRelayError, type OpenAIError, queueUnavailable, requestTimedOut } from '../errors/openai-error';
+import { fromRelayError, type OpenAIError, queueUnavailable, requestTimedOut } from '@switchyard/openai';
 import { EdgeMetrics } from '../metrics/edge-metrics.service';
 import { setRequestLabels } from '../metrics/request-labels';
 import { ModelCatalogueService } from '../models/model-catalogue.service';

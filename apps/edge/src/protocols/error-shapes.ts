@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { type OpenAIError, retryCannotHelp } from '../errors/openai-error';
+import { type OpenAIError, retryCannotHelp } from '@switchyard/openai';
 import { ollamaErrorShape, ownsOllamaRequest } from './ollama/ollama-error-shape';
 import { anthropicErrorShape, ownsAnthropicRoute } from './anthropic/error-shape';
 

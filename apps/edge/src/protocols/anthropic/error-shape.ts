@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AnthropicErrorResponse, AnthropicErrorType } from '@switchyard/contracts';
-import { type OpenAIError, retryCannotHelp } from '../../errors/openai-error';
+import { type OpenAIError, retryCannotHelp } from '@switchyard/openai';
 import type { ErrorShape } from '../error-shapes';
 
 /** Anthropic's error type for a status, as its API documents them. */

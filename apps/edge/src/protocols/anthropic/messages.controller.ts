@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { anthropicCountTokensRequestSchema, anthropicMessagesRequestSchema, type AnthropicTokenCount } from '@switchyard/contracts';
 import { AdmissionService } from '../../admission/admission.service';
 import type { AuthContext } from '../../auth/auth.service';
-import { parseRequest } from '../../errors/parse-request';
+import { parseRequest } from '@switchyard/openai';
 import { ApiKeyGuard, Caller } from '../../pipeline/api-key.guard';
 import { InferencePipeline, type InferenceRequest } from '../../pipeline/inference-pipeline.service';
 import { anthropicStream } from './anthropic-stream';

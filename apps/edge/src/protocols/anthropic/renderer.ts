@@ -1,6 +1,6 @@
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicStopReason, AnthropicStreamEvent, RelayFinal } from '@switchyard/contracts';
 import type { RelayChunk } from '../../pipeline/inference-pipeline.service';
-import { randomId } from '../openai/response-ids';
+import { randomId } from '@switchyard/openai';
 
 /**
  * A job's relay messages as one Anthropic `message`, whole or as its stream events: text goes into

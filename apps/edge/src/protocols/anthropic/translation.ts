@@ -7,8 +7,7 @@ import type {
   Work,
 } from '@switchyard/contracts';
 import { estimateMessagesTokens } from '../../admission/token-estimate';
-import { Errors } from '../../errors/openai-error';
-import { imageData } from '../openai/translation';
+import { Errors, imageData } from '@switchyard/openai';
 
 type ChatWork = Extract<Work, { kind: 'chat' }>;
 type Prompt = Pick<ChatWork, 'messages' | 'tools'>;

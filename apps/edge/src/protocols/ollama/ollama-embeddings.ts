@@ -1,5 +1,5 @@
 import type { AuthContext } from '../../auth/auth.service';
-import { OpenAIError } from '../../errors/openai-error';
+import { OpenAIError } from '@switchyard/openai';
 import type { ModelCatalogueService } from '../../models/model-catalogue.service';
 import type { Http, InferencePipeline, WholeAnswer } from '../../pipeline/inference-pipeline.service';
 import { parseOllama, requireModel } from './ollama-errors';

@@ -2,8 +2,7 @@ import type { z } from 'zod';
 import type { CatalogueModel } from '@switchyard/contracts';
 import { mayUse } from '../../admission/admission.service';
 import type { AuthContext } from '../../auth/auth.service';
-import { Errors, OpenAIError } from '../../errors/openai-error';
-import { parseRequest } from '../../errors/parse-request';
+import { Errors, OpenAIError, parseRequest } from '@switchyard/openai';
 import type { ModelCatalogueService } from '../../models/model-catalogue.service';
 
 /** Errors in Ollama's words (rendered `{"error": "..."}` by the Ollama error shape). */

@@ -1,5 +1,5 @@
 import type { RelayFinal } from '@switchyard/contracts';
-import type { OpenAIError } from '../../errors/openai-error';
+import type { OpenAIError } from '@switchyard/openai';
 import type { Http, RelayChunk, StreamProtocol, WholeAnswer } from '../../pipeline/inference-pipeline.service';
 
 type ToolCall = NonNullable<RelayChunk['toolCalls']>[number];

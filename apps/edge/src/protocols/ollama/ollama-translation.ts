@@ -1,6 +1,6 @@
 import type { OllamaChatMessage, OllamaOptions, Work } from '@switchyard/contracts';
 import { estimateMessagesTokens, estimateTextTokens, MESSAGE_OVERHEAD_TOKENS } from '../../admission/token-estimate';
-import { Errors } from '../../errors/openai-error';
+import { Errors } from '@switchyard/openai';
 import type { InferenceRequest } from '../../pipeline/inference-pipeline.service';
 import type { OllamaChatRequest, OllamaGenerateRequest, OllamaMessageIn, OllamaRequestOptions } from './ollama-requests.schema';
 

@@ -3,13 +3,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { chatCompletionRequestSchema, completionRequestSchema } from '@switchyard/contracts';
 import { estimateChatTokens, estimateTextTokens } from '../../admission/token-estimate';
 import type { AuthContext } from '../../auth/auth.service';
-import { Errors } from '../../errors/openai-error';
-import { parseRequest } from '../../errors/parse-request';
+import { Errors, parseRequest, ChatRenderer, type CompletionRenderer, TextRenderer, chatToWork, completionToWork, promptText } from '@switchyard/openai';
 import { ApiKeyGuard, Caller } from '../../pipeline/api-key.guard';
 import { InferencePipeline, type InferenceRequest } from '../../pipeline/inference-pipeline.service';
 import { openAIStream } from './openai-stream';
-import { ChatRenderer, type CompletionRenderer, TextRenderer } from './renderers';
-import { chatToWork, completionToWork, promptText } from './translation';
 
 /** OpenAI's chat and text completions, under `/v1/` and under `/api/` (the portal's base URL). */
 @Controller()

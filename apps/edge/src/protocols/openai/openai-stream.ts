@@ -1,7 +1,6 @@
 import type { RelayFinal } from '@switchyard/contracts';
-import type { OpenAIError } from '../../errors/openai-error';
+import { type OpenAIError, type CompletionRenderer } from '@switchyard/openai';
 import type { RelayChunk, StreamProtocol } from '../../pipeline/inference-pipeline.service';
-import type { CompletionRenderer } from './renderers';
 
 const event = (payload: object | string) => `data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}\n\n`;
 

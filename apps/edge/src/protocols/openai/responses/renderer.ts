@@ -1,6 +1,6 @@
 import type { OllamaChatMessage, RelayFinal, ResponsesRequest } from '@switchyard/contracts';
 import type { RelayChunk } from '../../../pipeline/inference-pipeline.service';
-import { randomId } from '../response-ids';
+import { randomId } from '@switchyard/openai';
 
 type Status = 'in_progress' | 'completed' | 'incomplete';
 

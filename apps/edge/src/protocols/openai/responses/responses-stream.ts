@@ -1,5 +1,5 @@
 import type { RelayFinal } from '@switchyard/contracts';
-import type { OpenAIError } from '../../../errors/openai-error';
+import type { OpenAIError } from '@switchyard/openai';
 import type { RelayChunk, StreamProtocol } from '../../../pipeline/inference-pipeline.service';
 import type { ResponseEvent, ResponsesRenderer } from './renderer';
 

@@ -2,7 +2,7 @@ import { Controller, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { responsesRequestSchema } from '@switchyard/contracts';
 import type { AuthContext } from '../../../auth/auth.service';
-import { parseRequest } from '../../../errors/parse-request';
+import { parseRequest } from '@switchyard/openai';
 import { ApiKeyGuard, Caller } from '../../../pipeline/api-key.guard';
 import { InferencePipeline, type InferenceRequest } from '../../../pipeline/inference-pipeline.service';
 import { ResponsesRenderer } from './renderer';

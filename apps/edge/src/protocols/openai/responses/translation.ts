@@ -1,7 +1,6 @@
 import type { OllamaChatMessage, ResponsesContentPart, ResponsesInputItem, ResponsesRequest, Work } from '@switchyard/contracts';
 import { estimateMessagesTokens } from '../../../admission/token-estimate';
-import { Errors } from '../../../errors/openai-error';
-import { imageData, parseArguments, toOptions } from '../translation';
+import { Errors, imageData, parseArguments, toOptions } from '@switchyard/openai';
 
 type ChatWork = Extract<Work, { kind: 'chat' }>;
 type FunctionCallOutput = Extract<ResponsesInputItem, { type: 'function_call_output' }>;

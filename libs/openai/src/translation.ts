@@ -6,7 +6,7 @@ import type {
   OllamaOptions,
   Work,
 } from '@switchyard/contracts';
-import { Errors } from '../../errors/openai-error';
+import { Errors } from './openai-error';
 
 type ChatWork = Extract<Work, { kind: 'chat' }>;
 type GenerateWork = Extract<Work, { kind: 'generate' }>;

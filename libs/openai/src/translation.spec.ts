@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chatCompletionRequestSchema, completionRequestSchema } from '@switchyard/contracts';
-import { OpenAIError } from '../../errors/openai-error';
+import { OpenAIError } from './openai-error';
 import { chatToWork, completionToWork } from './translation';
 
 const chat = (extra: Record<string, unknown>) =>

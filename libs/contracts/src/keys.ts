@@ -30,6 +30,18 @@ export const Queues = {
   },
 } as const;
 
+/**
+ * The relay identity of the batch service: every replica subscribes to this one relay channel
+ * (`RedisKeys.relayChannel(prefix, BATCH_RELAY_ID)`), so a line's result reaches whichever replica
+ * is up, across restarts. Used as the `edgeId` of every batch line's InferenceJob.
+ */
+export const BATCH_RELAY_ID = 'batch';
+
+/** The job (and request) id of one batch line: deterministic, so a line is enqueued and billed once across restarts. */
+export function batchLineRequestId(batchId: string, line: number): string {
+  return `${batchId}_l${line}`;
+}
+
 export const RedisKeys = {
   /** Pub/sub: auth publishes key revocations and policy changes; edges drop cached verdicts. */
   authEventsChannel: (prefix: string) => `${prefix}:auth:events`,

@@ -10,3 +10,4 @@ export * from './catalogue/model-catalogue.schema';
 export * as authV1 from './gen/switchyard/auth/v1/auth';
 export * as placementV1 from './gen/switchyard/placement/v1/placement';
 export * from './jobs/residency.schema';
+export * from './batch/caller.schema';

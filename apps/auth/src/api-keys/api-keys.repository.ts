@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConflictError, sqlState, UNIQUE_VIOLATION } from '../common/errors';
 import type { PolicyOverrides } from '../policies/policy.schema';
 import { columnsToPolicy, prefixedPolicyColumns, selectPolicyColumns } from '../policies/policy-row';
-import { DATABASE, type Database, type Queryable } from '../storage/database';
+import { DATABASE, type Database, type Queryable } from '@switchyard/database';
 
 export interface ApiKeyRecord {
   id: string;

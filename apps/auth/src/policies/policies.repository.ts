@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { FOREIGN_KEY_VIOLATION, NotFoundError, sqlState } from '../common/errors';
-import { DATABASE, type Database, type Queryable } from '../storage/database';
+import { DATABASE, type Database, type Queryable } from '@switchyard/database';
 import { NO_OVERRIDES } from './policy';
 import type { PolicyOverrides } from './policy.schema';
 import { columnsToPolicy, POLICY_COLUMN_NAMES, policyToColumns, type PolicyColumns } from './policy-row';

@@ -1,11 +1,6 @@
-import type { Database } from './database';
+import { migrate as migrateSet, splitStatements, type Database, type Migration, type MigrationSet } from '@switchyard/database';
 
-export interface Migration {
-  /** Increasing and persistent: never renumber or edit an applied migration, add a new one. */
-  id: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
 const POLICY_COLUMNS = `
   all_models boolean,
@@ -94,44 +89,12 @@ create index usage_daily_user_day_idx on usage_daily (user_id, day);
   },
 ];
 
-const LOCK_KEY = 'switchyard-auth-migrations';
+/** Where auth records its applied migrations, and the lock replicas take turns on. */
+export const AUTH_MIGRATIONS: MigrationSet = { table: 'auth_schema_migrations', lockKey: 'switchyard-auth-migrations', migrations: MIGRATIONS };
 
-/**
- * Applies every migration not yet recorded in `auth_schema_migrations`, each in its own
- * transaction. An advisory lock makes concurrent replicas take turns. Returns the ids applied.
- */
-export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await db.exec(`create table if not exists auth_schema_migrations (
-    id integer primary key,
-    name text not null,
-    applied_at timestamptz not null default now()
-  )`);
-  const applied: number[] = [];
-  for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
-    const done = await db.transaction(async (tx) => {
-      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [LOCK_KEY]);
-      const seen = await tx.query('select 1 from auth_schema_migrations where id = $1', [m.id]);
-      if (seen.rows.length > 0) return false;
-      // Statements run one by one: the extended protocol takes a single statement per query.
-      for (const statement of splitStatements(m.sql)) await tx.query(statement);
-      await tx.query('insert into auth_schema_migrations (id, name) values ($1, $2)', [m.id, m.name]);
-      return true;
-    });
-    if (done) applied.push(m.id);
-  }
-  return applied;
+/** Applies auth's migrations not yet applied; returns the ids applied. */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return migrateSet(db, { ...AUTH_MIGRATIONS, migrations });
 }
 
-/** Splits a migration script on `;` at line ends. Migrations avoid `;` inside literals. */
-export function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*(?:\n|$)/)
-    .map((s) =>
-      s
-        .split('\n')
-        .filter((line) => !line.trim().startsWith('--'))
-        .join('\n')
-        .trim(),
-    )
-    .filter((s) => s.length > 0);
-}
+export { splitStatements };

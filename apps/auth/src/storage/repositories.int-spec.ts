@@ -9,7 +9,7 @@ import { NO_OVERRIDES } from '../policies/policy';
 import { openTestDatabase, TEST_DB_KINDS } from '../testing/test-env';
 import { UsageRepository, type UsageRecord } from '../usage/usage.repository';
 import { UsersRepository } from '../users/users.repository';
-import type { Database } from './database';
+import type { Database } from '@switchyard/database';
 import { migrate, MIGRATIONS } from './migrations';
 
 // Every repository test runs against both backends: embedded PGlite and the machine's PostgreSQL.

@@ -1,9 +1,9 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ReadinessService, ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { AUTH_CONFIG, type AuthConfig } from '../config/auth.config';
-import { DATABASE, type Database } from './database';
+import { DATABASE, type Database } from '@switchyard/database';
 import { openDatabase } from './open-database';
-import { TransactionRunner } from './transaction-runner';
+import { TransactionRunner } from '@switchyard/database';
 
 /** Registers the database readiness check and closes the database last on shutdown. */
 @Injectable()

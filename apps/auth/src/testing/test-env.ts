@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { loadConfig } from '@switchyard/config';
 import { createLogger, type Logger } from '@switchyard/observability';
 import { authEnvSchema, type AuthConfig } from '../config/auth.config';
-import type { Database } from '../storage/database';
+import type { Database } from '@switchyard/database';
 import { openDatabase, pgliteDataDir } from '../storage/open-database';
 
 /**

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DATABASE, type Database } from '../storage/database';
+import { DATABASE, type Database } from '@switchyard/database';
 
 export interface UsageRecord {
   requestId: string;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConflictError, sqlState, UNIQUE_VIOLATION } from '../common/errors';
-import { DATABASE, type Database, type Queryable } from '../storage/database';
+import { DATABASE, type Database, type Queryable } from '@switchyard/database';
 
 export interface User {
   id: string;

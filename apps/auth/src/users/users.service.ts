@@ -6,7 +6,7 @@ import { PoliciesRepository } from '../policies/policies.repository';
 import { applyPolicyPatch } from '../policies/policy';
 import type { PolicyPatch } from '../policies/policy.schema';
 import { userPolicyView, type PolicyView } from '../policies/policy-view';
-import { TransactionRunner } from '../storage/transaction-runner';
+import { TransactionRunner } from '@switchyard/database';
 import { UsersRepository, type User } from './users.repository';
 
 @Injectable()

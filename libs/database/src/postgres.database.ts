@@ -28,7 +28,7 @@ class ClientQueryable implements Queryable {
   }
 }
 
-/** PostgreSQL through a `pg` pool; every connection has `search_path` set to the auth schema. */
+/** PostgreSQL through a `pg` pool; every connection has `search_path` set to the configured schema. */
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   private readonly pool: Pool;

@@ -34,6 +34,10 @@ export const edgeEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .default(() => `edge-${randomBytes(6).toString('hex')}`),
+  /** The batch service (apps/batch) behind /v1/files and /v1/batches; `none`: those routes answer 404. */
+  BATCH_URL: z.union([z.literal('none'), z.string().url()]).default('http://127.0.0.1:8084'),
+  /** The secret the batch service requires of the edge (its BATCH_INTERNAL_TOKEN); without it those routes answer 503. */
+  BATCH_INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type EdgeConfig = z.infer<typeof edgeEnvSchema>;

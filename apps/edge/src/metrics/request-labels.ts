@@ -31,5 +31,7 @@ export function routeLabel(url: string): string {
   const rest = m[1];
   if (path.startsWith('/api/') && (OLLAMA_ROUTES as readonly string[]).includes(rest)) return `api/${rest}`;
   if (rest.startsWith('models/')) return 'models/{id}';
+  const files = /^(files|batches)(\/[^/]+(?:\/(?:content|cancel))?)?\/?$/.exec(rest);
+  if (files) return files[2] ? `${files[1]}/{id}` : files[1];
   return (API_ROUTES as readonly string[]).includes(rest) ? rest : 'other';
 }

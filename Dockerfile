@@ -4,6 +4,7 @@
 #   docker build --target auth      -t switchyard/auth .
 #   docker build --target scheduler -t switchyard/scheduler .
 #   docker build --target worker    -t switchyard/worker .
+#   docker build --target batch     -t switchyard/batch .
 # The services run TypeScript compiled on the fly by SWC (tools/scripts/run-ts.mjs), so there is no
 # build step: the image carries the sources, the tsconfig files and node_modules from `npm ci`.
 
@@ -56,6 +57,12 @@ FROM runtime AS worker
 ENV PORT=8083
 EXPOSE 8083
 CMD ["node", "tools/scripts/run-ts.mjs", "apps/worker/src/main.ts"]
+
+# Files and batches live in PostgreSQL (DATABASE_URL): nothing on local disk.
+FROM runtime AS batch
+ENV PORT=8084
+EXPOSE 8084
+CMD ["node", "tools/scripts/run-ts.mjs", "apps/batch/src/main.ts"]
 
 # Last, so a plain `docker build .` gives the edge (the public API).
 FROM runtime AS edge

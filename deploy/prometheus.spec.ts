@@ -10,7 +10,7 @@ import { allQueries, readDashboards, dashboardQueries, readRules } from './suppo
 import { asArray, asObject, asString, findPromtool, PROMTOOL_MISSING, repoPath, readYaml } from './support/repo';
 
 const PROM_DIR = 'deploy/prometheus';
-const SERVICES = ['edge', 'auth', 'scheduler', 'worker'];
+const SERVICES = ['edge', 'auth', 'scheduler', 'worker', 'batch'];
 const promtool = findPromtool();
 
 function runPromtool(args: string[]): { ok: boolean; output: string } {

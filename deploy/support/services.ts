@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readText, repoPath } from './repo';
 
-export const SERVICES = ['edge', 'auth', 'scheduler', 'worker'] as const;
+export const SERVICES = ['edge', 'auth', 'scheduler', 'worker', 'batch'] as const;
 export type Service = (typeof SERVICES)[number];
 
 /** HTTP port (`PORT`) of each service, as libs/contracts/README.md gives them. */
-export const HTTP_PORT: Record<Service, number> = { edge: 8080, auth: 8081, scheduler: 8082, worker: 8083 };
+export const HTTP_PORT: Record<Service, number> = { edge: 8080, auth: 8081, scheduler: 8082, worker: 8083, batch: 8084 };
 export const GRPC_PORT = { auth: 50051, scheduler: 50052 } as const;
 
 /**

@@ -8,11 +8,13 @@ import { freePort, freePortRange } from '@switchyard/testing';
 const ROOT = path.resolve(__dirname, '../../..');
 
 /** A service the launcher runs, by the name it has in the launcher's console and LOG_DIR. */
-export type ServiceName = 'edge' | 'auth' | 'ollama-sim' | 'redis' | `scheduler-${number}` | `worker-${number}`;
+export type ServiceName = 'edge' | 'auth' | 'batch' | 'ollama-sim' | 'redis' | `scheduler-${number}` | `worker-${number}`;
 
 export interface Platform {
   baseUrl: string;
   authUrl: string;
+  /** The batch service's own HTTP base URL (internal: clients reach it through the edge). */
+  batchUrl: string;
   /** The first scheduler replica's HTTP base URL (= schedulerUrls[0]). */
   schedulerUrl: string;
   schedulerUrls: string[];
@@ -48,7 +50,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
   const workerBase = await range(gpus);
   const scheduler = await range(replicas);
   const schedGrpc = await range(replicas);
-  const [edge, auth, authGrpc] = [await range(1), await range(1), await range(1)];
+  const [edge, auth, authGrpc, batch] = [await range(1), await range(1), await range(1), await range(1)];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-e2e-'));
   const logDir = path.join(dir, 'logs');
   const demoKey = `sk-e2e${randomBytes(16).toString('hex')}`;
@@ -58,6 +60,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
     ...process.env,
     PORT: String(edge),
     AUTH_PORT: String(auth),
+    BATCH_PORT: String(batch),
     SCHEDULER_PORT: String(scheduler),
     WORKER_BASE_PORT: String(workerBase),
     AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
@@ -68,6 +71,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
     SIM_TIME_SCALE: String(timeScale),
     SWITCHYARD_PREFIX: `e2e${randomBytes(4).toString('hex')}`,
     AUTH_DATA_DIR: path.join(dir, 'auth'),
+    BATCH_DATA_DIR: path.join(dir, 'batch'),
     LOG_DIR: logDir,
     SWITCHYARD_DEMO_KEY: demoKey,
     SWITCHYARD_ADMIN_TOKEN: adminToken,
@@ -80,6 +84,8 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
     ...extraEnv,
   };
   delete env.DATABASE_URL;
+  delete env.BATCH_INTERNAL_TOKEN;
+  delete env.BATCH_URL;
   delete env.OLLAMA_URLS;
   const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], {
     cwd: ROOT,
@@ -110,6 +116,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
   return {
     baseUrl: `http://127.0.0.1:${edge}`,
     authUrl: `http://127.0.0.1:${auth}`,
+    batchUrl: `http://127.0.0.1:${batch}`,
     schedulerUrl: schedulerUrls[0],
     schedulerUrls,
     workerUrls: Array.from({ length: gpus }, (_, i) => `http://127.0.0.1:${workerBase + i}`),

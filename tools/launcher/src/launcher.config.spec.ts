@@ -17,9 +17,11 @@ const problems = (env: NodeJS.ProcessEnv): string[] => {
 test('two scheduler replicas by default, one to five allowed', () => {
   assert.equal(loadLauncherConfig({}).SCHEDULER_REPLICAS, 2);
   assert.equal(loadLauncherConfig({ SCHEDULER_REPLICAS: '1' }).SCHEDULER_REPLICAS, 1);
-  assert.equal(loadLauncherConfig({ SCHEDULER_REPLICAS: '5' }).SCHEDULER_REPLICAS, 5);
+  assert.equal(loadLauncherConfig({ SCHEDULER_REPLICAS: '5', BATCH_PORT: '8089' }).SCHEDULER_REPLICAS, 5);
+  // Replicas take consecutive ports from 8082: a third one needs the batch service's 8084 moved.
+  assert.deepEqual(problems({ SCHEDULER_REPLICAS: '3' }), ['SCHEDULER_PORT: scheduler-2 and batch would both listen on 8084']);
   assert.equal(problems({ SCHEDULER_REPLICAS: '0' }).length, 1);
-  assert.equal(problems({ SCHEDULER_REPLICAS: '6' }).length, 1);
+  assert.equal(problems({ SCHEDULER_REPLICAS: '6', BATCH_PORT: '8089' }).length, 1);
 });
 
 test('replica i listens on the configured gRPC port + i', () => {

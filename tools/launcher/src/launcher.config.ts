@@ -18,6 +18,8 @@ const launcherEnvObject = z.object({
   AUTH_PORT: port(8081),
   SCHEDULER_PORT: port(8082),
   WORKER_BASE_PORT: port(8090),
+  /** The batch service (Files and Batch APIs; the edge relays /v1/files and /v1/batches to it). */
+  BATCH_PORT: port(8084),
   AUTH_GRPC_URL: z.string().default('127.0.0.1:50051'),
   /** The first scheduler replica's gRPC address; replica i listens on its port + i. */
   SCHEDULER_GRPC_URL: hostPort.default('127.0.0.1:50052'),
@@ -33,8 +35,12 @@ const launcherEnvObject = z.object({
   SIM_VRAM_GB: z.coerce.number().positive().default(80),
   DATABASE_URL: z.string().optional(),
   AUTH_DATA_DIR: z.string().default(path.join(REPO_ROOT, '.data/auth')),
+  /** The batch service's PGlite folder when DATABASE_URL is unset. */
+  BATCH_DATA_DIR: z.string().default(path.join(REPO_ROOT, '.data/batch')),
   SWITCHYARD_DEMO_KEY: z.string().regex(/^sk-[A-Za-z0-9_-]{16,200}$/, 'must look like sk-... (16+ characters after sk-)').optional(),
   SWITCHYARD_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** The secret the edge presents to the batch service; generated once and kept beside the admin token when unset. */
+  BATCH_INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   MODEL_CATALOGUE: z.string().default(path.join(REPO_ROOT, 'deploy/models.yaml')),
   WORKER_SLOTS: z.coerce.number().int().min(1).max(64).default(4),
   LOG_DIR: z.string().default(path.join(REPO_ROOT, '.data/logs')),
@@ -52,6 +58,7 @@ function httpPorts(c: z.infer<typeof launcherEnvObject>): Array<[string, number,
   return [
     ['edge', c.PORT, 'PORT'],
     ['auth', c.AUTH_PORT, 'AUTH_PORT'],
+    ['batch', c.BATCH_PORT, 'BATCH_PORT'],
     ...range('scheduler', c.SCHEDULER_PORT, c.SCHEDULER_REPLICAS, 'SCHEDULER_PORT'),
     ...range('worker', c.WORKER_BASE_PORT, c.OLLAMA_URLS?.length ?? simulatedGpus(c), 'WORKER_BASE_PORT'),
   ];

@@ -9,7 +9,7 @@ import { persistentSecret, randomToken } from './secrets';
 
 /**
  * `npm start`: the whole platform on one machine. Redis (started if none answers), simulated GPUs
- * unless OLLAMA_URLS is set, then auth, the scheduler replicas, one worker per GPU and the edge,
+ * unless OLLAMA_URLS is set, then auth, the scheduler replicas, the batch service, one worker per GPU and the edge,
  * each a child process logging to LOG_DIR, started in order and each awaited until its /readyz says
  * ready. Once all are up, a service that crashes is restarted with backoff (left down after a
  * crash loop) while the others keep running. Ctrl-C stops everything in reverse order.
@@ -135,6 +135,16 @@ async function main() {
     const schedulerGrpcUrls = schedulers.map((r) => r.grpc);
     say(`  ✓ ${schedulers.map((r) => r.service.name).join(', ')} ready (gRPC ${schedulerGrpcUrls.join(', ')})`);
 
+    // 4b. The batch service (Files and Batch APIs), called only by the edge with a shared secret
+    const batchToken = persistentSecret(cfg.BATCH_INTERNAL_TOKEN, path.join(dataDir, 'batch-internal-token'), () => randomToken('syb-'));
+    say(`• batch (${cfg.DATABASE_URL ? 'PostgreSQL from DATABASE_URL' : `PGlite in ${cfg.BATCH_DATA_DIR}`})…`);
+    const batchEnv: NodeJS.ProcessEnv = { ...baseEnv, PORT: String(cfg.BATCH_PORT), BATCH_DATA_DIR: cfg.BATCH_DATA_DIR, BATCH_INTERNAL_TOKEN: batchToken.value };
+    if (cfg.DATABASE_URL) batchEnv.DATABASE_URL = cfg.DATABASE_URL;
+    const batchReady = `${http(cfg.BATCH_PORT)}/readyz`;
+    const batch = group.start({ name: 'batch', command: node, args: [RUN_TS, 'apps/batch/src/main.ts'], env: batchEnv, ready: ready(batchReady) });
+    await waitReady(batch, batchReady);
+    say(`  ✓ batch ready (${http(cfg.BATCH_PORT)}, behind the edge's /v1/files and /v1/batches)`);
+
     // 5. One worker per GPU, each given every scheduler replica
     const workers = ollamaUrls.map((url, i) => {
       const pool = !cfg.OLLAMA_URLS && i >= cfg.SIM_GPUS ? 'performance' : 'shared';
@@ -158,7 +168,7 @@ async function main() {
     // 6. Edge
     say('• edge…');
     const edgeReady = `${http(cfg.PORT)}/readyz`;
-    const edge = group.start({ name: 'edge', command: node, args: [RUN_TS, 'apps/edge/src/main.ts'], env: { ...baseEnv, PORT: String(cfg.PORT) }, ready: ready(edgeReady) });
+    const edge = group.start({ name: 'edge', command: node, args: [RUN_TS, 'apps/edge/src/main.ts'], env: { ...baseEnv, PORT: String(cfg.PORT), BATCH_URL: http(cfg.BATCH_PORT), BATCH_INTERNAL_TOKEN: batchToken.value }, ready: ready(edgeReady) });
     await waitReady(edge, edgeReady);
 
     const base = `http://${cfg.HOST === '0.0.0.0' ? '127.0.0.1' : cfg.HOST}:${cfg.PORT}`;

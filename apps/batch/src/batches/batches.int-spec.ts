@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertOpenAISchema, deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
+import { DATABASE, type Database } from '@switchyard/database';
 import type { RunningBatchApp } from '../batch-app';
 import { FakeWorker } from '../testing/fake-worker';
 import { BatchClient, caller, chatLines, startTestBatch, tempDataDir, TEST_MODELS } from '../testing/test-batch';
@@ -186,6 +187,26 @@ describe('cancel and restart', () => {
     assert.equal(counts.total, 40);
     assert.ok(counts.completed < 40, JSON.stringify(counts));
     if (counts.completed > 0) assert.equal(parseLines((await client.content(String(done.output_file_id))).text).length, counts.completed);
+    await app.close();
+    app = undefined;
+  });
+
+  test('expiry: past expires_at the batch ends expired, partial results kept, the rest batch_expired', async () => {
+    app = await startTestBatch({ dataDir: data.dir, prefix, redisUrl: TEST_REDIS_URL, window: 2 });
+    const client = new BatchClient(app.url, caller('gina'));
+    const id = await submit(client, chatLines(30, TEST_MODELS.chat));
+    await client.waitFor(id, ['in_progress']);
+    await new Promise((r) => setTimeout(r, 300));
+    await app.app.get<symbol, Database>(DATABASE).query('update batch_batches set expires_at = now() where id = $1', [id]);
+    const done = await client.waitFor(id, ['expired']);
+    assertOpenAISchema('Batch', done);
+    assert.equal(typeof done.expired_at, 'number');
+    const counts = done.request_counts as { total: number; completed: number; failed: number };
+    assert.equal(counts.total, 30);
+    assert.ok(counts.failed > 0);
+    const errors = parseLines((await client.content(String(done.error_file_id))).text);
+    assert.equal(errors.length, counts.failed);
+    for (const e of errors) assert.equal((e.error as { code: string }).code, 'batch_expired');
     await app.close();
     app = undefined;
   });

@@ -81,6 +81,14 @@ describe('files API', () => {
     assert.equal((up.body.error as { param: string }).param, 'purpose');
   });
 
+  test('/metrics exposes the batch metrics, every catalogue model at 0', async () => {
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    assert.match(text, /switchyard_batch_batches\{status="completed"\} 0/);
+    assert.match(text, new RegExp(`switchyard_batch_lines_done_total\\{model="${TEST_MODELS.chat}"\\} 0`));
+    assert.match(text, /switchyard_batch_lines_pending\{model=/);
+    assert.match(text, /switchyard_batch_lines_failed_total\{model=/);
+  });
+
   test('without the internal token or the caller: 401', async () => {
     const res = await fetch(`${app.url}/v1/files`, { headers: { [BATCH_CALLER_HEADER]: 'x' } });
     assert.equal(res.status, 401);

@@ -7,7 +7,7 @@ import { baseName, parsePromQL } from './support/promql';
 import { allQueries } from './support/queries';
 import { readText } from './support/repo';
 
-const NAME = /^switchyard_(edge|auth|scheduler|worker)_[a-z][a-z0-9_]*[a-z0-9]$/;
+const NAME = /^switchyard_(edge|auth|scheduler|worker|batch)_[a-z][a-z0-9_]*[a-z0-9]$/;
 /** Label names that would carry a key, a user or a request: unbounded, and some secret. */
 const FORBIDDEN_LABEL = /(^|_)(key|keys|apikey|request|req|user|project|token|prompt|trace|session)(_|$)|^id$/;
 

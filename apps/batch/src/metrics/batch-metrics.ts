@@ -31,6 +31,19 @@ export class BatchMetrics {
       },
     });
     new Gauge({
+      name: 'switchyard_batch_soonest_expiry_seconds',
+      help: 'Seconds until the soonest deadline (expires_at) of a batch still running; absent when none runs.',
+      registers: [registry],
+      async collect() {
+        const r = await db.query<{ at: number | null }>(
+          "select extract(epoch from min(expires_at))::bigint as at from batch_batches where status in ('validating', 'in_progress', 'finalizing')",
+        );
+        const at = r.rows[0]?.at;
+        this.reset();
+        if (at !== null && at !== undefined) this.set(Math.max(0, Number(at) - Date.now() / 1000));
+      },
+    });
+    new Gauge({
       name: 'switchyard_batch_lines_pending',
       help: 'Lines of running batches not answered yet (waiting for their window, or queued), per model.',
       labelNames: ['model'],

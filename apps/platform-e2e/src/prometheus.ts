@@ -57,6 +57,7 @@ function scrapeConfig(p: Platform, self: string, rulesFile: string): string {
     auth: [hostPort(p.authUrl)],
     scheduler: p.schedulerUrls.map(hostPort),
     worker: p.workerUrls.map(hostPort),
+    batch: [hostPort(p.batchUrl)],
   };
   doc.global = { ...doc.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
   doc.rule_files = [rulesFile];

@@ -76,7 +76,8 @@ describe('the Grafana dashboards and the alert rules against a real Prometheus',
     sdk = new OpenAI({ baseURL: `${p.baseUrl}/v1`, apiKey: p.demoKey, maxRetries: 0 });
     prom = await startPrometheus(p);
     say(`alert "for:" rewritten in the test's copy of rules.yml: ${prom.forRewrites.map((r) => `${r.alert} ${r.from}→${r.to}`).join(', ')}`);
-    const targets = 1 + 1 + p.schedulerUrls.length + p.workerUrls.length + 1;
+    // Prometheus itself, the edge, auth, the batch service, every scheduler replica and worker.
+    const targets = 4 + p.schedulerUrls.length + p.workerUrls.length;
     await until(async () => ((await prom.query('sum(up)'))[0]?.values[0][1] === targets ? true : undefined), 20_000, `all ${targets} targets up`);
     t.scraping = now();
     await sleep(2_000); // rules evaluated on partial first scrapes (no worker yet, one scheduler) settle

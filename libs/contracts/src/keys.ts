@@ -42,6 +42,23 @@ export function batchLineRequestId(batchId: string, line: number): string {
   return `${batchId}_l${line}`;
 }
 
+/** Field of a hash keyed by `(pool, model)` (load times, bulk demand): `pool|model`. */
+export function poolModelField(pool: string, model: string): string {
+  return `${pool}|${model}`;
+}
+
+/** Parses a `poolModelField` back (the pool never contains '|'; a model may). */
+export function parsePoolModelField(field: string): { pool: string; model: string } | undefined {
+  const i = field.indexOf('|');
+  return i > 0 && i < field.length - 1 ? { pool: field.slice(0, i), model: field.slice(i + 1) } : undefined;
+}
+
+/**
+ * Life of `RedisKeys.bulkDemand`: the batch service rewrites it every pass (about every second); if
+ * no replica has rewritten it for this long, the batch service is gone and its demand disappears.
+ */
+export const BULK_DEMAND_TTL_MS = 15_000;
+
 export const RedisKeys = {
   /** Pub/sub: auth publishes key revocations and policy changes; edges drop cached verdicts. */
   authEventsChannel: (prefix: string) => `${prefix}:auth:events`,
@@ -59,6 +76,12 @@ export const RedisKeys = {
   workers: (prefix: string) => `${prefix}:workers`,
   /** Hash: "pool|model" -> observed load seconds (for Retry-After estimates). */
   loadTimes: (prefix: string) => `${prefix}:load-times`,
+  /**
+   * Hash: `poolModelField(pool, model)` -> lines of running batches not yet in a queue (state
+   * `pending`), written by the batch service as a whole snapshot every runner pass (a field at 0 is
+   * absent) with a PEXPIRE of `BULK_DEMAND_TTL_MS`; read by the scheduler as bulk demand to plan for.
+   */
+  bulkDemand: (prefix: string) => `${prefix}:bulk-demand`,
   /** String `<replicaId>:<fencing token>` with a TTL: the scheduler replica that leads (holds the lease). */
   schedulerLeader: (prefix: string) => `${prefix}:scheduler:leader`,
   /** Counter INCRed by each scheduler replica that acquires the lease: its fencing token. */

@@ -8,7 +8,7 @@ import { freePort, freePortRange, spawnSimulator } from '@switchyard/testing';
 import { beladyLoads, maxResidentModels } from './belady';
 import { barChartSvg } from './chart';
 import { BaselineKind, startProxy } from './proxies';
-import { replay, RequestResult, Target } from './replay';
+import { BatchOutcome, replay, RequestResult, Target } from './replay';
 import { fmt, percentile, table } from './stats';
 import { generateTrace, readTrace, TraceEntry, writeTrace } from './trace';
 
@@ -23,7 +23,11 @@ const ROOT = path.resolve(__dirname, '../../..');
 const SIM_CATALOGUE = path.join(ROOT, 'tools/ollama-sim/models.default.yaml');
 const SWITCHYARD_CATALOGUE = path.join(ROOT, 'deploy/models.yaml');
 
+// `--no-bulk-as-batch` turns the default-on `--bulk-as-batch` off (node 20's parseArgs has no negation).
+const argv = process.argv.slice(2);
+const noBulkAsBatch = argv.includes('--no-bulk-as-batch');
 const { values: flags } = parseArgs({
+  args: argv.filter((a) => a !== '--no-bulk-as-batch'),
   options: {
     gpus: { type: 'string', default: '2' },
     'vram-gb': { type: 'string', default: '40' },
@@ -38,13 +42,21 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: 'bench-out' },
     quick: { type: 'boolean', default: false },
     systems: { type: 'string', default: 'switchyard,round-robin,least-busy,affinity' },
+    'bulk-as-batch': { type: 'boolean', default: true },
+    'no-bulk': { type: 'boolean', default: false },
+    'bulk-compare': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (flags.help) {
   console.log(`Usage: npm run bench -- [--quick] [--gpus 2] [--vram-gb 40] [--trace FILE | --requests N --models M --zipf S --rate R --seed N]
-       [--time-scale X] [--out DIR] [--systems switchyard,round-robin,least-busy,affinity]`);
+       [--time-scale X] [--out DIR] [--systems switchyard,round-robin,least-busy,affinity]
+       [--bulk-as-batch | --no-bulk-as-batch] [--no-bulk] [--bulk-compare]
+  --bulk-as-batch     (default on) Switchyard gets the trace's bulk entries as one Batch API job, submitted when
+                      the first of them arrives; the proxies get them as requests
+  --no-bulk           drop the bulk entries from the trace
+  --bulk-compare      also run Switchyard without the bulk entries (row switchyard-no-bulk)`);
   process.exit(0);
 }
 
@@ -54,6 +66,7 @@ const numParallel = Number(flags['num-parallel']);
 const timeScale = Number(flags['time-scale'] ?? (flags.quick ? 40 : 20));
 const requests = Number(flags.requests ?? (flags.quick ? 300 : 1200));
 const outDir = path.resolve(flags.out);
+const bulkAsBatch = flags['bulk-as-batch'] && !noBulkAsBatch;
 const MAX_LOADED = 3;
 
 interface SimCatalogueEntry {
@@ -85,7 +98,10 @@ function hash(s: string): number {
 
 interface SystemResult {
   system: string;
+  /** The trace this system was given (the full one, or without bulk entries). */
+  trace: TraceEntry[];
   results: RequestResult[];
+  batch?: BatchOutcome;
   loads: number;
   loadingSecondsSim: number;
   wallSecondsSim: number;
@@ -108,21 +124,21 @@ async function runBaseline(kind: BaselineKind, trace: TraceEntry[]): Promise<Sys
   try {
     const target: Target = { kind: 'ollama', baseUrl: proxy.url, numCtx };
     const started = performance.now();
-    const results = await replay(trace, target, timeScale, progress(kind, trace.length));
+    const { results } = await replay(trace, target, timeScale, { onProgress: progress(kind, trace.length) });
     const wall = ((performance.now() - started) / 1000) * timeScale;
     const s = await simStats(sim.urls);
-    return { system: kind, results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
+    return { system: kind, trace, results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
   } finally {
     await proxy.close();
     await sim.stop();
   }
 }
 
-async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
+async function runSwitchyard(trace: TraceEntry[], system = 'switchyard'): Promise<SystemResult> {
   const sim = await spawnSimulator({ gpus, timeScale, numParallel, vramGb, maxLoaded: MAX_LOADED, seed: 1 });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sy-bench-'));
   const workerPort = await freePortRange(gpus);
-  const [edgePort, authPort, schedPort, authGrpc, schedGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [edgePort, authPort, schedPort, authGrpc, schedGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const adminToken = `bench-admin-${Date.now()}-token`;
   const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
   const env: NodeJS.ProcessEnv = {
@@ -136,6 +152,12 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     OLLAMA_URLS: sim.urls.join(','),
     SWITCHYARD_PREFIX: `bench${Date.now()}`,
     AUTH_DATA_DIR: path.join(dataDir, 'auth'),
+    BATCH_PORT: String(batchPort),
+    BATCH_DATA_DIR: path.join(dataDir, 'batch'),
+    // The batch service's tick (fill windows, finalize) and recovery at 1 s / 10 s simulated, as
+    // at a real GPU's pace (floored at the service's minimums of 50 / 100 real ms).
+    BATCH_TICK_MS: String(Math.max(50, Math.round(1000 / timeScale))),
+    BATCH_RECOVER_INTERVAL_MS: String(Math.max(100, Math.round(10_000 / timeScale))),
     LOG_DIR: path.join(dataDir, 'logs'),
     SWITCHYARD_DEMO_KEY: demoKey,
     SWITCHYARD_ADMIN_TOKEN: adminToken,
@@ -171,10 +193,10 @@ async function runSwitchyard(trace: TraceEntry[]): Promise<SystemResult> {
     const bulkKey = await createBulkKey(`http://127.0.0.1:${authPort}`, adminToken);
     const target: Target = { kind: 'openai', baseUrl: `http://127.0.0.1:${edgePort}`, keys: { interactive: demoKey, bulk: bulkKey ?? demoKey }, numCtx };
     const started = performance.now();
-    const results = await replay(trace, target, timeScale, progress('switchyard', trace.length));
+    const { results, batch } = await replay(trace, target, timeScale, { bulkAsBatch, onProgress: progress(system, trace.length) });
     const wall = ((performance.now() - started) / 1000) * timeScale;
     const s = await simStats(sim.urls);
-    return { system: 'switchyard', results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
+    return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall };
   } finally {
     if (launcher.exitCode === null && launcher.signalCode === null) {
       const exited = new Promise((r) => launcher.once('exit', r));
@@ -237,18 +259,37 @@ function progress(system: string, total: number) {
   };
 }
 
-function summarise(r: SystemResult, tailModels: Set<string>) {
+function summarise(r: SystemResult, tailModels: Set<string>, lowerBound: number) {
   const s = timeScale / 1000; // real ms -> simulated s
   const completed = r.results.filter((x) => x.ok);
-  const ttft = completed.map((x) => x.ttftMs * s);
-  const tail = completed.filter((x) => tailModels.has(x.model)).map((x) => x.ttftMs * s);
+  // Latency figures are the interactive requests' only; bulk work is judged by its makespan.
+  const interactive = r.results.filter((x) => x.priority === 'interactive');
+  const interactiveDone = interactive.filter((x) => x.ok);
+  const ttft = interactiveDone.map((x) => x.ttftMs * s);
+  const tail = interactiveDone.filter((x) => tailModels.has(x.model)).map((x) => x.ttftMs * s);
   const e2eWorst = Math.max(...r.results.map((x) => x.e2eMs * s));
+  const bulk = r.results.filter((x) => x.priority === 'bulk');
+  const firstBulkDueMs = Math.min(...r.trace.filter((e) => e.priority === 'bulk').map((e) => (e.t * 1000) / timeScale));
+  // From the first bulk arrival to the last bulk answer (as a batch: to the batch's completed_at).
+  const lastBulkMs = r.batch ? r.batch.completedAtMs : Math.max(...bulk.map((x) => x.sentMs + x.e2eMs));
   return {
     system: r.system,
     requests: r.results.length,
     completed: completed.length,
     rejected503: r.results.filter((x) => x.status === 503).length,
     failed: r.results.length - completed.length,
+    interactiveRequests: interactive.length,
+    interactiveCompleted: interactiveDone.length,
+    interactiveFailed: interactive.length - interactiveDone.length,
+    bulkRequests: bulk.length,
+    bulkVia: bulk.length === 0 ? 'none' : r.batch ? 'batch' : 'requests',
+    bulkServed: bulk.filter((x) => x.ok).length,
+    bulkFailed: bulk.filter((x) => !x.ok).length,
+    bulkMakespan: bulk.length ? (lastBulkMs - firstBulkDueMs) * s : NaN,
+    /** As a batch: until polling saw it end (completed_at has whole-second resolution). */
+    bulkMakespanObserved: r.batch ? (r.batch.observedDoneMs - firstBulkDueMs) * s : undefined,
+    batch: r.batch,
+    lowerBound,
     loads: r.loads,
     loadsPer1000: (r.loads / r.results.length) * 1000,
     loadingShare: r.loadingSecondsSim / (gpus * r.wallSecondsSim),
@@ -258,7 +299,7 @@ function summarise(r: SystemResult, tailModels: Set<string>) {
     tailTtftP50: percentile(tail, 50),
     tailTtftP95: percentile(tail, 95),
     tailTtftP99: percentile(tail, 99),
-    worstWait: Math.max(...completed.map((x) => x.ttftMs * s)),
+    worstWait: Math.max(...interactiveDone.map((x) => x.ttftMs * s)),
     worstE2e: e2eWorst,
     throughput: completed.length / r.wallSecondsSim,
     maxClientLagMs: Math.max(...r.results.map((x) => x.lagMs)),
@@ -267,9 +308,11 @@ function summarise(r: SystemResult, tailModels: Set<string>) {
 
 async function main() {
   const models = pickModels(Number(flags.models));
-  const trace = flags.trace
+  const fullTrace = flags.trace
     ? readTrace(flags.trace)
     : generateTrace({ models: models.map((m) => m.name), requests, zipf: Number(flags.zipf), rate: Number(flags.rate), seed: Number(flags.seed) });
+  const withoutBulk = fullTrace.filter((e) => e.priority !== 'bulk');
+  const trace = flags['no-bulk'] ? withoutBulk : fullTrace;
   mkdirSync(outDir, { recursive: true });
   writeTrace(path.join(outDir, 'trace.jsonl'), trace);
 
@@ -279,6 +322,7 @@ async function main() {
   const totalWeights = entries.reduce((a, e) => a + e.size_gb * 1e9, 0);
   const capacity = maxResidentModels(entries.map(footprintBytes), new Array(gpus).fill(vramGb * 1e9), MAX_LOADED);
   const lowerBound = beladyLoads(trace.map((e) => e.model), capacity);
+  const lowerBoundNoBulk = beladyLoads(withoutBulk.map((e) => e.model), capacity);
   const popularity = new Map<string, number>();
   for (const e of trace) popularity.set(e.model, (popularity.get(e.model) ?? 0) + 1);
   const ranked = [...popularity.entries()].sort((a, b) => b[1] - a[1]).map(([m]) => m);
@@ -286,7 +330,7 @@ async function main() {
 
   console.log(`Trace: ${trace.length} requests over ${fmt(trace[trace.length - 1].t, 0)} simulated s, ${used.length} models ` +
     `(weights ${fmt(totalWeights / 1e9, 0)} GB; loaded with KV cache ${fmt(totalFootprint / 1e9, 0)} GB = ${fmt(totalFootprint / (gpus * vramGb * 1e9), 1)}× the GPUs' ${gpus}×${vramGb} GB), ` +
-    `${trace.filter((e) => e.priority === 'bulk').length} bulk; time scale ${timeScale}.`);
+    `${trace.filter((e) => e.priority === 'bulk').length} bulk${flags['no-bulk'] ? ' (--no-bulk: bulk entries dropped)' : bulkAsBatch ? ' (to Switchyard as one batch)' : ' (as requests)'}; time scale ${timeScale}.`);
   console.log(
     `Offline bound on loads for in-order service (Belady's MIN over the arrival order, at most ${capacity} models resident at once): ${lowerBound}.\n` +
       `It bounds any system that serves requests in arrival order (each proxied Ollama does); Switchyard batches a cold model's\n` +
@@ -298,13 +342,17 @@ async function main() {
   for (const system of systems) {
     process.stderr.write(`running ${system}…\n`);
     raw.push(system === 'switchyard' ? await runSwitchyard(trace) : await runBaseline(system as BaselineKind, trace));
+    if (system === 'switchyard' && flags['bulk-compare'] && !flags['no-bulk']) {
+      process.stderr.write(`running switchyard without the bulk entries…\n`);
+      raw.push(await runSwitchyard(withoutBulk, 'switchyard-no-bulk'));
+    }
   }
   for (const r of raw) writeFileSync(path.join(outDir, `requests-${r.system}.jsonl`), r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
-  const summary = raw.map((r) => summarise(r, tailModels));
+  const summary = raw.map((r) => summarise(r, tailModels, r.trace.length === withoutBulk.length ? lowerBoundNoBulk : lowerBound));
   const rows = summary.map((x) => [
     x.system,
     fmt(x.loadsPer1000, 1),
-    `${fmt(x.loads / Math.max(1, lowerBound), 2)}×`,
+    `${fmt(x.loads / Math.max(1, x.lowerBound), 2)}×`,
     `${fmt(x.loadingShare * 100, 1)}%`,
     fmt(x.ttftP50),
     fmt(x.ttftP95),
@@ -315,16 +363,40 @@ async function main() {
     fmt(x.throughput, 3),
     String(x.rejected503),
     String(x.failed),
+    x.bulkRequests ? `${x.bulkVia === 'batch' ? 'batch' : 'reqs'} ${fmt(x.bulkMakespan, 1)}` : '—',
+    x.bulkRequests ? `${x.bulkServed}/${x.bulkRequests}` : '—',
+    x.bulkRequests ? String(x.bulkFailed) : '—',
   ]);
   console.log(
     table(
-      ['system', 'loads/1k req', 'vs in-order bound', 'GPU time loading', 'TTFT p50 s', 'p95 s', 'p99 s', 'tail p95 s', 'tail p99 s', 'worst wait s', 'done req/s', '503s', 'failed'],
+      ['system', 'loads/1k req', 'vs in-order bound', 'GPU time loading', 'TTFT p50 s', 'p95 s', 'p99 s', 'tail p95 s', 'tail p99 s', 'worst wait s', 'done req/s', '503s', 'failed', 'bulk makespan s', 'bulk served', 'bulk failed'],
       rows,
     ),
   );
-  console.log(`\n(in-order bound: ${lowerBound} loads = ${fmt((lowerBound / trace.length) * 1000, 1)} per 1k requests; tail = models outside the top 3; times in simulated seconds)`);
+  console.log(
+    `\n(in-order bound: ${lowerBound} loads = ${fmt((lowerBound / trace.length) * 1000, 1)} per 1k requests; tail = models outside the top 3; times in simulated seconds;\n` +
+      ` TTFT, tail and worst wait are over interactive requests only; bulk makespan = first bulk arrival to last bulk answer, for a batch to its completed_at\n` +
+      ` (whole seconds: ±${fmt(timeScale, 0)} simulated s); done req/s and failed count bulk too)`,
+  );
+  for (const x of summary) {
+    if (!x.batch) continue;
+    const b = x.batch;
+    console.log(
+      `${x.system}: batch ${b.id || '(none)'} ${b.status}, ${b.counts.completed} done / ${b.counts.failed} failed of ${b.counts.total}; ` +
+        `output ${b.check.outputLines} + error ${b.check.errorLines} lines, ${b.check.ok ? 'every custom_id exactly once' : `CHECK FAILED: ${b.check.missing} missing, ${b.check.duplicates} duplicated, ${b.check.unknown} unknown`}` +
+        `; seen done after ${fmt(x.bulkMakespanObserved ?? NaN, 1)} s${b.error ? `; error: ${b.error}` : ''}`,
+    );
+  }
+  const syBulk = summary.find((x) => x.system === 'switchyard');
+  const syNoBulk = summary.find((x) => x.system === 'switchyard-no-bulk');
+  if (syBulk && syNoBulk) {
+    console.log(
+      `Switchyard interactive TTFT with the bulk wave (${syBulk.bulkVia === 'batch' ? 'as a batch' : 'as requests'}): p50 ${fmt(syBulk.ttftP50)} s, p95 ${fmt(syBulk.ttftP95)} s, p99 ${fmt(syBulk.ttftP99)} s\n` +
+        `Switchyard interactive TTFT without it:${' '.repeat(syBulk.bulkVia === 'batch' ? 8 : 10)}p50 ${fmt(syNoBulk.ttftP50)} s, p95 ${fmt(syNoBulk.ttftP95)} s, p99 ${fmt(syNoBulk.ttftP99)} s`,
+    );
+  }
   const sy = summary.find((x) => x.system === 'switchyard');
-  const others = summary.filter((x) => x.system !== 'switchyard');
+  const others = summary.filter((x) => !x.system.startsWith('switchyard'));
   if (sy && others.length > 0) {
     const fewestLoads = Math.min(...others.map((x) => x.loadsPer1000));
     const bestP95 = Math.min(...others.map((x) => x.ttftP95));
@@ -337,7 +409,17 @@ async function main() {
 
   writeFileSync(
     path.join(outDir, 'results.json'),
-    JSON.stringify({ config: { gpus, vramGb, numParallel, timeScale, requests: trace.length, models: used, lowerBound, capacity }, summary }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        config: {
+          gpus, vramGb, numParallel, timeScale, requests: trace.length, models: used, lowerBound, capacity,
+          seed: flags.trace ? undefined : Number(flags.seed), trace: flags.trace, bulkAsBatch, noBulk: flags['no-bulk'], bulkCompare: flags['bulk-compare'], lowerBoundNoBulk,
+        },
+        summary,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   writeFileSync(
     path.join(outDir, 'chart.svg'),

@@ -2,6 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertOpenAISchema, deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
 import { DATABASE, type Database } from '@switchyard/database';
+import { Redis } from 'ioredis';
+import { BULK_DEMAND_TTL_MS, poolModelField, RedisKeys } from '@switchyard/contracts';
 import type { RunningBatchApp } from '../batch-app';
 import { FakeWorker } from '../testing/fake-worker';
 import { BatchClient, caller, chatLines, startTestBatch, tempDataDir, TEST_MODELS } from '../testing/test-batch';
@@ -176,13 +178,31 @@ describe('cancel and restart', () => {
     const client = new BatchClient(app.url, caller('erin'));
     const id = await submit(client, chatLines(40, TEST_MODELS.chat));
     await client.waitFor(id, ['in_progress']);
-    await new Promise((r) => setTimeout(r, 400));
+    const started = Date.now();
+    // Bulk demand for the scheduler: the lines kept out of the queue by the window of 4 (the fake
+    // worker answers some meanwhile), published with an expiry.
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const bulkKey = RedisKeys.bulkDemand(prefix);
+    const bulkField = poolModelField('shared', TEST_MODELS.chat);
+    const until = async (ok: () => Promise<boolean>, ms: number) => {
+      for (const end = Date.now() + ms; Date.now() < end && !(await ok()); ) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(async () => (await redis.hexists(bulkKey, bulkField)) === 1, 600);
+    const pending = Number(await redis.hget(bulkKey, bulkField));
+    assert.ok(pending > 0 && pending <= 40, `pending bulk lines published (${pending})`);
+    assert.deepEqual(Object.keys(await redis.hgetall(bulkKey)), [bulkField]);
+    const ttl = await redis.pttl(bulkKey);
+    assert.ok(ttl > 0 && ttl <= BULK_DEMAND_TTL_MS, `expires (pttl ${ttl})`);
+    await new Promise((r) => setTimeout(r, Math.max(0, 400 - (Date.now() - started))));
     const cancelling = await client.json('POST', `/v1/batches/${id}/cancel`);
     assert.equal(cancelling.status, 200);
     assert.ok(['cancelling', 'cancelled'].includes(String(cancelling.body.status)));
     const done = await client.waitFor(id, ['cancelled']);
     assertOpenAISchema('Batch', done);
     assert.equal(typeof done.cancelled_at, 'number');
+    await until(async () => (await redis.exists(bulkKey)) === 0, 3000);
+    assert.equal(await redis.exists(bulkKey), 0, 'a stopped batch has no pending demand');
+    await redis.quit();
     const counts = done.request_counts as { total: number; completed: number };
     assert.equal(counts.total, 40);
     assert.ok(counts.completed < 40, JSON.stringify(counts));

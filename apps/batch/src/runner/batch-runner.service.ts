@@ -6,6 +6,7 @@ import { InputValidator } from '../batches/input-validator';
 import { LinesRepository } from '../batches/lines.repository';
 import { BATCH_CONFIG, type BatchConfig } from '../config/batch.config';
 import { BatchMetrics } from '../metrics/batch-metrics';
+import { BulkDemandPublisher } from './bulk-demand.publisher';
 import { LineQueue } from './line-queue';
 import { OutputWriter } from './output-writer';
 import { RelayCollector } from './relay-collector.service';
@@ -43,6 +44,7 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly queue: LineQueue,
     private readonly output: OutputWriter,
     private readonly metrics: BatchMetrics,
+    private readonly bulkDemand: BulkDemandPublisher,
     service: BatchesService,
     collector: RelayCollector,
     @Inject(BATCH_CONFIG) private readonly config: BatchConfig,
@@ -103,6 +105,12 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
       } catch (err) {
         this.logger.error({ err, batchId: b.id }, 'batch step failed');
       }
+    }
+    // After the steps, so lines just taken into the window no longer count as pending.
+    try {
+      await this.bulkDemand.publish();
+    } catch (err) {
+      this.logger.warn({ err }, 'publishing bulk demand failed');
     }
   }
 

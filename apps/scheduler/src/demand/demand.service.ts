@@ -9,11 +9,15 @@ interface UnitState {
   rate: number;
   lastActivityMs: number;
   readAtMs: number;
+  /** Lines of running batches not yet in the queue (the batch service's `bulkDemand` hash). */
+  bulkPending: number;
 }
 
 /**
  * What waits on every `(pool, model)` queue: depth, oldest wait, arrival rate (an exponential
- * average of jobs added per second), and how long the queue has been idle. Read once per tick.
+ * average of jobs added per second), how long the queue has been idle, and the bulk lines the batch
+ * service holds back for it (`RedisKeys.bulkDemand`: lines of running batches not yet enqueued, which
+ * the policy plans for — see `ModelDemand.bulkPending`). Read once per tick.
  */
 @Injectable()
 export class DemandService {
@@ -28,7 +32,8 @@ export class DemandService {
   ) {}
 
   async poll(now: number): Promise<void> {
-    const all = await this.repository.readAll();
+    const [all, bulk] = await Promise.all([this.repository.readAll(), this.repository.readBulkPending()]);
+    const bulkPending = new Map(bulk.map((b) => [unitKey(b.pool, b.model), b.pending]));
     for (const stats of all) {
       const key = unitKey(stats.pool, stats.model);
       const prev = this.units.get(key);
@@ -40,7 +45,7 @@ export class DemandService {
       }
       const busy = stats.waiting > 0 || stats.active > 0 || stats.added > 0;
       const lastActivityMs = busy ? now : (prev?.lastActivityMs ?? this.startedAtMs);
-      this.units.set(key, { stats, rate, lastActivityMs, readAtMs: now });
+      this.units.set(key, { stats, rate, lastActivityMs, readAtMs: now, bulkPending: bulkPending.get(key) ?? 0 });
       const labels = { pool: stats.pool, model: stats.model };
       this.metrics.queueDepth.set(labels, stats.waiting);
       this.metrics.queueOldestWait.set(labels, stats.oldestCreatedMs !== undefined ? Math.max(0, now - stats.oldestCreatedMs) / 1000 : 0);
@@ -50,7 +55,7 @@ export class DemandService {
 
   /** The policy's view of every queue, as of the last poll. */
   demand(now: number): ModelDemand[] {
-    return [...this.units.values()].map(({ stats, rate, lastActivityMs }) => ({
+    return [...this.units.values()].map(({ stats, rate, lastActivityMs, bulkPending }) => ({
       pool: stats.pool,
       model: stats.model,
       waiting: stats.waiting,
@@ -59,6 +64,7 @@ export class DemandService {
       oldestWaitMs: stats.oldestCreatedMs !== undefined ? Math.max(0, now - stats.oldestCreatedMs) : 0,
       arrivalRate: rate,
       idleMs: Math.max(0, now - lastActivityMs),
+      bulkPending,
     }));
   }
 

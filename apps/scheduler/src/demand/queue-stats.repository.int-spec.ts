@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { BULLMQ_PRIORITY, Queues } from '@switchyard/contracts';
+import { BULLMQ_PRIORITY, poolModelField, Queues, RedisKeys } from '@switchyard/contracts';
 import { loadSchedulerConfig } from '../config/scheduler.config';
 import { model } from '../policy/cluster-state.fixtures';
 import { dropPrefix, newPrefix, TEST_REDIS_URL } from '../testing/scheduler-harness';
@@ -45,4 +45,12 @@ test('counts, the oldest waiting job across priority bands, and arrivals since t
   assert.equal(second?.added, 5);
   assert.equal((await read('shared', 'x:7b'))?.added, 0, 'arrivals are counted once');
   assert.equal((await read('performance', 'x:7b'))?.waiting, 0, 'pools are separate queues');
+});
+
+test("pending bulk lines: the batch service's hash, by (pool, model)", async () => {
+  assert.deepEqual(await repo.readBulkPending(), [], 'no batch service: no bulk demand');
+  const key = RedisKeys.bulkDemand(prefix);
+  await redis.hset(key, { [poolModelField('performance', 'x:7b')]: '1200', [poolModelField('shared', 'y:7b')]: '0', junk: '3' });
+  assert.deepEqual(await repo.readBulkPending(), [{ pool: 'performance', model: 'x:7b', pending: 1200 }]);
+  await redis.del(key);
 });

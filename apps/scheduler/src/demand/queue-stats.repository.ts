@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { CatalogueModel, poolSchema, Queues } from '@switchyard/contracts';
+import { CatalogueModel, parsePoolModelField, poolSchema, Queues, RedisKeys } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { MODEL_CATALOGUE } from '../config/catalogue';
 import { REDIS } from '@switchyard/redis';
@@ -92,6 +92,7 @@ interface WatchedQueue {
 @Injectable()
 export class QueueStatsRepository implements BeforeApplicationShutdown {
   private readonly queues: WatchedQueue[];
+  private readonly bulkDemandKey: string;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -99,6 +100,7 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
     @Inject(MODEL_CATALOGUE) catalogue: CatalogueModel[],
   ) {
     this.redis.defineCommand('syQueueStats', { numberOfKeys: 6, lua: QUEUE_STATS_LUA });
+    this.bulkDemandKey = RedisKeys.bulkDemand(config.SWITCHYARD_PREFIX);
     const prefix = Queues.bullPrefix(config.SWITCHYARD_PREFIX);
     this.queues = poolSchema.options.flatMap((pool) =>
       catalogue.map((m) => ({
@@ -136,6 +138,21 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
       q.lastEventId = lastId;
       out.push({ pool: q.pool, model: q.model, waiting, active, delayed, oldestCreatedMs: oldest >= 0 && waiting > 0 ? oldest : undefined, added: first ? 0 : added });
     });
+    return out;
+  }
+
+  /**
+   * Pending bulk lines per `(pool, model)` (`RedisKeys.bulkDemand`, written by the batch service;
+   * absent, hence empty, when no batch runs or the batch service has been gone past its expiry).
+   */
+  async readBulkPending(): Promise<Array<{ pool: string; model: string; pending: number }>> {
+    const raw = await this.redis.hgetall(this.bulkDemandKey);
+    const out: Array<{ pool: string; model: string; pending: number }> = [];
+    for (const [field, value] of Object.entries(raw)) {
+      const unit = parsePoolModelField(field);
+      const pending = Number(value);
+      if (unit && Number.isFinite(pending) && pending > 0) out.push({ ...unit, pending });
+    }
     return out;
   }
 

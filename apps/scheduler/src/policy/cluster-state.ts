@@ -67,6 +67,13 @@ export interface ModelDemand {
   arrivalRate: number;
   /** Time since a job of this queue was last seen waiting, running or arriving (Infinity if never). */
   idleMs: number;
+  /**
+   * Bulk lines of running batches not yet in this queue (the batch service keeps only a window of
+   * each batch's lines queued): work that will come, of the bulk class. 0 or absent when none.
+   * The residency-aware policy loads a cold model for it only into room nobody else needs, and
+   * counts it as expected demand when choosing victims, never above interactive waiting work.
+   */
+  bulkPending?: number;
 }
 
 export interface ClusterState {

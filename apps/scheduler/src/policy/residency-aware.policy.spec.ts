@@ -440,6 +440,58 @@ describe('pools', () => {
   });
 });
 
+describe('pending bulk lines (batch service)', () => {
+  test('a cold model with only pending bulk lines is loaded, once, when a GPU has room', () => {
+    const s = state({ catalogue, workers: [worker('w1', 24)], demand: [demand('b:7b', { bulkPending: 500 })] });
+    assert.deepEqual(loads(decide(s)), ['w1:b:7b:demand']);
+    const loading = state({ ...s, workers: [worker('w1', 24, { loading: { model: 'b:7b', sinceMs: NOW - 1000 } })] });
+    assert.deepEqual(decide(loading), [], 'not loaded twice while its load is under way');
+    const held = state({ ...s, workers: [worker('w1', 24, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 1000 })] })] });
+    assert.deepEqual(decide(held), [], 'nothing more once it is resident');
+  });
+
+  test('it takes an idle model, but never displaces a model with interactive waiting work or a warm one', () => {
+    const cold = demand('c:7b', { bulkPending: 10_000 });
+    const idle = state({ catalogue, workers: [fullWorker('w1', ['a:7b'])], demand: [cold] });
+    assert.deepEqual(evicts(decide(idle)), ['w1:a:7b->c:7b:demand'], 'an idle model makes room for a batch');
+    const backlogged = state({ catalogue, workers: [fullWorker('w1', ['a:7b'], { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 })] })], demand: [demand('a:7b', { waiting: 3, active: 4, oldestWaitMs: 2000, idleMs: 0 }), cold] });
+    assert.deepEqual(decide(backlogged), [], 'interactive waiting work keeps its GPU');
+    const warm = state({ catalogue, workers: [fullWorker('w1', ['a:7b'])], demand: [demand('a:7b', { idleMs: 5000, arrivalRate: 0.01 }), cold] });
+    assert.deepEqual(decide(warm), [], 'a recently used model keeps its GPU');
+    const otherBatch = state({ catalogue, workers: [fullWorker('w1', ['a:7b'])], demand: [demand('a:7b', { bulkPending: 1 }), cold] });
+    assert.deepEqual(decide(otherBatch), [], 'nor does one batch displace another');
+  });
+
+  test('bulk-only models go after every model with queued work, and only into room left over', () => {
+    // A GPU with room for one model: the interactive request gets it, the batch waits.
+    const s = state({ catalogue, workers: [worker('w1', 7)], demand: [demand('c:7b', { bulkPending: 10_000 }), demand('b:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(loads(decide(s)), ['w1:b:7b:demand']);
+  });
+
+  test('a model with many pending bulk lines is not the first victim', () => {
+    // Two models on a worker that holds at most two, both unused for long: the one a batch still needs
+    // stays, though it would come first by name.
+    const capped = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, maxModelsPerWorker: 2 });
+    const held = worker('w1', 80, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO }), resident('b:7b', 6, { loadedAtMs: LONG_AGO })] });
+    const s = state({ catalogue, workers: [held], demand: [demand('a:7b', { bulkPending: 2000 }), demand('b:7b'), demand('c:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(evicts(capped.decide(s, NOW)), ['w1:b:7b->c:7b:demand']);
+    const noBulk = state({ ...s, demand: [demand('a:7b'), demand('b:7b'), demand('c:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(evicts(capped.decide(noBulk, NOW)), ['w1:a:7b->c:7b:demand'], 'without the batch, a would go');
+  });
+
+  test('pending bulk lines never protect a model from interactive waiting work', () => {
+    const s = state({ catalogue, workers: [fullWorker('w1', ['a:7b'])], demand: [demand('a:7b', { bulkPending: 50_000 }), demand('c:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(evicts(decide(s)), ['w1:a:7b->c:7b:demand']);
+  });
+
+  test('a worker whose victim has no pending bulk lines is preferred', () => {
+    const w1 = fullWorker('w1', ['a:7b']);
+    const w2 = fullWorker('w2', ['b:7b']);
+    const s = state({ catalogue, workers: [w1, w2], demand: [demand('a:7b', { bulkPending: 100 }), demand('b:7b'), demand('c:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(evicts(decide(s)), ['w2:b:7b->c:7b:demand']);
+  });
+});
+
 describe('lost, disconnected and degraded workers', () => {
   test('when the worker holding a model is gone, the model is placed elsewhere', () => {
     const d = [demand('a:7b', { waiting: 3, oldestWaitMs: 4_000 })];

@@ -9,7 +9,11 @@
  *  3. places every other model with waiting jobs and no replica, by priority
  *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)`;
  *  4. adds a replica of a model that has replicas but whose oldest job has waited `replicateWaitMs`
- *     and which has at least a batch of jobs waiting (one replica at a time per model).
+ *     and which has at least a batch of jobs waiting (one replica at a time per model);
+ *  5. last, loads a cold model that has nothing queued but bulk lines pending in the batch service
+ *     (`bulkPending`: lines of running batches kept out of the queues by the batch window), most
+ *     pending first — only into free memory or in place of idle models, and not while its pool is
+ *     contended — so the model is there, loaded once, when the batch reaches it.
  *
  * Placing a model on a worker: into free memory when it fits (by Ollama's own rule too: beside
  * loaded models a new one may need at most `ollamaFitFraction` of the free memory), else by evicting
@@ -28,6 +32,14 @@
  *  - backlogged models: only for a forced model that has waited longer than they have (or, when the
  *    victim has other replicas, for a batch of a model of higher priority).
  * Victims are taken least-expected first (Belady's rule, with arrival rates as the forecast).
+ *
+ * Pending bulk lines (`bulkPending`) are expected demand of the bulk class, which never outranks
+ * interactive work: they make a resident model warm rather than idle (so a bulk-only load never
+ * displaces it, and it goes after idle models and after warm ones with the same arrival rate), and
+ * add one reload to its victim cost (the batch will need it loaded once more) — but they do not
+ * enter `priority` or `keepValue`, so waiting interactive work displaces such a model exactly as it
+ * would a warm one with its arrival rate, and a bulk-only candidate displaces nothing but idle
+ * models. Bulk therefore takes only GPU memory nobody else is asking for.
  * Models with an empty queue stay resident as long as nobody needs their memory.
  *
  * Evictions and the load they make room for are two steps: the evictions go out, the worker frees
@@ -86,6 +98,8 @@ interface Candidate {
   reason: LoadReason;
   forced: boolean;
   demand?: ModelDemand;
+  /** Only pending bulk lines, nothing queued: may take free memory or idle models only. */
+  bulk?: boolean;
 }
 
 interface Option {
@@ -131,6 +145,14 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     for (const { d } of forced) this.placeDemand(plan, d, true);
     this.placePins(plan, pools);
     for (const { d } of rest) this.placeDemand(plan, d, false);
+    // Bulk lines the batch service holds back, for models with nothing queued and no copy: last.
+    const bulkOnly = state.demand
+      .filter((d) => d.waiting === 0 && (d.bulkPending ?? 0) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
+      .sort((a, b) => (b.bulkPending ?? 0) - (a.bulkPending ?? 0) || a.model.localeCompare(b.model));
+    for (const d of bulkOnly) {
+      if (plan.inProgress(d.pool, d.model) || plan.servingReplicas(d.pool, d.model) > 0) continue;
+      this.place(plan, { pool: d.pool, model: d.model, reason: 'demand', forced: false, demand: d, bulk: true });
+    }
     return plan.commands;
   }
 
@@ -242,6 +264,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // Unused for a while and not expected back soon (less than one request within the horizon).
     // A popular model between two bursts is not idle: it is the one we would reload first.
     if (d && (d.idleMs < this.opts.idleAfterMs || this.keepValue(plan, w, v) >= 1)) return VictimClass.Warm;
+    // A batch still has lines for it: it will be used (bulk class), so it is not idle.
+    if (d && (d.bulkPending ?? 0) > 0) return VictimClass.Warm;
     return VictimClass.Idle;
   }
 
@@ -251,7 +275,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // Its reload time weighted by the requests it expects within the horizon (a popular model
     // between two bursts is dear, a tail model that has served its batch cheap), plus a penalty
     // for work it would interrupt (running jobs drain first) or strand (a backlog).
-    const expected = Math.max(0.1, this.keepValue(plan, w, v));
+    // Pending bulk lines cost one reload more: their batch needs the model loaded once.
+    const bulk = (plan.demand(w.snap.pool, v.model)?.bulkPending ?? 0) > 0 ? 1 : 0;
+    const expected = Math.max(0.1, this.keepValue(plan, w, v)) + bulk;
     return (cls === VictimClass.Backlogged ? CLASS_COST[cls] : 0) + (v.busySlots > 0 ? CLASS_COST[VictimClass.Warm] : 0) + expected * reload;
   }
 
@@ -264,6 +290,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       if (plan.holders(w.snap.pool, v.model) <= catalogueEntry.pinned) return false;
     }
     const cls = this.victimClass(plan, w, v);
+    // Bulk lines not yet queued take only what nobody needs: idle models, in an uncontended pool.
+    if (c.bulk) return cls === VictimClass.Idle && !this.contended.has(w.snap.pool);
     const batch = c.demand !== undefined && c.demand.waiting >= this.batchMin(w.snap.slots);
     // Contended: only a batch or a starving model displaces anything, so one load serves many.
     const worthALoad = c.forced || batch || !this.contended.has(w.snap.pool);
@@ -308,12 +336,12 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // within a class the one expected to be asked for least (Belady's rule with rates as the guess).
     const key = (v: PlanModel) => {
       const d = plan.demand(w.snap.pool, v.model);
-      return { cls: this.victimClass(plan, w, v), busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, idle: d?.idleMs ?? Infinity };
+      return { cls: this.victimClass(plan, w, v), busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, bulk: d?.bulkPending ?? 0, idle: d?.idleMs ?? Infinity };
     };
     eligible.sort((a, b) => {
       const ka = key(a);
       const kb = key(b);
-      return ka.cls - kb.cls || ka.busy - kb.busy || ka.rate - kb.rate || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
+      return ka.cls - kb.cls || ka.busy - kb.busy || ka.rate - kb.rate || ka.bulk - kb.bulk || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
     });
     const enough = (chosen: PlanModel[]) => plan.fitsAfter(w, footprint, chosen.length, chosen.reduce((sum, v) => sum + v.footprint, 0));
     const chosen: PlanModel[] = [];

@@ -376,7 +376,7 @@ async function main() {
   console.log(
     `\n(in-order bound: ${lowerBound} loads = ${fmt((lowerBound / trace.length) * 1000, 1)} per 1k requests; tail = models outside the top 3; times in simulated seconds;\n` +
       ` TTFT, tail and worst wait are over interactive requests only; bulk makespan = first bulk arrival to last bulk answer, for a batch to its completed_at\n` +
-      ` (whole seconds: ±${fmt(timeScale, 0)} simulated s); done req/s and failed count bulk too)`,
+      ` (whole seconds: up to ${fmt(timeScale, 0)} simulated s early); done req/s and failed count bulk too)`,
   );
   for (const x of summary) {
     if (!x.batch) continue;

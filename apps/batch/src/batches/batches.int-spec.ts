@@ -239,6 +239,21 @@ describe('cancel and restart', () => {
     for (const l of lines) assertOpenAISchema('CreateChatCompletionResponse', l.response?.body);
   });
 
+  test('the runner keeps only a window of a batch\'s lines in the queue (BATCH_WINDOW_PER_MODEL)', async () => {
+    await app?.close();
+    app = await startTestBatch({ dataDir: data.dir, prefix, redisUrl: TEST_REDIS_URL, window: 4 });
+    const client = new BatchClient(app.url, caller('hal'));
+    // No worker serves this model: queued lines stay queued, so the window is what is queued.
+    const id = await submit(client, chatLines(20, TEST_MODELS.chat2));
+    await client.waitFor(id, ['in_progress']);
+    await new Promise((r) => setTimeout(r, 2500)); // several runner passes
+    const db = app.app.get<symbol, Database>(DATABASE);
+    const states = await db.query<{ state: string; n: number }>('select state, count(*)::bigint as n from batch_lines where batch_id = $1 group by state', [id]);
+    const count = Object.fromEntries(states.rows.map((r) => [r.state, Number(r.n)]));
+    assert.deepEqual(count, { queued: 4, pending: 16 });
+    await client.json('POST', `/v1/batches/${id}/cancel`);
+  });
+
   test("bulk demand for the scheduler: a running batch's pending lines per (pool, model), with an expiry; gone when it stops", async () => {
     await app?.close();
     app = await startTestBatch({ dataDir: data.dir, prefix, redisUrl: TEST_REDIS_URL, window: 4 });

@@ -75,11 +75,14 @@ export class LinesRepository {
   /** Moves up to `n` pending lines of one model to `queued` and returns them (the caller enqueues their jobs). */
   async takePending(batchId: string, model: string, n: number): Promise<QueuedLine[]> {
     const r = await this.db.query<QueuedLine>(
-      `update batch_lines set state = 'queued', enqueued_at = now(), enqueues = enqueues + 1
-       where batch_id = $1 and line in (
+      // The CTE is evaluated once: an IN (… LIMIT … FOR UPDATE) subquery may be re-run by the
+      // planner and take far more than the window (20 lines queued for a window of 4).
+      `with picked as (
          select line from batch_lines where batch_id = $1 and model = $2 and state = 'pending' order by line limit $3 for update skip locked
-       ) and state = 'pending'
-       returning line, model, job, enqueues, render`,
+       )
+       update batch_lines b set state = 'queued', enqueued_at = now(), enqueues = b.enqueues + 1
+       from picked where b.batch_id = $1 and b.line = picked.line and b.state = 'pending'
+       returning b.line, b.model, b.job, b.enqueues, b.render`,
       [batchId, model, n],
     );
     return r.rows.sort((a, b) => a.line - b.line);

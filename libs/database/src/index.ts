@@ -4,3 +4,4 @@ export * from './postgres.database';
 export * from './migrate';
 export * from './open-database';
 export * from './transaction-runner';
+export * from './database-lifecycle';

@@ -1,17 +1,29 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Queues } from '@switchyard/contracts';
+import { BULLMQ_PRIORITY, type CancelMessage, INFERENCE_JOB_NAME, type InferenceJob, Queues, RedisKeys } from '@switchyard/contracts';
 
-/** The BullMQ `Queue` of each `(pool, model)`, made once on one shared connection (producers and admin work, never workers). */
+/** Where a job is, as its queue tells it: waiting, taken by a worker, or gone (finished, failed, or lost with Redis's data). */
+export type JobPresence = 'queued' | 'running' | 'gone';
+
+type JobRef = Pick<InferenceJob, 'requestId' | 'pool' | 'model'>;
+
+/**
+ * The producer side of the data plane (libs/contracts/README.md), for every service that enqueues
+ * `InferenceJob`s (the edge, the batch service): the BullMQ `Queue` of each `(pool, model)`, made
+ * once on one shared connection, and the one way a job is added (job id = request id, priority
+ * from its class, 3 attempts), found, removed, and cancelled.
+ */
 export class InferenceQueues {
   private readonly queues = new Map<string, Queue>();
   private readonly bullPrefix: string;
+  private readonly cancelChannel: string;
 
   constructor(
     private readonly redis: Redis,
     prefix: string,
   ) {
     this.bullPrefix = Queues.bullPrefix(prefix);
+    this.cancelChannel = RedisKeys.cancelChannel(prefix);
   }
 
   get(pool: string, model: string): Queue {
@@ -22,6 +34,40 @@ export class InferenceQueues {
       this.queues.set(name, q);
     }
     return q;
+  }
+
+  /** Adds a job exactly as the protocol says; a job id already present is not added twice. */
+  async add(job: InferenceJob): Promise<void> {
+    await this.get(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
+      jobId: job.requestId,
+      priority: BULLMQ_PRIORITY[job.priority],
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: true,
+      removeOnFail: { age: 3600 },
+    });
+  }
+
+  async presence(job: JobRef): Promise<JobPresence> {
+    const state = await this.get(job.pool, job.model).getJobState(job.requestId);
+    if (state === 'active') return 'running';
+    if (state === 'completed' || state === 'failed' || state === 'unknown') return 'gone';
+    return 'queued';
+  }
+
+  /** Removes a job still waiting; true when it was (a running job is locked and stays). */
+  async remove(job: JobRef): Promise<boolean> {
+    try {
+      return (await this.get(job.pool, job.model).remove(job.requestId)) === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Tells the workers to abort the job if one runs it. */
+  async cancelRunning(requestId: string, reason: string): Promise<void> {
+    const msg: CancelMessage = { requestId, reason };
+    await this.redis.publish(this.cancelChannel, JSON.stringify(msg));
   }
 
   async closeAll(): Promise<void> {

@@ -1,10 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { BULLMQ_PRIORITY, INFERENCE_JOB_NAME, RedisKeys, type CancelMessage, type InferenceJob } from '@switchyard/contracts';
-import { InferenceQueues, REDIS } from '@switchyard/redis';
+import type { InferenceJob } from '@switchyard/contracts';
+import { InferenceQueues, type JobPresence, REDIS } from '@switchyard/redis';
 import { BATCH_CONFIG, type BatchConfig } from '../config/batch.config';
-
-export type JobPlace = 'queued' | 'running' | 'gone';
 
 /**
  * The batch lines' side of the data plane: puts a line's InferenceJob on its `(pool, model)` queue
@@ -14,25 +12,14 @@ export type JobPlace = 'queued' | 'running' | 'gone';
 @Injectable()
 export class LineQueue implements OnApplicationShutdown {
   private readonly queues: InferenceQueues;
-  private readonly cancelChannel: string;
 
-  constructor(
-    @Inject(REDIS) private readonly redis: Redis,
-    @Inject(BATCH_CONFIG) config: BatchConfig,
-  ) {
+  constructor(@Inject(REDIS) redis: Redis, @Inject(BATCH_CONFIG) config: BatchConfig) {
     this.queues = new InferenceQueues(redis, config.SWITCHYARD_PREFIX);
-    this.cancelChannel = RedisKeys.cancelChannel(config.SWITCHYARD_PREFIX);
   }
 
   async enqueue(job: InferenceJob): Promise<void> {
-    await this.queues.get(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
-      jobId: job.requestId,
-      priority: BULLMQ_PRIORITY.bulk,
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: { age: 3600 },
-    });
+    // Every batch line's job is of the bulk class (the runner builds it so): it waits behind interactive work.
+    await this.queues.add({ ...job, priority: 'bulk' });
   }
 
   /** Enqueues again a job found gone (a failed job is kept an hour under its id: remove it first). */
@@ -43,21 +30,17 @@ export class LineQueue implements OnApplicationShutdown {
     await this.enqueue({ ...job, createdAt: Date.now() });
   }
 
-  async place(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<JobPlace> {
-    const state = await this.queues.get(job.pool, job.model).getJobState(job.requestId);
-    if (state === 'active') return 'running';
-    if (state === 'completed' || state === 'failed' || state === 'unknown') return 'gone';
-    return 'queued';
+  place(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<JobPresence> {
+    return this.queues.presence(job);
   }
 
   /** Removes a queued job; true when it was still queued (a running one is locked and stays). */
-  async remove(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<boolean> {
-    return (await this.queues.get(job.pool, job.model).remove(job.requestId)) === 1;
+  remove(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<boolean> {
+    return this.queues.remove(job);
   }
 
-  async cancelRunning(requestId: string, reason: string): Promise<void> {
-    const msg: CancelMessage = { requestId, reason };
-    await this.redis.publish(this.cancelChannel, JSON.stringify(msg));
+  cancelRunning(requestId: string, reason: string): Promise<void> {
+    return this.queues.cancelRunning(requestId, reason);
   }
 
   async onApplicationShutdown(): Promise<void> {

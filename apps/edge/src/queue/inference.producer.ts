@@ -1,18 +1,9 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  BULLMQ_PRIORITY,
-  INFERENCE_JOB_NAME,
-  Queues,
-  RedisKeys,
-  type CancelMessage,
-  type InferenceJob,
-  type PriorityClass,
-} from '@switchyard/contracts';
-import { assertRedisReady, InferenceQueues, REDIS } from '@switchyard/redis';
+import { BULLMQ_PRIORITY, Queues, type InferenceJob, type PriorityClass } from '@switchyard/contracts';
+import { assertRedisReady, InferenceQueues, type JobPresence, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
-import type { JobPresence } from './job-run';
 
 const RESERVATION_TTL_MS = 10_000;
 
@@ -33,14 +24,12 @@ export class InferenceProducer implements OnApplicationShutdown {
   private readonly queues: InferenceQueues;
   /** Per queue: when requests this edge admitted but has not enqueued yet were admitted (ms). */
   private readonly reserved = new Map<string, number[]>();
-  private readonly cancelChannel: string;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(EDGE_CONFIG) config: EdgeConfig,
   ) {
     this.queues = new InferenceQueues(redis, config.SWITCHYARD_PREFIX);
-    this.cancelChannel = RedisKeys.cancelChannel(config.SWITCHYARD_PREFIX);
   }
 
   private queue(pool: string, model: string): Queue {
@@ -52,14 +41,8 @@ export class InferenceProducer implements OnApplicationShutdown {
 
   async enqueue(job: InferenceJob): Promise<void> {
     try {
-      await this.queue(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
-        jobId: job.requestId,
-        priority: BULLMQ_PRIORITY[job.priority],
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: true,
-        removeOnFail: { age: 3600 },
-      });
+      assertRedisReady(this.redis, 'enqueue');
+      await this.queues.add(job);
     } finally {
       this.unreserve(job.pool, job.model);
     }
@@ -110,11 +93,9 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   /** Where the job is: still queued, running on a worker, or gone (finished, failed, or lost with Redis's data). */
-  async presence(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<JobPresence> {
-    const state = await this.queue(job.pool, job.model).getJobState(job.requestId);
-    if (state === 'active') return 'running';
-    if (state === 'completed' || state === 'failed' || state === 'unknown') return 'gone';
-    return 'queued';
+  presence(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>): Promise<JobPresence> {
+    assertRedisReady(this.redis, 'job presence');
+    return this.queues.presence(job);
   }
 
   /**
@@ -123,15 +104,9 @@ export class InferenceProducer implements OnApplicationShutdown {
    * published either way, which also covers a worker taking the job between the two steps.
    */
   async cancel(job: Pick<InferenceJob, 'requestId' | 'pool' | 'model'>, reason: string): Promise<'removed' | 'signalled'> {
-    let removed = 0;
-    try {
-      removed = await this.queue(job.pool, job.model).remove(job.requestId);
-    } catch {
-      removed = 0;
-    }
-    const msg: CancelMessage = { requestId: job.requestId, reason };
-    await this.redis.publish(this.cancelChannel, JSON.stringify(msg));
-    return removed === 1 ? 'removed' : 'signalled';
+    const removed = await this.queues.remove(job);
+    await this.queues.cancelRunning(job.requestId, reason);
+    return removed ? 'removed' : 'signalled';
   }
 
   async onApplicationShutdown(): Promise<void> {

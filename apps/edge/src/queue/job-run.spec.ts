@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InferenceJob, RelayMessage } from '@switchyard/contracts';
 import { RelayInbox } from '../relay/relay-inbox';
-import { JobRun, type JobPresence, type RunEvent } from './job-run';
+import type { JobPresence } from '@switchyard/redis';
+import { JobRun, type RunEvent } from './job-run';
 
 const job = (stream: boolean): InferenceJob => ({
   requestId: 'r1',

@@ -1,4 +1,5 @@
 import type { InferenceJob, RelayLost, RelayMessage, RelayRunMessage } from '@switchyard/contracts';
+import type { JobPresence } from '@switchyard/redis';
 import type { RelayInbox } from '../relay/relay-inbox';
 
 type Started = Extract<RelayRunMessage, { type: 'started' }>;
@@ -16,8 +17,6 @@ export interface RunFailure {
 /** What a waiting handler gets next: the current run's messages, a failure, or the end of waiting. */
 export type RunEvent = Started | Chunk | Final | RunFailure | { type: 'timeout' } | { type: 'cancelled' };
 
-/** Where a job is, as the queue tells it (after a relay reconnect: was its final lost?). */
-export type JobPresence = 'queued' | 'running' | 'gone';
 
 export interface JobRunHooks {
   /** Called for every message of the followed run before the handler sees it (metrics, estimators). */

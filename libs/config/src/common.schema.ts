@@ -20,3 +20,11 @@ export const commonEnv = {
   SWITCHYARD_PREFIX: z.string().regex(/^[A-Za-z0-9:_{}-]+$/).default('sy'),
   HOST: z.string().default('127.0.0.1'),
 };
+
+/**
+ * The bound on an interactive request's expected wait for its first token (ms): the edge refuses a
+ * request expected to wait longer (503 with Retry-After), and the scheduler replicates a model whose
+ * expected wait exceeds it. One default for both: `EDGE_MAX_EXPECTED_WAIT_MS` and
+ * `SCHEDULER_MAX_EXPECTED_WAIT_MS` default to it.
+ */
+export const DEFAULT_MAX_EXPECTED_WAIT_MS = 60_000;

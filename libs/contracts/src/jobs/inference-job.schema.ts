@@ -6,8 +6,42 @@ export const poolSchema = z.enum(['shared', 'performance']);
 export const priorityClassSchema = z.enum(['interactive', 'bulk']);
 export type PriorityClass = z.infer<typeof priorityClassSchema>;
 
-/** BullMQ priority per class (lower runs first). */
-export const BULLMQ_PRIORITY: Record<PriorityClass, number> = { interactive: 1, bulk: 10 };
+/**
+ * BullMQ priorities (lower runs first) are split into one range per class: every interactive job
+ * runs before any bulk job. Within its class's range a job's priority is its fair-share tag (see
+ * `libs/redis` FairShare): users of one model's queue alternate instead of being served in arrival
+ * order. BullMQ's own limit is 2^21 - 1.
+ */
+export const PRIORITY_RANGE: Record<PriorityClass, { min: number; max: number }> = {
+  interactive: { min: 1, max: 2 ** 20 - 1 },
+  bulk: { min: 2 ** 20, max: 2 ** 21 - 1 },
+};
+
+/** The lowest BullMQ priority of each class: a job added without a fair-share tag. */
+export const BULLMQ_PRIORITY: Record<PriorityClass, number> = {
+  interactive: PRIORITY_RANGE.interactive.min,
+  bulk: PRIORITY_RANGE.bulk.min,
+};
+
+/** The BullMQ priority of a job of `cls` whose fair-share tag is `tag` (clamped into the class's range). */
+export function bullmqPriority(cls: PriorityClass, tag: number): number {
+  const r = PRIORITY_RANGE[cls];
+  return Math.min(r.max, r.min + Math.max(0, Math.floor(tag)));
+}
+
+/**
+ * Scores of a class's jobs in BullMQ's `prioritized` sorted set (score = priority × 2^32 + an
+ * insertion counter), for ZCOUNT / ZRANGEBYSCORE.
+ */
+export function prioritizedScoreRange(cls: PriorityClass): { min: number; max: number } {
+  const r = PRIORITY_RANGE[cls];
+  return { min: r.min * 2 ** 32, max: (r.max + 1) * 2 ** 32 - 1 };
+}
+
+/** The class of a BullMQ priority. */
+export function priorityClassOf(priority: number): PriorityClass {
+  return priority >= PRIORITY_RANGE.bulk.min ? 'bulk' : 'interactive';
+}
 
 /** Ollama runner options a client may influence. `num_ctx` is NOT here: the worker sets it from the job. */
 export const ollamaOptionsSchema = z.object({

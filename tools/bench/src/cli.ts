@@ -3,6 +3,11 @@
  * endpoint under a big batch (batch-bench.ts); anything else is the placement benchmark (main.ts).
  */
 async function run(): Promise<void> {
+  if (process.argv[2] === 'overhead') {
+    const { runOverheadBench } = await import('./overhead/main');
+    await runOverheadBench();
+    return;
+  }
   if (process.argv[2] === 'batch') {
     const { runBatchBench } = await import('./batch-bench');
     await runBatchBench();

@@ -1,12 +1,17 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { commonEnv, loadConfig, port } from '@switchyard/config';
+import { commonEnv, DEFAULT_MAX_EXPECTED_WAIT_MS, loadConfig, port } from '@switchyard/config';
 import { POLICY_NAMES } from '../policy/policy.factory';
+import { DEFAULT_RESIDENCY_AWARE_OPTIONS as POLICY, type ResidencyAwareOptions } from '../policy/residency-aware.policy';
 
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
 
-/** The scheduler's environment (see apps/scheduler/README.md for what each variable does). */
+/**
+ * The scheduler's environment (see apps/scheduler/README.md for what each variable does). The
+ * placement policy's parameters default to the policy's own defaults (`DEFAULT_RESIDENCY_AWARE_OPTIONS`),
+ * the one place they are defined; the expected-wait bound to libs/config's, shared with the edge.
+ */
 export const schedulerEnvSchema = z
   .object({
     ...commonEnv,
@@ -20,26 +25,30 @@ export const schedulerEnvSchema = z
     MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
     SCHEDULER_POLICY: z.enum(POLICY_NAMES).default('residency-aware'),
     SCHEDULER_TICK_MS: ms(500),
-    SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(5_000),
-    SCHEDULER_MAX_WAIT_MS: ms(60_000),
-    SCHEDULER_REPLICATE_WAIT_MS: ms(10_000),
+    SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(POLICY.minResidencyMs),
+    SCHEDULER_MAX_WAIT_MS: ms(POLICY.maxWaitMs),
+    SCHEDULER_REPLICATE_WAIT_MS: ms(POLICY.replicateWaitMs),
+    /** Bound on an interactive job's expected wait: beyond it a model gets another replica where a GPU can take it (the edge refuses beyond the same bound). */
+    SCHEDULER_MAX_EXPECTED_WAIT_MS: ms(DEFAULT_MAX_EXPECTED_WAIT_MS),
+    /** Mean service time of one job assumed for a queue before its own is measured (active jobs ÷ completions per second). */
+    SCHEDULER_DEFAULT_SERVICE_MS: ms(POLICY.defaultServiceMs),
     /** Waiting jobs that make a batch: what displaces a model running jobs, or anything under contention (0 = the target worker's slots). */
-    SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(0),
+    SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(POLICY.batchMinJobs),
     SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
     SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
     SCHEDULER_LOAD_TIMEOUT_MS: ms(300_000),
     SCHEDULER_LOAD_RETRY_MS: ms(30_000),
-    SCHEDULER_LOAD_BANDWIDTH_GBPS: positive(10),
-    SCHEDULER_LOAD_OVERHEAD_S: z.coerce.number().nonnegative().default(1.5),
+    SCHEDULER_LOAD_BANDWIDTH_GBPS: positive(POLICY.loadBandwidthBytesPerSec / 1e9),
+    SCHEDULER_LOAD_OVERHEAD_S: z.coerce.number().nonnegative().default(POLICY.loadOverheadSeconds),
     /** Models one worker may hold at once; keep equal to Ollama's OLLAMA_MAX_LOADED_MODELS (3 by default). */
-    SCHEDULER_MAX_MODELS_PER_WORKER: z.coerce.number().int().positive().default(3),
+    SCHEDULER_MAX_MODELS_PER_WORKER: z.coerce.number().int().positive().default(POLICY.maxModelsPerWorker),
     /** A model with no job for this long is idle: the first to make room for another. */
-    SCHEDULER_IDLE_AFTER_MS: ms(10_000),
+    SCHEDULER_IDLE_AFTER_MS: ms(POLICY.idleAfterMs),
     /** A warm model is kept against waiting requests worth less than the requests it expects in this window. */
-    SCHEDULER_KEEP_HORIZON_MS: ms(10_000),
-    SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(0.05),
+    SCHEDULER_KEEP_HORIZON_MS: ms(POLICY.keepHorizonMs),
+    SCHEDULER_MEMORY_RESERVE_FRACTION: z.coerce.number().min(0).max(0.5).default(POLICY.memoryReserveFraction),
     /** Ollama's fit rule: next to loaded models a new one needs at most this share of the free GPU memory. */
-    SCHEDULER_OLLAMA_FIT_FRACTION: z.coerce.number().positive().max(1).default(0.8),
+    SCHEDULER_OLLAMA_FIT_FRACTION: z.coerce.number().positive().max(1).default(POLICY.ollamaFitFraction),
     /** Time constant of each queue's arrival-rate average. */
     SCHEDULER_RATE_TAU_MS: ms(60_000),
     /** How often the scheduler runs BullMQ's stalled-job check on queues whose pullers are gone. */
@@ -69,6 +78,26 @@ export const schedulerEnvSchema = z
 export type SchedulerConfig = z.infer<typeof schedulerEnvSchema>;
 
 export const SCHEDULER_CONFIG = Symbol('SCHEDULER_CONFIG');
+
+/** The residency-aware policy's options from the environment. */
+export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
+  return {
+    minResidencyMs: c.SCHEDULER_MIN_RESIDENCY_MS,
+    maxWaitMs: c.SCHEDULER_MAX_WAIT_MS,
+    agingForceFraction: POLICY.agingForceFraction,
+    replicateWaitMs: c.SCHEDULER_REPLICATE_WAIT_MS,
+    maxExpectedWaitMs: c.SCHEDULER_MAX_EXPECTED_WAIT_MS,
+    defaultServiceMs: c.SCHEDULER_DEFAULT_SERVICE_MS,
+    batchMinJobs: c.SCHEDULER_BATCH_MIN_JOBS,
+    memoryReserveFraction: c.SCHEDULER_MEMORY_RESERVE_FRACTION,
+    loadBandwidthBytesPerSec: c.SCHEDULER_LOAD_BANDWIDTH_GBPS * 1e9,
+    loadOverheadSeconds: c.SCHEDULER_LOAD_OVERHEAD_S,
+    maxModelsPerWorker: c.SCHEDULER_MAX_MODELS_PER_WORKER,
+    idleAfterMs: c.SCHEDULER_IDLE_AFTER_MS,
+    keepHorizonMs: c.SCHEDULER_KEEP_HORIZON_MS,
+    ollamaFitFraction: c.SCHEDULER_OLLAMA_FIT_FRACTION,
+  };
+}
 
 export function loadSchedulerConfig(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
   return loadConfig(schedulerEnvSchema, env);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { ModelDemand, unitKey } from '../policy';
+import { poolModelField } from '@switchyard/contracts';
+import type { ModelDemand } from '../policy';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { QueueStatsRepository, QueueStats } from './queue-stats.repository';
 
@@ -33,9 +34,9 @@ export class DemandService {
 
   async poll(now: number): Promise<void> {
     const [all, bulk] = await Promise.all([this.repository.readAll(), this.repository.readBulkPending()]);
-    const bulkPending = new Map(bulk.map((b) => [unitKey(b.pool, b.model), b.pending]));
+    const bulkPending = new Map(bulk.map((b) => [poolModelField(b.pool, b.model), b.pending]));
     for (const stats of all) {
-      const key = unitKey(stats.pool, stats.model);
+      const key = poolModelField(stats.pool, stats.model);
       const prev = this.units.get(key);
       let rate = prev?.rate ?? 0;
       if (prev) {
@@ -70,7 +71,7 @@ export class DemandService {
 
   /** Last counts of one queue. */
   stats(pool: string, model: string): QueueStats | undefined {
-    return this.units.get(unitKey(pool, model))?.stats;
+    return this.units.get(poolModelField(pool, model))?.stats;
   }
 
   polled(): boolean {

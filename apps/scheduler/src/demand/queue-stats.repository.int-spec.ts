@@ -25,7 +25,7 @@ const read = async (pool: string, m: string) => (await repo.readAll()).find((s) 
 
 test('counts, the oldest waiting job across priority bands, and arrivals since the last read', async () => {
   assert.deepEqual(
-    repo.units().map((u) => `${u.pool}|${u.model}`).sort(),
+    repo.units().map((u) => poolModelField(u.pool, u.model)).sort(),
     ['performance|x:7b', 'performance|y:7b', 'shared|x:7b', 'shared|y:7b'],
   );
   const first = await read('shared', 'x:7b');

@@ -2,11 +2,10 @@ import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisConnection } from '@switchyard/redis';
-import { Queues } from '@switchyard/contracts';
+import { poolModelField, Queues } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
-import { unitKey } from '../policy';
 
 /**
  * Returns the jobs of a dead worker to their queue.
@@ -37,7 +36,7 @@ export class StalledJobsReaper implements BeforeApplicationShutdown {
 
   /** Runs the check exactly on the given queues. */
   async sync(units: { pool: string; model: string }[]): Promise<void> {
-    const wanted = new Map(units.map((u) => [unitKey(u.pool, u.model), u]));
+    const wanted = new Map(units.map((u) => [poolModelField(u.pool, u.model), u]));
     for (const [key, checker] of this.checkers) {
       if (wanted.has(key)) continue;
       this.checkers.delete(key);

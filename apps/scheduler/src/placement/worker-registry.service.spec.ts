@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { placementV1 } from '@switchyard/contracts';
+import { poolModelField, type placementV1 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/observability';
 import { loadSchedulerConfig } from '../config/scheduler.config';
 import { RegistryEvent, WorkerRegistry } from './worker-registry.service';
@@ -20,7 +20,7 @@ class FakeRepository {
     for (const id of ids) this.saved.delete(id);
   }
   async saveLoadTime(pool: string, model: string, s: number) {
-    this.loadTimes.set(`${pool}|${model}`, s);
+    this.loadTimes.set(poolModelField(pool, model), s);
   }
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
-import { poolSchema, type placementV1 } from '@switchyard/contracts';
+import { poolModelField, poolSchema, type placementV1 } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import type { LoadReason, WorkerSnapshot } from '../policy';
@@ -187,7 +187,7 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
     if (r.ok) {
       if (r.loadSeconds > 0) {
         w.loadTimes[model] = r.loadSeconds;
-        this.lastLoadTimes.set(`${w.pool}|${model}`, r.loadSeconds);
+        this.lastLoadTimes.set(poolModelField(w.pool, model), r.loadSeconds);
         void this.repository.saveLoadTime(w.pool, model, r.loadSeconds).catch((err) => this.logger.warn({ err }, 'could not save a load time'));
       }
       const held = w.resident.find((m) => m.model === model);
@@ -313,7 +313,7 @@ export class WorkerRegistry extends EventEmitter<{ change: [RegistryEvent] }> {
   async republish(): Promise<void> {
     const all = this.all();
     const loadTimes = new Map<string, number>();
-    for (const w of all) for (const [model, seconds] of Object.entries(w.loadTimes)) if (seconds > 0) loadTimes.set(`${w.pool}|${model}`, seconds);
+    for (const w of all) for (const [model, seconds] of Object.entries(w.loadTimes)) if (seconds > 0) loadTimes.set(poolModelField(w.pool, model), seconds);
     for (const [unit, seconds] of this.lastLoadTimes) loadTimes.set(unit, seconds);
     await Promise.all([this.repository.save(...all.map((w) => this.saved(w, w.lastSeenMs))), this.repository.saveLoadTimes(loadTimes)]);
   }

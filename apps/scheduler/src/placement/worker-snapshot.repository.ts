@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { RedisKeys } from '@switchyard/contracts';
+import { poolModelField, RedisKeys } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { FencedWriter } from '../leadership/fenced-writer';
 import { REDIS } from '@switchyard/redis';
@@ -68,12 +68,12 @@ export class WorkerSnapshotRepository {
     await this.writer.hdel(this.workersKey, ids);
   }
 
-  /** Load seconds by `pool|model`. */
+  /** Load seconds by `poolModelField(pool, model)`. */
   async saveLoadTimes(seconds: Map<string, number>): Promise<void> {
     await this.writer.hset(this.loadTimesKey, Object.fromEntries([...seconds].map(([unit, s]) => [unit, s.toFixed(3)])));
   }
 
   async saveLoadTime(pool: string, model: string, seconds: number): Promise<void> {
-    await this.saveLoadTimes(new Map([[`${pool}|${model}`, seconds]]));
+    await this.saveLoadTimes(new Map([[poolModelField(pool, model), seconds]]));
   }
 }

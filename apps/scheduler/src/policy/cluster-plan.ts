@@ -4,7 +4,7 @@
  * round account for each other (two loads never claim the same free memory).
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, WorkerSnapshot } from './cluster-state';
-import { unitKey } from './cluster-state';
+import { poolModelField } from '@switchyard/contracts';
 import { ModelFacts, OLLAMA_FIT_FRACTION, RUNTIME_OVERHEAD, UNKNOWN_MEMORY_MAX_MODELS } from './cost-model';
 
 export interface PlanModel {
@@ -62,7 +62,7 @@ export class ClusterPlan {
   ) {
     this.fitFraction = opts.ollamaFitFraction ?? OLLAMA_FIT_FRACTION;
     this.facts = new ModelFacts(state.catalogue, state.workers, opts);
-    for (const d of state.demand) this.demandByUnit.set(unitKey(d.pool, d.model), d);
+    for (const d of state.demand) this.demandByUnit.set(poolModelField(d.pool, d.model), d);
     this.workers = [...state.workers]
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((snap) => {
@@ -129,7 +129,7 @@ export class ClusterPlan {
   }
 
   demand(pool: string, model: string): ModelDemand | undefined {
-    return this.demandByUnit.get(unitKey(pool, model));
+    return this.demandByUnit.get(poolModelField(pool, model));
   }
 
   poolWorkers(pool: string): PlanWorker[] {

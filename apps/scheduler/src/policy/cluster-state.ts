@@ -2,7 +2,7 @@
  * The plain snapshot a placement policy decides on, and the commands it returns.
  *
  * Everything under `src/policy/` is pure TypeScript: no NestJS, no Redis, no gRPC, no clock. It
- * imports only types from `@switchyard/contracts`, so a benchmark or a simulator can build a
+ * imports only types and pure helpers (`poolModelField`) from `@switchyard/contracts`, so a benchmark or a simulator can build a
  * `ClusterState` by hand and call `decide` (and the folder can move to a lib unchanged).
  */
 import type { CatalogueModel } from '@switchyard/contracts';
@@ -114,9 +114,4 @@ export type Command = LoadCommand | EvictCommand;
 export interface PlacementPolicy {
   readonly name: string;
   decide(state: ClusterState, now: number): Command[];
-}
-
-/** Key of a `(pool, model)` queue in maps. */
-export function unitKey(pool: string, model: string): string {
-  return `${pool}|${model}`;
 }

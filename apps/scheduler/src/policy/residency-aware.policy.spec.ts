@@ -7,7 +7,8 @@ import { estimateFootprintBytes, estimateLoadSeconds } from './cost-model';
 
 const NOW = 1_000_000_000;
 const LONG_AGO = NOW - 3_600_000;
-const policy = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000 });
+/** The defaults that run (SCHEDULER_* unset): 5 s residency, 60 s wait bound, 10 s idle and keep horizon. */
+const policy = new ResidencyAwarePolicy();
 
 // Small contexts keep the KV part of the estimates small, so sizes read as "GB of memory".
 const small = { contextWindow: 1024 };
@@ -181,7 +182,7 @@ describe('hysteresis and no needless evictions', () => {
   test('a model inside its minimum residency is not evicted', () => {
     const s = state({
       catalogue,
-      workers: [worker('w1', 6.5, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 5_000 })] })],
+      workers: [worker('w1', 6.5, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 4_000 })] })],
       demand: [demand('a:7b', { waiting: 50, oldestWaitMs: 55_000 }), demand('b:7b')],
     });
     assert.deepEqual(decide(s), []);
@@ -199,8 +200,8 @@ describe('hysteresis and no needless evictions', () => {
   test('an idle model is evicted before a warm one, and the warm one only for more work than it expects', () => {
     const held = fullWorker('w1', ['b:7b', 'c:7b']);
     held.memoryTotalBytes = 16 * GB; // room for the two it holds, nothing more (a needs 80% of what is free)
-    // b expects 0.05/s × 60 s horizon = 3 requests.
-    const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.05 });
+    // b expects 0.3/s × 10 s horizon = 3 requests.
+    const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.3 });
     const idleC = demand('c:7b', { idleMs: 600_000 });
     const one = state({ catalogue, workers: [held], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 100 }), warmB, idleC] });
     assert.deepEqual(evicts(decide(one)), ['w1:c:7b->a:7b:demand']);
@@ -248,19 +249,19 @@ describe('aging', () => {
   const hotB = demand('b:7b', { waiting: 30, oldestWaitMs: 2_000, arrivalRate: 5, idleMs: 0 });
 
   test('a rare model waiting well under the bound does not displace a busy model', () => {
-    const s = state({ catalogue, workers: [hotHolder()], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 30_000 }), hotB] });
+    const s = state({ catalogue, workers: [hotHolder()], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 20_000 }), hotB] });
     assert.deepEqual(decide(s), []);
   });
 
   test('once its wait plus load time reaches half the bound, it displaces a busy model', () => {
-    const s = state({ catalogue, workers: [hotHolder()], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 58_500 }), hotB] });
+    const s = state({ catalogue, workers: [hotHolder()], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 28_500 }), hotB] });
     assert.deepEqual(evicts(decide(s)), ['w1:b:7b->a:7b:aging']);
   });
 
   test('a forced model still respects the minimum residency of what it would displace', () => {
     const s = state({
       catalogue,
-      workers: [worker('w1', 6.5, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 10_000 })] })],
+      workers: [worker('w1', 6.5, { resident: [resident('b:7b', 6, { loadedAtMs: NOW - 4_000 })] })],
       demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 90_000 }), hotB],
     });
     assert.deepEqual(decide(s), []);
@@ -269,10 +270,11 @@ describe('aging', () => {
   test('a starving model displaces the model expected to be asked for least, waiting for its worker if busy', () => {
     // w1 holds a fairly popular model (b, 2.4 requests a minute) between two of its requests; w2 a
     // tail model (c, one request in ten minutes) that has served its batch, and may be busy finishing
-    // an eviction. Both may go for a (2 jobs waiting 61 s are worth more than b's 2.4 expected).
+    // an eviction. Both may go for a (2 jobs waiting 31 s are worth more than the 1.2 requests b
+    // expects within that wait, the longest cold wait of the pool).
     const popularB = demand('b:7b', { arrivalRate: 0.04, idleMs: 2_000 });
     const tailC = demand('c:7b', { arrivalRate: 1 / 600, idleMs: 2_000 });
-    const starving = demand('a:7b', { waiting: 2, oldestWaitMs: 61_000 });
+    const starving = demand('a:7b', { waiting: 2, oldestWaitMs: 31_000 });
     const catalogueD = [...catalogue, model('d:7b', 5, small)];
     const full = state({ catalogue: catalogueD, demand: [starving, popularB, tailC], workers: [fullWorker('w1', ['b:7b']), { ...fullWorker('w2', ['c:7b']) }] });
     assert.deepEqual(evicts(decide(full)), ['w2:c:7b->a:7b:aging'], 'the tail model goes, not the popular one');
@@ -299,7 +301,7 @@ describe('aging', () => {
   });
 
   test('simulated: under constant load from two hot models, a rare model gets a GPU within the bound', () => {
-    const maxWaitMs = 120_000;
+    const maxWaitMs = policy.opts.maxWaitMs;
     const sim = new TinyCluster([A, B, C], ['b:7b', 'c:7b']);
     const rareArrives = 5_000;
     let rareLoadedAt: number | undefined;
@@ -315,7 +317,7 @@ describe('aging', () => {
     }
     assert.ok(rareLoadedAt !== undefined, 'the rare model was never loaded');
     assert.ok(rareLoadedAt - rareArrives <= maxWaitMs, `waited ${rareLoadedAt - rareArrives} ms`);
-    assert.ok(rareLoadedAt - rareArrives >= 50_000, 'it should not have displaced a busy model early');
+    assert.ok(rareLoadedAt - rareArrives >= 25_000, 'it should not have displaced a busy model early');
   });
 });
 

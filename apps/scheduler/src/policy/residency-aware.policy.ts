@@ -59,6 +59,14 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   agingForceFraction: number;
   /** Queue wait of a model with replicas that asks for one more. */
   replicateWaitMs: number;
+  /**
+   * The bound on an interactive job's expected wait (queued interactive jobs × mean service time ÷
+   * serving slots, + the load time when cold): a model whose expected wait exceeds it gets another
+   * replica where a GPU can take it. The edge refuses requests beyond the same bound.
+   */
+  maxExpectedWaitMs: number;
+  /** Mean service time of one job assumed before the queue's own has been measured. */
+  defaultServiceMs: number;
   /** Waiting jobs that justify displacing a warm model (0 = the target worker's slots). */
   batchMinJobs: number;
   /** A model with no job seen for this long is idle: the cheapest to evict. */
@@ -73,15 +81,24 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   ollamaFitFraction: number;
 }
 
+/**
+ * The policy's defaults, and the scheduler's: the environment schema (config/scheduler.config.ts)
+ * reads its `SCHEDULER_*` defaults from here, so what runs and what a test or benchmark builds with
+ * `new ResidencyAwarePolicy()` are the same figures. `maxExpectedWaitMs` equals libs/config's
+ * `DEFAULT_MAX_EXPECTED_WAIT_MS` (the edge's admission bound; the policy imports no values, so
+ * scheduler.config.spec checks the two agree).
+ */
 export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   ...DEFAULT_COST_MODEL,
-  minResidencyMs: 30_000,
-  maxWaitMs: 120_000,
+  minResidencyMs: 5_000,
+  maxWaitMs: 60_000,
   agingForceFraction: 0.5,
   replicateWaitMs: 10_000,
+  maxExpectedWaitMs: 60_000,
+  defaultServiceMs: 4_000,
   batchMinJobs: 0,
-  idleAfterMs: 60_000,
-  keepHorizonMs: 60_000,
+  idleAfterMs: 10_000,
+  keepHorizonMs: 10_000,
   memoryReserveFraction: 0.05,
   maxModelsPerWorker: 3,
   ollamaFitFraction: OLLAMA_FIT_FRACTION,

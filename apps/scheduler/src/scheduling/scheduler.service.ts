@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { CatalogueModel, placementV1 } from '@switchyard/contracts';
+import { CatalogueModel, placementV1, poolModelField } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { MODEL_CATALOGUE } from '../config/catalogue';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -248,11 +248,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     const pulled = new Set<string>();
     for (const w of workers) {
       if (!w.connected) continue;
-      for (const r of w.resident) if (r.pulling || r.busySlots > 0) pulled.add(`${w.pool}|${r.model}`);
+      for (const r of w.resident) if (r.pulling || r.busySlots > 0) pulled.add(poolModelField(w.pool, r.model));
     }
     return this.demand
       .demand(Date.now())
-      .filter((d) => d.active > 0 && !pulled.has(`${d.pool}|${d.model}`))
+      .filter((d) => d.active > 0 && !pulled.has(poolModelField(d.pool, d.model)))
       .map((d) => ({ pool: d.pool, model: d.model }));
   }
 

@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from './systems';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface SelfTime {
+  /** `function (file:line)`, the file relative to the repository. */
+  frame: string;
+  ms: number;
+  /** Share of the busy time (all samples but `(idle)`). */
+  share: number;
+}
+
+function frameName(f: ProfileNode['callFrame']): string {
+  const file = f.url.replace(/^file:\/\//, '').replace(`${REPO_ROOT}/`, '');
+  const where = file ? ` (${file.replace(/^node_modules\//, '')}:${f.lineNumber + 1})` : '';
+  return `${f.functionName || '(anonymous)'}${where}`;
+}
+
+/** The functions with the most self time in a V8 `.cpuprofile` (node --cpu-prof). */
+export function topSelfTime(file: string, n: number): { busyMs: number; top: SelfTime[] } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (!node) return;
+    const us = profile.timeDeltas[i] ?? 0;
+    const name = frameName(node.callFrame);
+    if (name === '(idle)') return;
+    busyUs += us;
+    self.set(name, (self.get(name) ?? 0) + us);
+  });
+  const top = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([frame, us]) => ({ frame, ms: us / 1000, share: busyUs > 0 ? us / busyUs : NaN }));
+  return { busyMs: busyUs / 1000, top };
+}
+
+/** The `.cpuprofile` files in `dir` written by the process `pid` (Node names them CPU.<date>.<time>.<pid>.<tid>.<seq>). */
+export function profilesOf(dir: string, pid: number): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[3] === String(pid))
+    .map((f) => path.join(dir, f));
+}

@@ -112,6 +112,8 @@ describe('admin REST API over HTTP', () => {
       ['POST', '/admin/v1/keys', { userId, policy: { requestsPerMinute: 1.5 } }, 'policy.requestsPerMinute'],
       ['POST', '/admin/v1/keys', { userId, policy: { priority: 'urgent' } }, 'policy.priority'],
       ['POST', '/admin/v1/keys', { userId, policy: { pool: 'gpu' } }, 'policy.pool'],
+      ['POST', '/admin/v1/keys', { userId, policy: { share: 0 } }, 'policy.share'],
+      ['PATCH', `/admin/v1/keys/${keyId}/policy`, { share: 1000 }, 'share'],
       ['POST', '/admin/v1/keys', { userId, policy: { models: [] } }, 'policy.models'],
       ['POST', '/admin/v1/keys', { userId, policy: { models: ["' OR 1=1 --"] } }, 'policy.models.0'],
       ['POST', '/admin/v1/keys', { userId, expiresAt: 'tomorrow' }, 'expiresAt'],
@@ -211,6 +213,23 @@ describe('admin REST API over HTTP', () => {
     }
     assert.ok(doc.components.securitySchemes.bearer);
     assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith('/admin/docs')));
+    assert.match(JSON.stringify(doc.paths['/admin/v1/keys/{keyId}/policy']), /"share":\{"type":"number","minimum":0\.1,"maximum":100/);
+  });
+
+  test('share: a user default applies to its keys, a key override wins, null inherits again', async () => {
+    type View = { overrides: { share: number | null }; effective: { share: number } };
+    const user = await api<{ id: string }>('POST', '/admin/v1/users', { name: 'sharer', policy: { share: 0.5 } });
+    assert.equal(user.status, 201);
+    const key = await api<{ id: string; key: string; policy: View }>('POST', '/admin/v1/keys', { userId: user.body.id });
+    issuedKeys.push(key.body.key);
+    assert.deepEqual([key.body.policy.overrides.share, key.body.policy.effective.share], [null, 0.5]);
+    const patched = await api<View>('PATCH', `/admin/v1/keys/${key.body.id}/policy`, { share: 4 });
+    assert.deepEqual([patched.body.overrides.share, patched.body.effective.share], [4, 4]);
+    assert.equal((await api<{ policy: View }>('GET', `/admin/v1/keys/${key.body.id}`)).body.policy.effective.share, 4);
+    const cleared = await api<View>('PATCH', `/admin/v1/users/${user.body.id}/policy`, { share: null });
+    assert.deepEqual([cleared.body.overrides.share, cleared.body.effective.share], [null, 1]);
+    const inherited = await api<View>('PATCH', `/admin/v1/keys/${key.body.id}/policy`, { share: null });
+    assert.deepEqual([inherited.body.overrides.share, inherited.body.effective.share], [null, 1]);
   });
 
   test('the admin CLI drives the API (keys create makes the user, prints the key once)', async () => {
@@ -223,12 +242,13 @@ describe('admin REST API over HTTP', () => {
       const code = await runCli(argv, { env, out: (l) => out.push(l), err: (l) => err.push(l) });
       return { code, out: out.join('\n'), err: err.join('\n') };
     };
-    const created = await cli('keys', 'create', '--user', 'alice', '--models', 'llama3.1:8b', '--rpm', '60');
+    const created = await cli('keys', 'create', '--user', 'alice', '--models', 'llama3.1:8b', '--rpm', '60', '--share', '2');
     assert.equal(created.code, 0, created.err);
     const key = /\b(sk-[0-9A-Za-z]{32})\b/.exec(created.out)?.[1];
     assert.ok(key, created.out);
     issuedKeys.push(key);
     assert.match(created.out, /shown only this once/);
+    assert.match(created.out, /^ {2}share: +2$/m);
     const grpc = new AuthGrpcTestClient(running.grpcAddress);
     try {
       const verified = await grpc.verifyKey(key);
@@ -236,6 +256,7 @@ describe('admin REST API over HTTP', () => {
       assert.equal(verified.value.principal?.userName, 'alice');
       assert.deepEqual(verified.value.policy?.allowedModels, ['llama3.1:8b']);
       assert.equal(verified.value.policy?.requestsPerMinute, 60);
+      assert.equal(verified.value.policy?.share, 2);
       await grpc.recordUsage({ requestId: 'req_cli_1', keyId: verified.value.principal?.keyId ?? '', promptTokens: 12, completionTokens: 30 });
     } finally {
       grpc.close();
@@ -245,6 +266,16 @@ describe('admin REST API over HTTP', () => {
     assert.ok(!list.out.includes(key));
     const keyIdOfAlice = /\b(key_[0-9A-Za-z]{16})\b/.exec(list.out)?.[1];
     assert.ok(keyIdOfAlice);
+    const shared = await cli('keys', 'policy', keyIdOfAlice, '--share', '2.5');
+    assert.equal(shared.code, 0, shared.err);
+    assert.match(shared.out, /^ {2}share: +2\.5$/m);
+    const userShare = await cli('users', 'policy', 'alice', '--share', '.5');
+    assert.match(userShare.out, /^ {2}share: +0\.5$/m);
+    const inheriting = await cli('keys', 'policy', keyIdOfAlice, '--share', 'inherit');
+    assert.match(inheriting.out, /^ {2}share: +0\.5 \(inherited\)$/m);
+    assert.match((await cli('keys', 'show', keyIdOfAlice)).out, /^ {2}share: +0\.5 \(inherited\)$/m);
+    assert.equal((await cli('keys', 'policy', keyIdOfAlice, '--share', 'lots')).code, 2);
+    assert.equal((await cli('keys', 'policy', keyIdOfAlice, '--share', '0')).code, 1, 'the API refuses a share of 0');
     const usage = await cli('usage', '--user', 'alice');
     assert.equal(usage.code, 0);
     assert.match(usage.out, /llama3\.1:8b\s+1\s+12\s+30/);

@@ -25,6 +25,7 @@ Usage: npm run admin -- <command> [options]
 Policy options ("inherit" clears an override):
   --models all|m1,m2   --rpm N   --tpm N   --budget TOKENS   --budget-period day|month
   --priority interactive|bulk   --pool shared|performance
+  --share WEIGHT (a key's share of a model's queue against other keys; 1 = an equal share)
 
 Global: --json (machine-readable output)
 Environment: SWITCHYARD_AUTH_URL (default http://127.0.0.1:8081), SWITCHYARD_ADMIN_TOKEN
@@ -271,6 +272,10 @@ class Commands {
       if (!/^\d+$/.test(v)) throw new UsageError(`--${name} takes a whole number (or "inherit")`);
       return Number(v);
     };
+    const number = (name: string, v: string) => {
+      if (!/^\d*\.?\d+$/.test(v)) throw new UsageError(`--${name} takes a number (or "inherit")`);
+      return Number(v);
+    };
     const map: [string, string, (v: string) => unknown][] = [
       ['models', 'models', (v) => (v === 'all' ? 'all' : v.split(',').map((m) => m.trim()).filter(Boolean))],
       ['rpm', 'requestsPerMinute', (v) => int('rpm', v)],
@@ -279,6 +284,7 @@ class Commands {
       ['budget-period', 'budgetPeriod', (v) => v],
       ['priority', 'priority', (v) => v],
       ['pool', 'pool', (v) => v],
+      ['share', 'share', (v) => number('share', v)],
     ];
     for (const [flag, field, parse] of map) {
       const v = this.opt(flag);
@@ -313,6 +319,7 @@ function policyText(view: PolicyView): string {
     `  token budget:   ${e.tokenBudget === 0 ? 'none' : `${e.tokenBudget} per ${e.budgetPeriod}`}${mark('tokenBudget')}`,
     `  priority:       ${e.priority}${mark('priority')}`,
     `  pool:           ${e.pool}${mark('pool')}`,
+    `  share:          ${e.share}${mark('share')}`,
   ].join('\n');
 }
 

@@ -107,7 +107,7 @@ for (const kind of TEST_DB_KINDS) {
 
     test('a created key verifies, with its principal and policy', async () => {
       const userId = await createUser('alice');
-      const key = await createKey(userId, { policy: { models: ['llama3.1:8b'], requestsPerMinute: 60, priority: 'bulk', pool: 'performance' } });
+      const key = await createKey(userId, { policy: { models: ['llama3.1:8b'], requestsPerMinute: 60, priority: 'bulk', pool: 'performance', share: 2.5 } });
       assert.match(key.key, /^sk-[0-9A-Za-z]{32}$/);
       const res = await grpc.verifyKey(key.key);
       assert.ok(res.ok, JSON.stringify(res));
@@ -121,6 +121,7 @@ for (const kind of TEST_DB_KINDS) {
         budgetPeriod: authV1.BudgetPeriod.BUDGET_PERIOD_DAY,
         priority: authV1.PriorityClass.PRIORITY_CLASS_BULK,
         pool: 'performance',
+        share: 2.5,
       });
       assert.equal(res.value.expiresAtMs, 0);
       assert.ok(!key.display.includes(key.key.slice(6, -4)));
@@ -182,15 +183,17 @@ for (const kind of TEST_DB_KINDS) {
       assert.equal(patched.status, 200);
       const afterKey = await grpc.verifyKey(key.key);
       assert.ok(afterKey.ok);
+      assert.equal(afterKey.value.policy?.share, 1, 'no share set: the default');
       assert.equal(afterKey.value.policy?.requestsPerMinute, 7);
       assert.deepEqual(afterKey.value.policy?.allowedModels, ['qwen2.5:7b']);
       await waitForEvent((e) => e.type === 'key.policy_changed' && e.keyId === key.id);
-      const userPatch = await admin('PATCH', `/admin/v1/users/${userId}/policy`, { tokensPerMinute: 1000, requestsPerMinute: 1 });
+      const userPatch = await admin('PATCH', `/admin/v1/users/${userId}/policy`, { tokensPerMinute: 1000, requestsPerMinute: 1, share: 0.25 });
       assert.equal(userPatch.status, 200);
       const afterUser = await grpc.verifyKey(key.key);
       assert.ok(afterUser.ok);
       assert.equal(afterUser.value.policy?.tokensPerMinute, 1000); // inherited from the user
       assert.equal(afterUser.value.policy?.requestsPerMinute, 7); // the key's own override wins
+      assert.equal(afterUser.value.policy?.share, 0.25);
       await waitForEvent((e) => e.type === 'user.policy_changed' && e.userId === userId);
     });
 

@@ -13,6 +13,7 @@ export function toProtoPolicy(p: Policy): authV1.Policy {
     budgetPeriod: p.budgetPeriod === 'day' ? authV1.BudgetPeriod.BUDGET_PERIOD_DAY : authV1.BudgetPeriod.BUDGET_PERIOD_MONTH,
     priority: p.priority === 'bulk' ? authV1.PriorityClass.PRIORITY_CLASS_BULK : authV1.PriorityClass.PRIORITY_CLASS_INTERACTIVE,
     pool: p.pool,
+    share: p.share,
   };
 }
 

@@ -10,13 +10,14 @@ export interface PolicyColumns {
   budget_period: string | null;
   priority: string | null;
   pool: string | null;
+  share: number | null;
 }
 
 /** Column values (in POLICY_COLUMN_NAMES order) for stored overrides. */
 export function policyToColumns(p: PolicyOverrides): unknown[] {
   const allModels = p.models === null ? null : p.models === 'all';
   const allowed = p.models === null || p.models === 'all' ? null : p.models;
-  return [allModels, allowed, p.requestsPerMinute, p.tokensPerMinute, p.tokenBudget, p.budgetPeriod, p.priority, p.pool];
+  return [allModels, allowed, p.requestsPerMinute, p.tokensPerMinute, p.tokenBudget, p.budgetPeriod, p.priority, p.pool, p.share];
 }
 
 export const POLICY_COLUMN_NAMES = [
@@ -28,6 +29,7 @@ export const POLICY_COLUMN_NAMES = [
   'budget_period',
   'priority',
   'pool',
+  'share',
 ] as const;
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
@@ -42,6 +44,7 @@ export function columnsToPolicy(r: PolicyColumns): PolicyOverrides {
     budgetPeriod: r.budget_period as PolicyOverrides['budgetPeriod'],
     priority: r.priority as PolicyOverrides['priority'],
     pool: r.pool as PolicyOverrides['pool'],
+    share: num(r.share),
   };
 }
 

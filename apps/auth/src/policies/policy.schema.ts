@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { poolSchema, priorityClassSchema } from '@switchyard/contracts';
+import { poolSchema, priorityClassSchema, shareSchema } from '@switchyard/contracts';
 
 export const budgetPeriodSchema = z.enum(['day', 'month']);
 export type BudgetPeriod = z.infer<typeof budgetPeriodSchema>;
@@ -25,6 +25,7 @@ export const policySchema = z.object({
   budgetPeriod: budgetPeriodSchema,
   priority: priorityClassSchema,
   pool: poolSchema,
+  share: shareSchema.describe("the key's weight in a model's queue against other keys of its priority (fair share); 1 = an equal share"),
 });
 export type Policy = z.infer<typeof policySchema>;
 
@@ -41,6 +42,7 @@ export const policyPatchSchema = z
     budgetPeriod: budgetPeriodSchema.nullable().optional(),
     priority: priorityClassSchema.nullable().optional(),
     pool: poolSchema.nullable().optional(),
+    share: shareSchema.nullable().optional(),
   })
   .strict();
 export type PolicyPatch = z.infer<typeof policyPatchSchema>;

@@ -1,6 +1,7 @@
+import { DEFAULT_SHARE } from '@switchyard/contracts';
 import type { Policy, PolicyOverrides, PolicyPatch } from './policy.schema';
 
-/** What a key may do when neither it nor its user says otherwise: everything, no limits. */
+/** What a key may do when neither it nor its user says otherwise: everything, no limits, an equal share. */
 export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   models: 'all',
   requestsPerMinute: 0,
@@ -9,6 +10,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   budgetPeriod: 'day',
   priority: 'interactive',
   pool: 'shared',
+  share: DEFAULT_SHARE,
 });
 
 export const NO_OVERRIDES: Readonly<PolicyOverrides> = Object.freeze({
@@ -19,6 +21,7 @@ export const NO_OVERRIDES: Readonly<PolicyOverrides> = Object.freeze({
   budgetPeriod: null,
   priority: null,
   pool: null,
+  share: null,
 });
 
 const FIELDS = Object.keys(DEFAULT_POLICY) as (keyof Policy)[];

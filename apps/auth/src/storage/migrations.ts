@@ -87,6 +87,15 @@ create table usage_daily (
 create index usage_daily_user_day_idx on usage_daily (user_id, day);
 `,
   },
+  {
+    id: 2,
+    name: 'policy share (fair-share weight)',
+    sql: `
+-- NULL = inherit (the user's default, else 1); existing policies keep inheriting.
+alter table user_policies add column share double precision check (share > 0);
+alter table key_policies add column share double precision check (share > 0);
+`,
+  },
 ];
 
 /** Where auth records its applied migrations, and the lock replicas take turns on. */

@@ -5,7 +5,7 @@ import { displayApiKey, generateApiKey, hashApiKey } from '../api-keys/api-key-s
 import { AuthError } from '../common/errors';
 import { newId } from '../common/ids';
 import { PoliciesRepository } from '../policies/policies.repository';
-import { NO_OVERRIDES } from '../policies/policy';
+import { effectivePolicy, NO_OVERRIDES } from '../policies/policy';
 import { openTestDatabase, TEST_DB_KINDS } from '../testing/test-env';
 import { UsageRepository, type UsageRecord } from '../usage/usage.repository';
 import { UsersRepository } from '../users/users.repository';
@@ -100,7 +100,7 @@ for (const kind of TEST_DB_KINDS) {
       const u = await users.insert({ id: newId('usr'), name: 'policy-owner' });
       const { plaintext, record } = await newKey(u.id);
       await policies.setUserOverrides(u.id, { ...NO_OVERRIDES, models: ['llama3.1:8b', 'qwen2.5:7b'], requestsPerMinute: 60, tokenBudget: 1_000_000, budgetPeriod: 'month' });
-      await policies.setKeyOverrides(record.id, { ...NO_OVERRIDES, requestsPerMinute: 5, priority: 'bulk', pool: 'performance' });
+      await policies.setKeyOverrides(record.id, { ...NO_OVERRIDES, requestsPerMinute: 5, priority: 'bulk', pool: 'performance', share: 2.5 });
       assert.deepEqual((await policies.getUserOverrides(u.id)).models, ['llama3.1:8b', 'qwen2.5:7b']);
       const cred = await keys.findCredentialByHash(hashApiKey(plaintext));
       assert.equal(cred?.userOverrides.requestsPerMinute, 60);
@@ -108,11 +108,35 @@ for (const kind of TEST_DB_KINDS) {
       assert.equal(cred?.userOverrides.budgetPeriod, 'month');
       assert.equal(cred?.keyOverrides.requestsPerMinute, 5);
       assert.equal(cred?.keyOverrides.pool, 'performance');
+      assert.equal(cred?.keyOverrides.share, 2.5);
+      assert.equal(cred?.userOverrides.share, null);
       assert.equal(cred?.keyOverrides.models, null);
       await policies.setKeyOverrides(record.id, { ...NO_OVERRIDES, models: 'all' });
       assert.equal((await policies.getKeyOverrides(record.id)).models, 'all');
       assert.equal((await policies.getKeyOverrides(record.id)).requestsPerMinute, null);
       await assert.rejects(policies.setKeyOverrides('key_doesnotexist0000', { ...NO_OVERRIDES }), (e: unknown) => e instanceof AuthError && e.status === 404);
+    });
+
+    test('migrating a database from before shares adds the column: stored policies inherit, so the share is 1', async () => {
+      const old = await openTestDatabase(kind, MIGRATIONS.filter((m) => m.id < 2));
+      try {
+        const oldUsers = new UsersRepository(old.db);
+        const oldKeys = new ApiKeysRepository(old.db);
+        const u = await oldUsers.insert({ id: newId('usr'), name: 'from-before' });
+        const k = await oldKeys.insert({ id: newId('key'), userId: u.id, name: '', hash: hashApiKey(generateApiKey()), display: 'sk-…', expiresAt: null });
+        await old.db.query('insert into user_policies (user_id, requests_per_minute) values ($1, 60)', [u.id]);
+        await old.db.query(`insert into key_policies (key_id, priority) values ($1, 'bulk')`, [k.id]);
+        assert.deepEqual(await migrate(old.db), [2]);
+        const repo = new PoliciesRepository(old.db);
+        const [user, key] = [await repo.getUserOverrides(u.id), await repo.getKeyOverrides(k.id)];
+        assert.deepEqual([user.requestsPerMinute, user.share, key.priority, key.share], [60, null, 'bulk', null]);
+        assert.equal(effectivePolicy(user, key).share, 1);
+        await repo.setKeyOverrides(k.id, { ...key, share: 0.5 });
+        assert.equal((await repo.getKeyOverrides(k.id)).share, 0.5);
+        await assert.rejects(old.db.query('update key_policies set share = 0 where key_id = $1', [k.id]));
+      } finally {
+        await old.cleanup();
+      }
     });
 
     test('usage: recording the same request id twice counts once; aggregates per key, model and day', async () => {

@@ -9,6 +9,7 @@ import { loadConfig } from '@switchyard/config';
 import { createLogger, type Logger } from '@switchyard/observability';
 import { authEnvSchema, type AuthConfig } from '../config/auth.config';
 import type { Database } from '@switchyard/database';
+import { AUTH_MIGRATIONS, MIGRATIONS, type Migration } from '../storage/migrations';
 import { openDatabase, pgliteDataDir } from '../storage/open-database';
 
 /**
@@ -113,10 +114,10 @@ export async function testAuthConfig(kind: TestDbKind, env: Record<string, strin
   };
 }
 
-/** An open, migrated Database of the given kind, for repository tests. */
-export async function openTestDatabase(kind: TestDbKind): Promise<{ db: Database; cleanup: () => Promise<void> }> {
+/** An open Database of the given kind, migrated (by default with every migration), for repository tests. */
+export async function openTestDatabase(kind: TestDbKind, migrations: readonly Migration[] = MIGRATIONS): Promise<{ db: Database; cleanup: () => Promise<void> }> {
   const { config, cleanup } = await testAuthConfig(kind);
-  const db = await openDatabase(config, silentLogger());
+  const db = await openDatabase(config, silentLogger(), { ...AUTH_MIGRATIONS, migrations });
   return {
     db,
     cleanup: async () => {

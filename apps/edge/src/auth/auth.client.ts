@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { authV1, type PriorityClass } from '@switchyard/contracts';
+import { authV1, DEFAULT_SHARE, type PriorityClass } from '@switchyard/contracts';
 import { currentRequestId } from '@switchyard/observability';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 
@@ -15,6 +15,8 @@ export interface KeyPolicy {
   priority: PriorityClass;
   /** Undefined: the model's own pool from the catalogue. */
   pool: 'shared' | 'performance' | undefined;
+  /** The key's weight in a model's queue against other keys of its priority (fair share); 1 = an equal share. */
+  share: number;
 }
 
 /** A key's verdict from the auth service: who it is, what it may do, and what it has spent. */
@@ -82,6 +84,7 @@ export function toVerdict(res: authV1.VerifyKeyResponse): Verdict {
       tokenBudget: Number(p?.tokenBudget ?? 0),
       priority: p?.priority === authV1.PriorityClass.PRIORITY_CLASS_BULK ? 'bulk' : 'interactive',
       pool,
+      share: p?.share || DEFAULT_SHARE, // 0: unset (an auth service from before shares)
     },
     budgetUsed: Number(res.budgetUsed ?? 0),
     expiresAtMs: Number(res.expiresAtMs ?? 0),

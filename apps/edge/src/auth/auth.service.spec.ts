@@ -2,15 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '@switchyard/observability';
 import { loadEdgeConfig } from '../config/edge.config';
+import { authV1 } from '@switchyard/contracts';
 import { OpenAIError } from '@switchyard/openai';
 import type { RedisSubscriber } from '@switchyard/redis';
-import { AuthClient, AuthUnavailableError, type Verdict } from './auth.client';
+import { AuthClient, AuthUnavailableError, toVerdict, type Verdict } from './auth.client';
 import { AuthService, bearerKey } from './auth.service';
 
 const verdict = (keyId: string, userId = 'u1', extra: Partial<Verdict> = {}): Verdict => ({
   keyId,
   userId,
-  policy: { allowedModels: [], allModels: true, requestsPerMinute: 0, tokensPerMinute: 0, tokenBudget: 0, priority: 'interactive', pool: undefined },
+  policy: { allowedModels: [], allModels: true, requestsPerMinute: 0, tokensPerMinute: 0, tokenBudget: 0, priority: 'interactive', pool: undefined, share: 1 },
   budgetUsed: 0,
   expiresAtMs: 0,
   ...extra,
@@ -51,6 +52,15 @@ async function setup(keys: Array<[string, Verdict]>) {
   const publish = (event: object | string) => sub.handlers.get('unit:auth:events')?.(typeof event === 'string' ? event : JSON.stringify(event));
   return { client, sub, svc, publish };
 }
+
+test('a VerifyKey answer becomes the caller policy; an unset share (0) is the default, 1', () => {
+  const answer = (policy: Partial<authV1.Policy>) =>
+    toVerdict(authV1.VerifyKeyResponse.fromPartial({ principal: { keyId: 'k1', userId: 'u1' }, policy: { allModels: true, pool: 'performance', ...policy } }));
+  const v = answer({ share: 2.5, priority: authV1.PriorityClass.PRIORITY_CLASS_BULK, tokenBudget: 100 });
+  assert.deepEqual(v.policy, { allowedModels: [], allModels: true, requestsPerMinute: 0, tokensPerMinute: 0, tokenBudget: 100, priority: 'bulk', pool: 'performance', share: 2.5 });
+  assert.equal(answer({}).policy.share, 1);
+  assert.equal(answer({ share: 0.1 }).policy.share, 0.1);
+});
 
 test('bearer keys only', () => {
   assert.equal(bearerKey('Bearer sk-1'), 'sk-1');

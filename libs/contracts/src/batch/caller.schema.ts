@@ -9,6 +9,14 @@ import { poolSchema, priorityClassSchema } from '../jobs/inference-job.schema';
 export const BATCH_INTERNAL_TOKEN_HEADER = 'x-switchyard-internal-token';
 export const BATCH_CALLER_HEADER = 'x-switchyard-caller';
 
+/**
+ * A key's weight in a model's queue against the other keys of its priority class (fair share):
+ * service alternates between keys in proportion to their shares. Set per key or per user in auth
+ * (`--share`); a key that nobody gave one has DEFAULT_SHARE.
+ */
+export const shareSchema = z.number().min(0.1).max(100);
+export const DEFAULT_SHARE = 1;
+
 export const batchCallerSchema = z.object({
   userId: z.string().min(1),
   keyId: z.string().min(1),
@@ -20,6 +28,8 @@ export const batchCallerSchema = z.object({
     priority: priorityClassSchema,
     /** 0 = unlimited. */
     tokenBudget: z.number().int().nonnegative(),
+    /** Absent (a caller recorded before shares existed): DEFAULT_SHARE. */
+    share: shareSchema.optional(),
   }),
   /** Tokens of the budget's period already spent. */
   budgetUsed: z.number().nonnegative(),

@@ -9,7 +9,14 @@ export function callerHeaders(caller: AuthContext, token: string): Record<string
     [BATCH_CALLER_HEADER]: encodeBatchCaller({
       userId: caller.userId,
       keyId: caller.keyId,
-      policy: { allModels: policy.allModels, allowedModels: policy.allowedModels, pool: policy.pool ?? null, priority: policy.priority, tokenBudget: policy.tokenBudget },
+      policy: {
+        allModels: policy.allModels,
+        allowedModels: policy.allowedModels,
+        pool: policy.pool ?? null,
+        priority: policy.priority,
+        tokenBudget: policy.tokenBudget,
+        share: policy.share,
+      },
       budgetUsed: caller.budgetUsed,
     }),
   };

@@ -109,6 +109,11 @@ export interface Policy {
   priority: PriorityClass;
   /** "shared" | "performance" */
   pool: string;
+  /**
+   * The key's weight in a model's queue against other keys of its priority class (fair share):
+   * service alternates between keys in proportion to their shares. 0 = unset: the default, 1.
+   */
+  share: number;
 }
 
 export interface Principal {
@@ -187,6 +192,7 @@ function createBasePolicy(): Policy {
     budgetPeriod: 0,
     priority: 0,
     pool: "",
+    share: 0,
   };
 }
 
@@ -215,6 +221,9 @@ export const Policy: MessageFns<Policy> = {
     }
     if (message.pool !== "") {
       writer.uint32(66).string(message.pool);
+    }
+    if (message.share !== 0) {
+      writer.uint32(73).double(message.share);
     }
     return writer;
   },
@@ -296,6 +305,14 @@ export const Policy: MessageFns<Policy> = {
             message.pool = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.share = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -342,6 +359,7 @@ export const Policy: MessageFns<Policy> = {
         : 0,
       priority: isSet(object.priority) ? priorityClassFromJSON(object.priority) : 0,
       pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      share: isSet(object.share) ? globalThis.Number(object.share) : 0,
     };
   },
 
@@ -371,6 +389,9 @@ export const Policy: MessageFns<Policy> = {
     if (message.pool !== "") {
       obj.pool = message.pool;
     }
+    if (message.share !== 0) {
+      obj.share = floatToJson(message.share);
+    }
     return obj;
   },
 
@@ -387,6 +408,7 @@ export const Policy: MessageFns<Policy> = {
     message.budgetPeriod = object.budgetPeriod ?? 0;
     message.priority = object.priority ?? 0;
     message.pool = object.pool ?? "";
+    message.share = object.share ?? 0;
     return message;
   },
 };
@@ -1559,6 +1581,10 @@ export const AuthServiceClient = makeGenericClientConstructor(
   service: typeof AuthServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

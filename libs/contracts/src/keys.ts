@@ -82,6 +82,12 @@ export const RedisKeys = {
    * absent) with a PEXPIRE of `BULK_DEMAND_TTL_MS`; read by the scheduler as bulk demand to plan for.
    */
   bulkDemand: (prefix: string) => `${prefix}:bulk-demand`,
+  /**
+   * Hash of one `(pool, model)` queue's class (fair share, `libs/redis` claimPlace): key -> the
+   * fair-share tag its next job starts at, and `~v` -> the queue's virtual time (the tag at the head).
+   * Carries the queue's hash tag, so it lives in the queue's Redis Cluster slot.
+   */
+  fairShare: (prefix: string, queueName: string, cls: string) => `${prefix}:fair:${queueName}:${cls}`,
   /** String `<replicaId>:<fencing token>` with a TTL: the scheduler replica that leads (holds the lease). */
   schedulerLeader: (prefix: string) => `${prefix}:scheduler:leader`,
   /** Counter INCRed by each scheduler replica that acquires the lease: its fencing token. */

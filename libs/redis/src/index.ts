@@ -3,3 +3,4 @@ export * from './subscriber';
 export * from './redis.module';
 export * from './inference-queues';
 export * from './requeue';
+export * from './fair-share';

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BULLMQ_PRIORITY, type CancelMessage, INFERENCE_JOB_NAME, type InferenceJob, Queues, RedisKeys } from '@switchyard/contracts';
+import { type CancelMessage, INFERENCE_JOB_NAME, type InferenceJob, Queues, RedisKeys } from '@switchyard/contracts';
+import { claimPlace, type Place, type PlaceRequest } from './fair-share';
 
 /** Where a job is, as its queue tells it: waiting, taken by a worker, or gone (finished, failed, or lost with Redis's data). */
 export type JobPresence = 'queued' | 'running' | 'gone';
@@ -20,7 +21,7 @@ export class InferenceQueues {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    private readonly prefix: string,
   ) {
     this.bullPrefix = Queues.bullPrefix(prefix);
     this.cancelChannel = RedisKeys.cancelChannel(prefix);
@@ -36,11 +37,30 @@ export class InferenceQueues {
     return q;
   }
 
-  /** Adds a job exactly as the protocol says; a job id already present is not added twice. */
-  async add(job: InferenceJob): Promise<void> {
+  /**
+   * Claims the job's place in its queue (fair share between keys, bounds; see fair-share.ts). The
+   * place's `bullPriority` is what `add` must be given.
+   */
+  claimPlace(pool: string, model: string, req: PlaceRequest): Promise<Place> {
+    const q = this.get(pool, model);
+    return claimPlace(this.redis, {
+      prioritized: q.keys.prioritized,
+      wait: q.keys.wait,
+      paused: q.keys.paused,
+      delayed: q.keys.delayed,
+      fair: RedisKeys.fairShare(this.prefix, q.name, req.priority),
+    }, req);
+  }
+
+  /**
+   * Adds a job exactly as the protocol says; a job id already present is not added twice. Without
+   * `bullPriority` (from `claimPlace`), its place is claimed first, with no bound.
+   */
+  async add(job: InferenceJob, bullPriority?: number, share?: number): Promise<void> {
+    const priority = bullPriority ?? (await this.claimPlace(job.pool, job.model, { priority: job.priority, key: job.keyId, share })).bullPriority;
     await this.get(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
       jobId: job.requestId,
-      priority: BULLMQ_PRIORITY[job.priority],
+      priority,
       attempts: 3,
       backoff: { type: 'exponential', delay: 500 },
       removeOnComplete: true,

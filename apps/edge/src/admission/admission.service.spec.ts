@@ -10,7 +10,8 @@ import type { InferenceProducer } from '../queue/inference.producer';
 import { ServiceTimeTracker } from '../queue/service-time.tracker';
 import type { ResidencyRepository } from '../models/residency.repository';
 import type { Redis } from 'ioredis';
-import { AdmissionService, formatDuration, type AdmissionRequest } from './admission.service';
+import type { Place, PlaceRequest } from '@switchyard/redis';
+import { AdmissionService, EXPECTED_WAIT_HEADER, formatDuration, type AdmissionRequest } from './admission.service';
 import type { RateLimitRepository, RateLimitResult } from './rate-limit.repository';
 import { RetryEstimator, retryHeaders } from './retry-estimator.service';
 
@@ -28,22 +29,26 @@ const ctx = (policy: Partial<AuthContext['policy']> = {}, extra: Partial<AuthCon
   cacheKey: 'h',
   budgetUsed: 0,
   expiresAtMs: 0,
-  policy: { allowedModels: [], allModels: true, requestsPerMinute: 0, tokensPerMinute: 0, tokenBudget: 0, priority: 'bulk', pool: undefined, ...policy },
+  policy: { allowedModels: [], allModels: true, requestsPerMinute: 0, tokensPerMinute: 0, tokenBudget: 0, priority: 'bulk', pool: undefined, share: 1, ...policy },
   ...extra,
 });
 
-function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residency?: object } = {}) {
-  const config = loadEdgeConfig({ EDGE_QUEUE_BOUND: '10', EDGE_MAX_TOKENS_CAP: '50', EDGE_DEFAULT_SERVICE_MS: '2000' });
+function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string> } = {}) {
+  const config = loadEdgeConfig({ EDGE_QUEUE_BOUND: '10', EDGE_MAX_TOKENS_CAP: '50', EDGE_DEFAULT_SERVICE_MS: '2000', ...opts.env });
   const byName = new Map(models.map((m) => [m.name, m]));
   const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
   const depthCalls: string[] = [];
-  const bounds: number[] = [];
+  const bounds: Array<number | undefined> = [];
+  const claims: PlaceRequest[] = [];
   const producer = {
-    admitIfRoom: async (pool: string, model: string, bound: number) => {
+    claim: async (pool: string, model: string, r: PlaceRequest): Promise<Place> => {
       depthCalls.push(`${pool}|${model}`);
-      bounds.push(bound);
+      bounds.push(r.bound);
+      claims.push(r);
       const queued = opts.queued ?? 0;
-      return { queued, active: 0, admitted: queued < bound };
+      const ahead = opts.ahead ?? queued;
+      const outcome = r.bound !== undefined && queued >= r.bound ? 'full' : r.maxAhead !== undefined && ahead > r.maxAhead ? 'wait' : 'admitted';
+      return { outcome, bullPriority: 7, ahead, queued };
     },
     unreserve: () => undefined,
   } as unknown as InferenceProducer;
@@ -63,7 +68,7 @@ function setup(opts: { queued?: number; rate?: Partial<RateLimitResult>; residen
   const redis = { hget: async () => null } as unknown as Redis;
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
   const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }));
-  return { svc, depthCalls, rateCalls, bounds };
+  return { svc, depthCalls, rateCalls, bounds, claims };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
@@ -87,6 +92,7 @@ test('pool and priority come from the key\'s policy; the model\'s pool otherwise
   assert.equal(t2.pool, 'shared');
   assert.deepEqual(depthCalls, ['performance|a', 'shared|a']);
   assert.deepEqual(t2.headers, {}, 'no x-ratelimit headers for a key without limits');
+  assert.equal(t2.bullPriority, 7, 'the job is added at the place its claim got');
 });
 
 test('a max_tokens beyond the room the prompt leaves in the window is clamped to it, not refused', async () => {
@@ -141,6 +147,44 @@ test('a full queue: 503 with Retry-After from position, slots, service time and 
     assert.equal(e.headers['retry-after-ms'], '2000');
     return true;
   });
+});
+
+test('an interactive request expected to wait past the bound gets 503 saying when it would be admitted', async () => {
+  // Resident on one slot, 2 s a job, bound 3 s: one job ahead is the most (1 × 2 s); with 5 ahead,
+  // 4 must leave first: 8 s.
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 1, updatedAt: 0 };
+  const s = setup({ queued: 5, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
+  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError && e.status === 503 && e.code === 'expected_wait_exceeded' && e.type === 'overloaded_error');
+    assert.match(e.message, /wait about 10 s for a GPU \(5 requests ahead\), more than this server's bound of 3 s/);
+    assert.deepEqual(e.headers, { 'retry-after': '8', 'retry-after-ms': '8000' });
+    assert.match(e.message, /retry after 8 s/);
+    return true;
+  });
+  assert.equal(s.claims[0].maxAhead, 1);
+  // A bulk key is never refused by expected wait: its work is patient.
+  assert.equal((await s.svc.admit(ctx({ priority: 'bulk' }), req())).priority, 'bulk');
+  assert.equal(s.claims[1].maxAhead, undefined);
+  // With 4 slots the same queue fits: 5 × 2 s ÷ 4 = 2.5 s, and the admitted response says so.
+  const wide = setup({ queued: 5, residency: { ...resident, slots: 4 }, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
+  const t = await wide.svc.admit(ctx({ priority: 'interactive' }), req());
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '2500');
+});
+
+test('a cold model whose load alone exceeds the bound still admits one round, so it is loaded and served', async () => {
+  const cold = { model: 'a', workers: [], loading: [], loadSeconds: 90, slots: 0, updatedAt: 0 };
+  const s = setup({ queued: 3, residency: cold });
+  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req());
+  assert.equal(s.claims[0].maxAhead, 3, 'one round of the default 4 slots: 3 ahead and this one');
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], String(90_000 + (3 * 2000) / 4));
+  await assert.rejects(setup({ queued: 4, residency: cold }).svc.admit(ctx({ priority: 'interactive' }), req()), rejects(503, 'expected_wait_exceeded'));
+});
+
+test("the key's share goes with its claim", async () => {
+  const s = setup();
+  await s.svc.admit(ctx({ share: 3 }), req());
+  assert.equal(s.claims[0].share, 3);
+  assert.equal(s.claims[0].key, 'k');
 });
 
 test('a model no GPU of its pool can hold is refused at once with a clear 503, not queued', async () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CatalogueModel, PriorityClass } from '@switchyard/contracts';
+import type { CatalogueModel, PriorityClass, ResidencyEntry } from '@switchyard/contracts';
+import type { Place } from '@switchyard/redis';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
@@ -9,7 +10,10 @@ import { InferenceProducer } from '../queue/inference.producer';
 import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';
 import { RateLimitRepository, type RateLimitResult } from './rate-limit.repository';
 import { ResidencyRepository } from '../models/residency.repository';
-import { RetryEstimator, retryHeaders } from './retry-estimator.service';
+import { RetryEstimator, retryHeaders, type WaitEstimate } from './retry-estimator.service';
+
+/** On an admitted interactive response: the wait for a GPU slot admission expected, ms (how good the estimate is can be measured). */
+export const EXPECTED_WAIT_HEADER = 'x-switchyard-expected-wait-ms';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
@@ -32,6 +36,8 @@ export interface Ticket {
   model: CatalogueModel;
   pool: 'shared' | 'performance';
   priority: PriorityClass;
+  /** The job's BullMQ priority: its class and its fair-share place among the keys using the model. */
+  bullPriority: number;
   /** Tokens counted against tokens-per-minute now; settled to the real count when the job ends. */
   reservedTokens: number;
   /**
@@ -84,59 +90,66 @@ export class AdmissionService {
       );
     }
 
-    await this.refuseUnservable(model, pool);
-    // Bulk work is patient: it is queued deeply (and durably, in Redis), not refused at the interactive bound.
-    const bound = ctx.policy.priority === 'bulk' ? this.config.EDGE_BULK_QUEUE_BOUND : this.config.EDGE_QUEUE_BOUND;
-    const depth = await this.producer.admitIfRoom(pool, model.name, bound, ctx.policy.priority);
-    if (!depth.admitted) {
-      const est = await this.estimator.estimate(pool, model, depth.queued - bound + 1);
-      throw new OpenAIError(
+    const entry = pool === model.pool ? await this.residency.recent(model.name).catch(() => undefined) : undefined;
+    refuseUnservable(model, pool, entry);
+    const priority = ctx.policy.priority;
+    const reservedTokens =
+      req.endpoint === 'embeddings' ? req.promptTokens : req.promptTokens + (maxTokens ?? Math.min(DEFAULT_COMPLETION_RESERVE, model.maxOutputTokens));
+    // Bulk work is patient: it is queued deeply (and durably, in Redis), not refused by expected wait.
+    const est = await this.estimator.estimate(pool, model, entry);
+    const bound = priority === 'bulk' ? this.config.EDGE_BULK_QUEUE_BOUND : this.config.EDGE_QUEUE_BOUND;
+    const maxAhead = priority === 'bulk' ? undefined : est.maxAhead(this.config.EDGE_MAX_EXPECTED_WAIT_MS);
+    const rpm = ctx.policy.requestsPerMinute;
+    const tpm = ctx.policy.tokensPerMinute;
+    // The queue's place and the key's rate windows are claimed side by side: one round trip.
+    const [placed, limited] = await Promise.allSettled([
+      this.producer.claim(pool, model.name, { priority, key: ctx.keyId, share: ctx.policy.share, maxAhead, bound }),
+      rpm > 0 || tpm > 0 ? this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens) : Promise.resolve(undefined),
+    ]);
+    const rate = limited.status === 'fulfilled' ? limited.value : undefined;
+    const place = placed.status === 'fulfilled' ? placed.value : undefined;
+    if (!place || place.outcome !== 'admitted') {
+      if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
+      if (!place) throw (placed as PromiseRejectedResult).reason;
+      throw this.queueRefusal(model, est, place, bound, maxAhead ?? 0);
+    }
+    if (!rate && limited.status === 'rejected') {
+      this.producer.unreserve(pool, model.name);
+      throw limited.reason;
+    }
+    const headers: Record<string, string> = rate ? rateLimitHeaders(rate) : {};
+    if (rate && !rate.allowed) {
+      this.producer.unreserve(pool, model.name);
+      throw this.rateLimited(rate, headers, reservedTokens);
+    }
+    if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
+    return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
+  }
+
+  /** 503 before anything is queued, saying when the request would be admitted. */
+  private queueRefusal(model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): OpenAIError {
+    if (place.outcome === 'full') {
+      return new OpenAIError(
         503,
-        `The queue for ${model.name} is full (${depth.queued} requests waiting); please retry later.`,
+        `The queue for ${model.name} is full (${place.queued} requests waiting); please retry later.`,
         'overloaded_error',
         'queue_full',
         null,
-        retryHeaders(est.waitMs),
+        retryHeaders(est.waitMs(place.queued - bound + 1)),
         'queue_full',
       );
     }
-
-    const reservedTokens =
-      req.endpoint === 'embeddings' ? req.promptTokens : req.promptTokens + (maxTokens ?? Math.min(DEFAULT_COMPLETION_RESERVE, model.maxOutputTokens));
-    const rpm = ctx.policy.requestsPerMinute;
-    const tpm = ctx.policy.tokensPerMinute;
-    let headers: Record<string, string> = {};
-    if (rpm > 0 || tpm > 0) {
-      const r = await this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens).catch((err: unknown) => {
-        this.producer.unreserve(pool, model.name);
-        throw err;
-      });
-      headers = rateLimitHeaders(r);
-      if (!r.allowed) {
-        this.producer.unreserve(pool, model.name);
-        throw this.rateLimited(r, headers, reservedTokens);
-      }
-    }
-    return { model, pool, priority: ctx.policy.priority, reservedTokens, headers, maxTokens };
-  }
-
-  /**
-   * A catalogue model that no GPU of its pool can hold, as the scheduler reports it, is refused at
-   * once (503, no Retry-After): queued, the request would wait until the client gave up.
-   */
-  private async refuseUnservable(model: CatalogueModel, pool: string): Promise<void> {
-    if (pool !== model.pool) return; // the scheduler reports servability for the model's own pool
-    const entry = await this.residency.recent(model.name).catch(() => undefined);
-    if (entry?.servable !== false) return;
-    const gb = (bytes: number | undefined) => `${Math.round((bytes ?? 0) / 1e9)} GB`;
-    throw new OpenAIError(
+    const wait = est.waitMs(place.ahead);
+    // Admitted once enough of the jobs ahead have left for the rest to fit within the bound.
+    const retryMs = Math.max(1, wait - est.waitMs(maxAhead));
+    return new OpenAIError(
       503,
-      `The model ${model.name} needs about ${gb(entry.needBytes)} of GPU memory, more than the largest GPU serving pool '${pool}' has (${gb(entry.largestGpuBytes)}). Ask an administrator to add a larger GPU or remove the model from the catalogue.`,
-      'api_error',
-      'model_unavailable',
-      'model',
-      {},
-      'model_unavailable',
+      `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(this.config.EDGE_MAX_EXPECTED_WAIT_MS / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,
+      'overloaded_error',
+      'expected_wait_exceeded',
+      null,
+      retryHeaders(retryMs),
+      'expected_wait',
     );
   }
 
@@ -208,6 +221,25 @@ export class AdmissionService {
       reqFull ? 'rate_limit_requests' : 'rate_limit_tokens',
     );
   }
+}
+
+/**
+ * A catalogue model that no GPU of its pool can hold, as the scheduler reports it (`entry`, for the
+ * model's own pool), is refused at once (503, no Retry-After): queued, the request would wait until
+ * the client gave up.
+ */
+function refuseUnservable(model: CatalogueModel, pool: string, entry: ResidencyEntry | undefined): void {
+  if (entry?.servable !== false) return;
+  const gb = (bytes: number | undefined) => `${Math.round((bytes ?? 0) / 1e9)} GB`;
+  throw new OpenAIError(
+    503,
+    `The model ${model.name} needs about ${gb(entry.needBytes)} of GPU memory, more than the largest GPU serving pool '${pool}' has (${gb(entry.largestGpuBytes)}). Ask an administrator to add a larger GPU or remove the model from the catalogue.`,
+    'api_error',
+    'model_unavailable',
+    'model',
+    {},
+    'model_unavailable',
+  );
 }
 
 export function mayUse(ctx: AuthContext, model: string): boolean {

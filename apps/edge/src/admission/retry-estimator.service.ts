@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { RedisKeys, type CatalogueModel } from '@switchyard/contracts';
+import { poolModelField, RedisKeys, type CatalogueModel, type ResidencyEntry } from '@switchyard/contracts';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { ResidencyRepository } from '../models/residency.repository';
 import { ServiceTimeTracker } from '../queue/service-time.tracker';
@@ -13,19 +13,39 @@ export function guessLoadSeconds(sizeBytes: number): number {
   return 2 + sizeBytes / 2e9;
 }
 
-export interface WaitEstimate {
-  waitMs: number;
-  resident: boolean;
-  slots: number;
-  loadMs: number;
-  serviceMs: number;
+/** What a (pool, model) queue's wait is computed from. */
+export class WaitEstimate {
+  constructor(
+    readonly resident: boolean,
+    /** Parallel slots serving the model (across the workers holding it). */
+    readonly slots: number,
+    /** Load time still to pay before the first job runs (0 when resident). */
+    readonly loadMs: number,
+    /** Mean service time of one job. */
+    readonly serviceMs: number,
+  ) {}
+
+  /** Expected wait (ms) of a job with `jobsAhead` jobs to run before it. */
+  waitMs(jobsAhead: number): number {
+    return Math.round(this.loadMs + (Math.max(0, jobsAhead) * this.serviceMs) / this.slots);
+  }
+
+  /**
+   * The most jobs that may run before a new one for its expected wait to stay within `boundMs`; at
+   * least a round's worth (`slots - 1`: the new one runs in the first round), so a model whose load
+   * alone takes longer is still loaded and served.
+   */
+  maxAhead(boundMs: number): number {
+    return Math.max(this.slots - 1, Math.floor(((boundMs - this.loadMs) * this.slots) / this.serviceMs));
+  }
 }
 
 /**
- * Estimates how long until `jobsAhead` jobs of a (pool, model) queue have left it: the model's load
- * time if no worker holds it (from the scheduler's residency entry, else the measured load times,
- * else a guess from its size), plus jobsAhead × the mean service time of one job ÷ the slots serving
- * it. The mean service time is the edge's moving average from final messages.
+ * Estimates the wait of a (pool, model) queue: the model's load time if no worker holds it (from
+ * the scheduler's residency entry, else the measured load times, else a guess from its size), plus
+ * jobs ahead × the mean service time of one job ÷ the slots serving it. The mean service time is the
+ * edge's moving average from final messages. The residency entry is the edge's one-second snapshot,
+ * so a warm model's estimate costs no Redis call.
  */
 @Injectable()
 export class RetryEstimator {
@@ -36,21 +56,21 @@ export class RetryEstimator {
     @Inject(EDGE_CONFIG) private readonly config: EdgeConfig,
   ) {}
 
-  async estimate(pool: string, model: CatalogueModel, jobsAhead: number): Promise<WaitEstimate> {
-    const entry = await this.residency.get(model.name);
-    const resident = !!entry && entry.workers.length > 0 && entry.slots > 0;
-    const slots = resident ? entry.slots : DEFAULT_SLOTS;
+  async estimate(pool: string, model: CatalogueModel, entry?: ResidencyEntry): Promise<WaitEstimate> {
+    entry ??= await this.residency.recent(model.name).catch(() => undefined);
+    const slots = entry && entry.workers.length > 0 && entry.slots > 0 ? entry.slots : 0;
+    const resident = slots > 0;
     let loadMs = 0;
     if (!resident) {
       let seconds = entry?.loadSeconds;
       if (!seconds) {
-        const measured = await this.redis.hget(RedisKeys.loadTimes(this.config.SWITCHYARD_PREFIX), `${pool}|${model.name}`);
+        const measured = await this.redis.hget(RedisKeys.loadTimes(this.config.SWITCHYARD_PREFIX), poolModelField(pool, model.name));
         seconds = measured !== null && Number(measured) > 0 ? Number(measured) : guessLoadSeconds(model.sizeBytes);
       }
       loadMs = seconds * 1000;
     }
     const serviceMs = this.serviceTimes.get(model.name) ?? this.config.EDGE_DEFAULT_SERVICE_MS;
-    return { waitMs: Math.round(loadMs + (Math.max(0, jobsAhead) * serviceMs) / slots), resident, slots, loadMs, serviceMs };
+    return new WaitEstimate(resident, slots || DEFAULT_SLOTS, loadMs, serviceMs);
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { commonEnv, loadConfig, port } from '@switchyard/config';
+import { commonEnv, DEFAULT_MAX_EXPECTED_WAIT_MS, loadConfig, port } from '@switchyard/config';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -15,7 +15,14 @@ export const edgeEnvSchema = z.object({
   /** How long a verdict is cached in-process (revocations drop it sooner, via Redis events). */
   EDGE_AUTH_CACHE_TTL_MS: positiveInt(30_000),
   MODEL_CATALOGUE: z.string().min(1).default('deploy/models.yaml'),
-  /** Queued interactive jobs allowed per (pool, model) queue before new interactive ones get 503 (bulk jobs behind them do not count). */
+  /**
+   * An interactive request is admitted when its expected wait for a worker slot — the jobs that would
+   * run before it × the model's service time ÷ the slots serving it, plus the load time if no GPU
+   * holds the model — is within this bound (ms); otherwise 503 with Retry-After saying when it would
+   * be. A cold model always admits one round (as many requests as it has slots).
+   */
+  EDGE_MAX_EXPECTED_WAIT_MS: positiveInt(DEFAULT_MAX_EXPECTED_WAIT_MS),
+  /** Queued interactive jobs allowed per (pool, model) queue before new interactive ones get 503 (bulk jobs behind them do not count): a memory guard behind the expected-wait bound. */
   EDGE_QUEUE_BOUND: positiveInt(256),
   /** The same bound for keys of priority `bulk`, whose jobs wait behind interactive ones: deep, so bulk work is queued, not refused. */
   EDGE_BULK_QUEUE_BOUND: positiveInt(10_000),

@@ -199,7 +199,7 @@ export class InferencePipeline {
       work: withMaxTokens(req.work, ticket.maxTokens),
     });
     try {
-      return { run: await this.runner.start(job, http.reply.elapsedTime), ticket };
+      return { run: await this.runner.start(job, http.reply.elapsedTime, ticket.bullPriority), ticket };
     } catch (err) {
       this.logger.error({ err: String(err), model: job.model }, 'enqueue failed');
       await this.admission.refund(ctx, ticket, requestId);

@@ -21,25 +21,25 @@ after(async () => {
 });
 
 test('a burst of concurrent requests is admitted only up to the queue bound', async () => {
-  const verdicts = await Promise.all(Array.from({ length: 12 }, () => producer.admitIfRoom('shared', 'llama3.1:8b', 3)));
-  assert.equal(verdicts.filter((v) => v.admitted).length, 3);
+  const verdicts = await Promise.all(Array.from({ length: 12 }, () => producer.claim('shared', 'llama3.1:8b', { priority: 'interactive', key: 'k', bound: 3 })));
+  assert.equal(verdicts.filter((v) => v.outcome === 'admitted').length, 3);
 });
 
 test('an enqueued job keeps counting against the bound; a released claim does not', async () => {
   const p2 = 'performance';
-  const first = await producer.admitIfRoom(p2, 'codestral:22b', 2);
-  assert.ok(first.admitted);
+  const first = await producer.claim(p2, 'codestral:22b', { priority: 'interactive', key: 'k', bound: 2 });
+  assert.ok(first.outcome === 'admitted');
   producer.unreserve(p2, 'codestral:22b');
-  const a = await producer.admitIfRoom(p2, 'codestral:22b', 2);
-  assert.ok(a.admitted);
+  const a = await producer.claim(p2, 'codestral:22b', { priority: 'interactive', key: 'k', bound: 2 });
+  assert.ok(a.outcome === 'admitted');
   await producer.enqueue({
     requestId: 'req_bound_1', pool: p2, model: 'codestral:22b', numCtx: 8192, priority: 'interactive', edgeId: 'e', keyId: 'k', userId: 'u',
     createdAt: Date.now(), estimatedPromptTokens: 3, stream: false, work: { kind: 'generate', prompt: 'x', options: {} },
   });
-  const b = await producer.admitIfRoom(p2, 'codestral:22b', 2);
-  assert.ok(b.admitted, 'one queued + this one = 2');
-  const c = await producer.admitIfRoom(p2, 'codestral:22b', 2);
-  assert.equal(c.admitted, false);
+  const b = await producer.claim(p2, 'codestral:22b', { priority: 'interactive', key: 'k', bound: 2 });
+  assert.ok(b.outcome === 'admitted', 'one queued + this one = 2');
+  const c = await producer.claim(p2, 'codestral:22b', { priority: 'interactive', key: 'k', bound: 2 });
+  assert.equal(c.outcome, 'full');
   assert.equal(c.queued, 2);
 });
 
@@ -51,12 +51,12 @@ test('a deep bulk backlog never counts against the interactive bound; bulk count
   });
   for (let i = 0; i < 5; i++) await producer.enqueue(job(`req_bulk_${i}`, 'bulk'));
   await producer.enqueue(job('req_inter_0', 'interactive'));
-  const interactive = await producer.admitIfRoom('shared', model, 2, 'interactive');
+  const interactive = await producer.claim('shared', model, { priority: 'interactive', key: 'k', bound: 2 });
   assert.equal(interactive.queued, 1, 'only the interactive job waiting counts');
-  assert.ok(interactive.admitted, 'five bulk jobs do not refuse an interactive request');
+  assert.ok(interactive.outcome === 'admitted', 'five bulk jobs do not refuse an interactive request');
   producer.unreserve('shared', model);
-  const bulk = await producer.admitIfRoom('shared', model, 6, 'bulk');
+  const bulk = await producer.claim('shared', model, { priority: 'bulk', key: 'k', bound: 6 });
   assert.equal(bulk.queued, 6, 'a bulk request waits behind everything');
-  assert.equal(bulk.admitted, false);
-  assert.ok((await producer.admitIfRoom('shared', model, 10_000, 'bulk')).admitted, 'the deep bulk bound admits it');
+  assert.equal(bulk.outcome, 'full');
+  assert.ok((await producer.claim('shared', model, { priority: 'bulk', key: 'k', bound: 10_000 })).outcome === 'admitted', 'the deep bulk bound admits it');
 });

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BULLMQ_PRIORITY, Queues, type InferenceJob, type PriorityClass } from '@switchyard/contracts';
-import { assertRedisReady, InferenceQueues, type JobPresence, REDIS } from '@switchyard/redis';
+import { Queues, type InferenceJob } from '@switchyard/contracts';
+import { assertRedisReady, InferenceQueues, type JobPresence, type Place, type PlaceRequest, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 
 const RESERVATION_TTL_MS = 10_000;
@@ -39,34 +39,44 @@ export class InferenceProducer implements OnApplicationShutdown {
     return this.queues.get(pool, model);
   }
 
-  async enqueue(job: InferenceJob): Promise<void> {
+  /** Adds the job at the place `claim` gave it (`bullPriority`), and releases the claim. */
+  async enqueue(job: InferenceJob, bullPriority?: number): Promise<void> {
     try {
       assertRedisReady(this.redis, 'enqueue');
-      await this.queues.add(job);
+      await this.queues.add(job, bullPriority);
     } finally {
       this.unreserve(job.pool, job.model);
     }
   }
 
   /**
-   * The queue bound, checked and claimed in one step: the depth in Redis plus this edge's
-   * requests admitted but not yet enqueued. Without the claim, a burst of concurrent requests would
-   * all read the same depth and all be admitted past the bound. A claim is released when its job is
-   * enqueued (or `unreserve` is called), and lapses after RESERVATION_TTL_MS in any case.
+   * Claims a job's place in its queue: fair share between keys and the queue's bounds, checked and
+   * claimed in one script (libs/redis fair-share.ts). Counted with the depth in Redis are this
+   * edge's requests admitted but not yet enqueued: without them a burst of concurrent requests would
+   * all read the same depth and all be admitted past the bound. An admitted claim is released when
+   * its job is enqueued (or `unreserve` is called), and lapses after RESERVATION_TTL_MS in any case.
    */
-  async admitIfRoom(pool: string, model: string, bound: number, priority: PriorityClass = 'interactive'): Promise<QueueDepth & { admitted: boolean }> {
-    const counts = await this.depthFor(pool, model, priority);
+  async claim(pool: string, model: string, req: Omit<PlaceRequest, 'reserved'>): Promise<Place> {
     const key = Queues.inference(pool, model);
     const now = Date.now();
     const live = (this.reserved.get(key) ?? []).filter((t) => now - t < RESERVATION_TTL_MS);
-    const queued = counts.queued + live.length;
-    const admitted = queued < bound;
-    if (admitted) live.push(now);
     this.reserved.set(key, live);
-    return { ...counts, queued, admitted };
+    assertRedisReady(this.redis, 'admission');
+    // Claimed before the script runs, so concurrent claims of this edge count each other.
+    live.push(now);
+    let place: Place | undefined;
+    try {
+      place = await this.queues.claimPlace(pool, model, { ...req, reserved: live.length - 1 });
+      return place;
+    } finally {
+      if (place?.outcome !== 'admitted') {
+        const i = live.indexOf(now);
+        if (i >= 0) live.splice(i, 1);
+      }
+    }
   }
 
-  /** Releases the oldest claim made by `admitIfRoom` for this queue. */
+  /** Releases the oldest claim made by `claim` for this queue. */
   unreserve(pool: string, model: string): void {
     this.reserved.get(Queues.inference(pool, model))?.shift();
   }
@@ -74,22 +84,6 @@ export class InferenceProducer implements OnApplicationShutdown {
   async depth(pool: string, model: string): Promise<QueueDepth> {
     const c = await this.queue(pool, model).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'paused');
     return { queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0), active: c.active ?? 0 };
-  }
-
-  /**
-   * The jobs a new job of `priority` waits behind or beside. Interactive jobs run before bulk ones
-   * (BullMQ priorities), so for an interactive job only interactive jobs count: a deep bulk backlog
-   * never refuses interactive traffic. BullMQ's prioritized set scores a job priority × 2^32 + counter.
-   */
-  async depthFor(pool: string, model: string, priority: PriorityClass): Promise<QueueDepth> {
-    if (priority === 'bulk') return this.depth(pool, model);
-    const q = this.queue(pool, model);
-    const band = BULLMQ_PRIORITY.interactive * 2 ** 32;
-    const [c, interactive] = await Promise.all([
-      q.getJobCounts('waiting', 'delayed', 'active', 'paused'),
-      this.redis.zcount(q.keys.prioritized, band, band + 2 ** 32 - 1),
-    ]);
-    return { queued: (c.waiting ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0) + interactive, active: c.active ?? 0 };
   }
 
   /** Where the job is: still queued, running on a worker, or gone (finished, failed, or lost with Redis's data). */

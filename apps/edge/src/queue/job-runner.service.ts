@@ -49,10 +49,10 @@ export class JobRunner implements OnModuleInit {
     });
   }
 
-  async start(job: InferenceJob, elapsedMs = 0): Promise<JobRun> {
+  async start(job: InferenceJob, elapsedMs = 0, bullPriority?: number): Promise<JobRun> {
     const inbox = this.relay.open(job.requestId);
     try {
-      await this.producer.enqueue(job);
+      await this.producer.enqueue(job, bullPriority);
     } catch (err) {
       inbox.close();
       throw err;

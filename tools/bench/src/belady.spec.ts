@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { beladyLoads, maxResidentModels } from './belady';
-import { generateTrace } from './trace';
+import { generateBurstyTrace } from './trace';
 
 test("Belady's MIN on a textbook sequence", () => {
   // capacity 3, the classic 1 2 3 4 1 2 5 1 2 3 4 5 sequence: MIN makes 7 misses.
@@ -18,8 +18,8 @@ test('the residency capacity counts smallest models first and respects per-GPU l
 
 test('a generated trace is deterministic, Zipf-skewed and has a bulk wave', () => {
   const models = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
-  const t1 = generateTrace({ models, requests: 2000, zipf: 1.1, rate: 5, seed: 7 });
-  const t2 = generateTrace({ models, requests: 2000, zipf: 1.1, rate: 5, seed: 7 });
+  const t1 = generateBurstyTrace({ models, requests: 2000, zipf: 1.1, rate: 5, seed: 7 });
+  const t2 = generateBurstyTrace({ models, requests: 2000, zipf: 1.1, rate: 5, seed: 7 });
   assert.deepEqual(t1, t2);
   const count = (m: string) => t1.filter((e) => e.model === m && e.priority === 'interactive').length;
   assert.ok(count('a') > 3 * count('f'), `a=${count('a')} f=${count('f')}`);

@@ -6,7 +6,8 @@ import { AddressInfo } from 'node:net';
  * HTTP pass-through proxies that pick a backend per request and pipe the bytes both ways.
  * - round-robin: the next server in turn (nginx upstream, most Ollama proxies);
  * - least-busy: the server with the fewest requests in flight (LiteLLM's `least-busy` routing);
- * - affinity: a server whose `/api/ps` lists the model (fewest in flight among them), else least-busy.
+ * - affinity: a server whose `/api/ps` lists the model (fewest in flight among them), else least-busy;
+ *   `/api/ps` is polled every `pollMs`.
  * Each Ollama then loads and evicts on its own, as it would behind such a proxy.
  */
 export type BaselineKind = 'round-robin' | 'least-busy' | 'affinity';
@@ -16,7 +17,12 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(kind: BaselineKind, backends: string[]): Promise<Proxy> {
+export interface ProxyOptions {
+  /** The affinity proxy's `/api/ps` polling interval, real ms (the bench scales it to the simulated clock). */
+  pollMs?: number;
+}
+
+export async function startProxy(kind: BaselineKind, backends: string[], opts: ProxyOptions = {}): Promise<Proxy> {
   const inflight = backends.map(() => 0);
   const resident: Array<Set<string>> = backends.map(() => new Set());
   let next = 0;
@@ -37,7 +43,7 @@ export async function startProxy(kind: BaselineKind, backends: string[]): Promis
       );
     };
     await poll();
-    polling = setInterval(() => void poll(), 200);
+    polling = setInterval(() => void poll(), opts.pollMs ?? 200);
   }
 
   const leastBusy = (candidates: number[]) => candidates.reduce((best, i) => (inflight[i] < inflight[best] ? i : best), candidates[0]);

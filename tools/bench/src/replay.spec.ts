@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { batchInput, chatBody, checkBatchFiles } from './replay';
 import { TraceEntry } from './trace';
 
-const entry = (priority: TraceEntry['priority'], stream = false): TraceEntry => ({ t: 1, model: 'llama3.1:8b', prompt_tokens: 20, max_tokens: 16, stream, priority });
+const entry = (priority: TraceEntry['priority'], stream = false): TraceEntry => ({ t: 1, model: 'llama3.1:8b', prompt_tokens: 20, max_tokens: 16, stream, priority, user: 'u1' });
 
 test('a batch line carries the body the replay would have sent, with custom_id = the trace index', () => {
   const trace = [entry('interactive', true), entry('bulk'), entry('bulk')];

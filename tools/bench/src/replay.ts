@@ -1,21 +1,30 @@
 import OpenAI, { toFile } from 'openai';
 import { Agent, request } from 'undici';
+import { Attempt, AttemptFn, ClientPolicy, Headers, OPENAI_SDK_DEFAULTS, runClient } from './placement/client';
 import { TraceEntry } from './trace';
 
-/** What one request of the trace saw. Times are real milliseconds since the request was sent. */
+/** What one request of the trace saw. Times are simulated ms (real ms × the time scale). */
 export interface RequestResult {
   model: string;
   priority: 'interactive' | 'bulk';
+  user: string;
+  stream: boolean;
+  /** The last attempt's HTTP status (0: no response; a batch line: its status_code). */
   status: number;
+  /** Served: an attempt got its first content within the client's timeout and completed. */
   ok: boolean;
+  /** From the first send to the first content of the successful attempt (retry waits included); NaN if not served. */
   ttftMs: number;
+  /** From the first send to the end of the last attempt. */
   e2eMs: number;
-  /** Real ms by which the send lagged its scheduled time (a client that cannot keep up). */
+  /** By how much the first send lagged its scheduled time (a client that cannot keep up). */
   lagMs: number;
   /** The entry's index in the trace (a batch line's custom_id). */
   index: number;
-  /** Real ms after the replay's start when it was sent (for a batch line: when the batch was submitted). */
+  /** When the first attempt was sent, after the replay's start (for a batch line: when the batch was submitted). */
   sentMs: number;
+  /** Every attempt the client made (not for batch lines). */
+  attempts: Attempt[];
   /** Answered as a line of the bulk batch rather than as a request (ttftMs = e2eMs = until the batch completed). */
   viaBatch?: boolean;
 }
@@ -44,6 +53,8 @@ export interface ReplayOutcome {
 export interface ReplayOptions {
   /** Switchyard only: send the trace's bulk entries as one batch when the first of them arrives. */
   bulkAsBatch?: boolean;
+  /** The client's behaviour (default: the openai SDK's), in simulated ms. */
+  client?: ClientPolicy;
   onProgress?: (done: number) => void;
 }
 
@@ -51,8 +62,10 @@ export interface Target {
   /** `openai`: Switchyard's edge (SSE / JSON); `ollama`: a proxy in front of Ollama (NDJSON). */
   kind: 'openai' | 'ollama';
   baseUrl: string;
-  /** Bearer key per priority class (Switchyard only). */
-  keys?: { interactive: string; bulk: string };
+  /** Bearer key for an entry (Switchyard only: one per trace user, bulk entries on the bulk key). */
+  keyFor?: (e: TraceEntry) => string;
+  /** Bearer key of the bulk batch (Switchyard only). */
+  bulkKey?: string;
   /** The fixed context window per model, sent as num_ctx by the baselines as Switchyard's workers do. */
   numCtx: (model: string) => number;
 }
@@ -130,33 +143,52 @@ export function checkBatchFiles(expected: string[], output: string, errors: stri
 }
 
 /**
- * Sends every trace entry at its time (t / timeScale real seconds after start) and records when its
- * first token and its end arrived. Requests run concurrently; nothing waits for an earlier one.
- * With `bulkAsBatch` (Switchyard), the bulk entries go instead as one batch, submitted when the
- * first of them arrives and polled until it ends; each gets a result from the output file.
+ * Sends every trace entry at its time (t / timeScale real seconds after start) through the client
+ * model (client.ts: the openai SDK's timeout and retries, in simulated time) and records every
+ * attempt. Requests run concurrently; nothing waits for an earlier one. With `bulkAsBatch`
+ * (Switchyard), the bulk entries go instead as one batch, submitted when the first of them arrives
+ * and polled until it ends; each gets a result from the output file. Results are in simulated ms.
  */
 export async function replay(trace: TraceEntry[], target: Target, timeScale: number, opts: ReplayOptions = {}): Promise<ReplayOutcome> {
-  const agent = new Agent({ connections: 2048, pipelining: 0, keepAliveTimeout: 30000, headersTimeout: 0, bodyTimeout: 0 });
+  const agent = new Agent({ connections: 4096, pipelining: 0, keepAliveTimeout: 30000, headersTimeout: 0, bodyTimeout: 0 });
   const start = performance.now();
   const startEpoch = Date.now();
+  const sim = (realMs: number) => realMs * timeScale;
   const dueOf = (i: number) => start + (trace[i].t * 1000) / timeScale;
   const asBatch = !!opts.bulkAsBatch && target.kind === 'openai';
   const bulk = asBatch ? trace.map((e, i) => (e.priority === 'bulk' ? i : -1)).filter((i) => i >= 0) : [];
   const online = trace.map((_, i) => i).filter((i) => !asBatch || trace[i].priority !== 'bulk');
+  const policy = opts.client ?? OPENAI_SDK_DEFAULTS;
+  const clock = { now: () => sim(performance.now()), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms / timeScale)) };
   let done = 0;
   const tick = (n: number) => {
     done += n;
     opts.onProgress?.(done);
   };
   const onlineResults = Promise.all(
-    online.map(async (i) => {
+    online.map(async (i): Promise<RequestResult> => {
       const due = dueOf(i);
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const sent = performance.now();
-      const r = await send(trace[i], i, target, agent, sent);
+      const out = await runClient(policy, (timeoutMs) => attemptOnce(trace[i], i, target, agent, timeoutMs, timeScale), clock, { serverToSimMs: sim });
       tick(1);
-      return { ...r, lagMs: Math.max(0, sent - due), index: i, sentMs: sent - start };
+      const e = trace[i];
+      const last = out.attempts[out.attempts.length - 1];
+      return {
+        model: e.model,
+        priority: e.priority,
+        user: e.user,
+        stream: e.stream,
+        status: last.status,
+        ok: out.ok,
+        ttftMs: out.ttftMs,
+        e2eMs: out.e2eMs,
+        lagMs: sim(Math.max(0, sent - due)),
+        index: i,
+        sentMs: sim(sent - start),
+        attempts: out.attempts,
+      };
     }),
   );
   let batch: BatchOutcome | undefined;
@@ -172,17 +204,20 @@ export async function replay(trace: TraceEntry[], target: Target, timeScale: num
           tick(bulk.length);
           return bulk.map((i): RequestResult => {
             const code = run.status.get(String(i)) ?? 0;
-            const answered = Math.max(0, (Number.isFinite(batch!.completedAtMs) ? batch!.completedAtMs : batch!.observedDoneMs) - (dueOf(i) - start));
+            const answered = sim(Math.max(0, (Number.isFinite(batch!.completedAtMs) ? batch!.completedAtMs : batch!.observedDoneMs) - (dueOf(i) - start)));
             return {
               model: trace[i].model,
               priority: trace[i].priority,
+              user: trace[i].user,
+              stream: trace[i].stream,
               status: code,
               ok: code === 200,
-              ttftMs: answered,
+              ttftMs: code === 200 ? answered : NaN,
               e2eMs: answered,
-              lagMs: Math.max(0, batch!.submittedMs - (dueOf(i) - start)),
+              lagMs: sim(Math.max(0, batch!.submittedMs - (dueOf(i) - start))),
               index: i,
-              sentMs: batch!.submittedMs,
+              sentMs: sim(batch!.submittedMs),
+              attempts: [],
               viaBatch: true,
             };
           });
@@ -194,7 +229,7 @@ export async function replay(trace: TraceEntry[], target: Target, timeScale: num
 
 /** Uploads the bulk entries as a batch, creates it, polls it to a terminal status and reads its files. */
 async function runBatch(trace: TraceEntry[], indices: number[], target: Target, start: number, startEpoch: number): Promise<{ outcome: BatchOutcome; status: Map<string, number> }> {
-  const client = new OpenAI({ baseURL: `${target.baseUrl}/v1`, apiKey: target.keys?.bulk ?? '', maxRetries: 3, timeout: 600_000 });
+  const client = new OpenAI({ baseURL: `${target.baseUrl}/v1`, apiKey: target.bulkKey ?? '', maxRetries: 3, timeout: 600_000 });
   const submittedMs = performance.now() - start;
   const ids = indices.map(String);
   const outcome: BatchOutcome = {
@@ -231,48 +266,80 @@ async function runBatch(trace: TraceEntry[], indices: number[], target: Target, 
   }
 }
 
-async function send(e: TraceEntry, i: number, target: Target, agent: Agent, sent: number): Promise<Omit<RequestResult, 'lagMs' | 'index' | 'sentMs'>> {
-  const prompt = promptOf(e.prompt_tokens, i);
-  const base = { model: e.model, priority: e.priority };
-  const now = () => performance.now() - sent;
+/** Header (lower-case) an admitted request may carry with the edge's expected wait for it, in ms. */
+export const EXPECTED_WAIT_HEADERS = ['x-switchyard-expected-wait-ms', 'x-expected-wait-ms'];
+
+/**
+ * One attempt: sends the request and reads the answer; aborts when no first content (a token, or
+ * the whole body when not streaming) came within `timeoutSimMs`. Times in simulated ms.
+ */
+async function attemptOnce(e: TraceEntry, i: number, target: Target, agent: Agent, timeoutSimMs: number, timeScale: number): ReturnType<AttemptFn> {
+  const sent = performance.now();
+  const now = () => (performance.now() - sent) * timeScale;
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, timeoutSimMs / timeScale);
+  let firstContentMs: number | undefined;
+  let headers: Headers | undefined;
+  let status = 0;
   try {
     const res =
       target.kind === 'openai'
         ? await request(`${target.baseUrl}/v1/chat/completions`, {
             method: 'POST',
             dispatcher: agent,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${target.keys?.[e.priority] ?? ''}` },
+            signal: ac.signal,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${target.keyFor?.(e) ?? ''}` },
             body: JSON.stringify(chatBody(e, i)),
           })
         : await request(`${target.baseUrl}/api/chat`, {
             method: 'POST',
             dispatcher: agent,
+            signal: ac.signal,
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({
               model: e.model,
-              messages: [{ role: 'user', content: prompt }],
+              messages: [{ role: 'user', content: promptOf(e.prompt_tokens, i) }],
               stream: e.stream,
               options: { num_ctx: target.numCtx(e.model), num_predict: e.max_tokens },
             }),
           });
-    let ttft = NaN;
+    status = res.statusCode;
+    headers = res.headers as Headers;
     let failed = res.statusCode >= 400;
+    if (failed) clearTimeout(timer);
     let buffered = '';
     for await (const chunk of res.body) {
-      if (Number.isNaN(ttft)) {
+      if (firstContentMs === undefined && !failed) {
         buffered += (chunk as Buffer).toString('utf8');
+        if (buffered.includes('"error"')) failed = true;
         if (!e.stream) continue;
         // First content: an SSE data line with delta content, or an NDJSON line with message content.
-        if (/"content":"[^"]/.test(buffered)) ttft = now();
-        if (buffered.includes('"error"')) failed = true;
+        if (/"content":"[^"]/.test(buffered)) {
+          firstContentMs = now();
+          clearTimeout(timer);
+        }
         if (buffered.length > 65536) buffered = buffered.slice(-1024);
       }
     }
-    const e2e = now();
-    if (Number.isNaN(ttft)) ttft = e2e;
-    return { ...base, status: res.statusCode, ok: !failed, ttftMs: ttft, e2eMs: e2e };
+    clearTimeout(timer);
+    const endMs = now();
+    if (!failed && firstContentMs === undefined) firstContentMs = endMs;
+    const expected = EXPECTED_WAIT_HEADERS.map((h) => headers?.[h]).find((v) => v !== undefined);
+    return {
+      status,
+      ok: !failed,
+      timedOut: false,
+      ...(firstContentMs !== undefined ? { firstContentMs } : {}),
+      endMs,
+      headers,
+      ...(expected !== undefined && Number.isFinite(Number(expected)) ? { expectedWaitMs: Number(expected) * timeScale } : {}),
+    };
   } catch {
-    const t = now();
-    return { ...base, status: 0, ok: false, ttftMs: t, e2eMs: t };
+    clearTimeout(timer);
+    return { status: timedOut ? 0 : status, ok: false, timedOut, ...(firstContentMs !== undefined ? { firstContentMs } : {}), endMs: now(), headers: timedOut ? undefined : headers };
   }
 }

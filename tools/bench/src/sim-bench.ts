@@ -3,15 +3,18 @@
  * prompt tokens/s, one-stream generation tokens/s and the four-slot aggregate, each measured by
  * the client's clock (converted to simulated time) and as the server reports it.
  *
- *   node tools/scripts/run-ts.mjs tools/ollama-sim/src/bench.ts [--time-scale N] [--models a,b] [--seconds S] [--url URL]
+ *   npm run bench -- sim [--time-scale N] [--models a,b] [--seconds S] [--url URL]
  *
  * Without --url it starts a simulator in-process with --time-scale (default 1); with --url it
  * benchmarks that server (and resets its /sim/stats). Each measurement lasts about max(S simulated
  * seconds, 1 real second); S defaults to 2. It measures; it does not pass or fail.
  */
 import { performance } from 'node:perf_hooks';
-import { Catalogue, defaultCatalogue, SimModel } from './catalogue';
-import { RunningSimulator, startSimulator } from './server';
+// The simulator's own catalogue and server, run in-process.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { Catalogue, defaultCatalogue, SimModel } from '../../ollama-sim/src/catalogue';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { RunningSimulator, startSimulator } from '../../ollama-sim/src/server';
 
 interface Args {
   timeScale: number;
@@ -185,8 +188,8 @@ async function benchModel(url: string, m: SimModel, timeScale: number, seconds: 
   return rows;
 }
 
-async function main(): Promise<void> {
-  const args = parseCli(process.argv.slice(2));
+export async function runSimBench(argv: string[]): Promise<void> {
+  const args = parseCli(argv);
   let sim: RunningSimulator | undefined;
   let url = args.url;
   if (!url) {
@@ -235,8 +238,3 @@ async function main(): Promise<void> {
     await sim?.close();
   }
 }
-
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});

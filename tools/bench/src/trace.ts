@@ -9,8 +9,12 @@ export const traceEntrySchema = z.object({
   max_tokens: z.number().int().positive(),
   stream: z.boolean(),
   priority: z.enum(['interactive', 'bulk']),
+  /** Who sent it (one API key each in Switchyard); traces without it are one user's. */
+  user: z.string().min(1).default('u0'),
 });
 export type TraceEntry = z.infer<typeof traceEntrySchema>;
+/** A trace entry as written by hand or by older versions (no user). */
+export type TraceEntryInput = z.input<typeof traceEntrySchema>;
 
 export function readTrace(file: string): TraceEntry[] {
   return readFileSync(file, 'utf8')
@@ -57,7 +61,7 @@ export interface TraceOptions {
  * arrivals with bursts (every so often the rate triples for a while), and one bulk wave: a batch of
  * bulk-priority requests for a few mid-popularity models arriving together halfway through.
  */
-export function generateTrace(o: TraceOptions): TraceEntry[] {
+export function generateBurstyTrace(o: TraceOptions): TraceEntry[] {
   const rnd = prng(o.seed);
   const weights = o.models.map((_, i) => 1 / Math.pow(i + 1, o.zipf));
   const total = weights.reduce((a, b) => a + b, 0);
@@ -85,6 +89,7 @@ export function generateTrace(o: TraceOptions): TraceEntry[] {
       max_tokens: 32 + Math.floor(rnd() * 224),
       stream: rnd() < 0.8,
       priority: 'interactive',
+      user: 'u0',
     });
   }
   const mid = t / 2;
@@ -97,6 +102,7 @@ export function generateTrace(o: TraceOptions): TraceEntry[] {
       max_tokens: 64 + Math.floor(rnd() * 192),
       stream: false,
       priority: 'bulk',
+      user: 'bulk',
     });
   }
   return out.sort((a, b) => a.t - b.t);

@@ -1,7 +1,7 @@
 /**
  * VerifyKey latency over gRPC, with a warm and a cold cache.
  *
- *   node tools/scripts/run-ts.mjs apps/auth/src/bench/verify-key.bench.ts [--storage pglite|postgres|both] [--calls N] [--keys N]
+ *   npm run bench -- verify-key [--storage pglite|postgres|both] [--calls N] [--keys N]
  *
  * Starts the auth service as a child process (as in production: client and server do not share
  * an event loop), creates keys through the admin API, then times sequential VerifyKey calls from
@@ -13,11 +13,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs, UsageError } from '../cli/args';
-import { adminHttp, AuthGrpcTestClient } from '../testing/test-clients';
-import { freshDataDir, seedPglite, testEnv, testSchema, type TestDbKind } from '../testing/test-env';
+import { parseArgs } from 'node:util';
+// The auth service's own test clients and environment (its admin API, gRPC client, PGlite seeding).
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { adminHttp, AuthGrpcTestClient } from '../../../apps/auth/src/testing/test-clients';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { freshDataDir, seedPglite, testEnv, testSchema, type TestDbKind } from '../../../apps/auth/src/testing/test-env';
 
-const ROOT = path.resolve(__dirname, '../../../..');
+const ROOT = path.resolve(__dirname, '../../..');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -153,12 +156,12 @@ async function measure(svc: Service, keyCount: number, calls: number): Promise<S
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), new Set());
-  const storage = args.options.get('storage') ?? 'both';
-  if (!['pglite', 'postgres', 'both'].includes(storage)) throw new UsageError('--storage pglite|postgres|both');
-  const calls = Number(args.options.get('calls') ?? 5000);
-  const keyCount = Number(args.options.get('keys') ?? 200);
+export async function runVerifyKeyBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { storage: { type: 'string', default: 'both' }, calls: { type: 'string', default: '5000' }, keys: { type: 'string', default: '200' } } });
+  const storage = values.storage;
+  if (!['pglite', 'postgres', 'both'].includes(storage)) throw new Error('--storage pglite|postgres|both');
+  const calls = Number(values.calls);
+  const keyCount = Number(values.keys);
   const kinds: TestDbKind[] = storage === 'both' ? ['pglite', 'postgres'] : [storage as TestDbKind];
   const lines: string[] = [];
   for (const kind of kinds) {
@@ -182,8 +185,3 @@ async function main(): Promise<void> {
   console.log(`\n${calls} sequential calls over ${keyCount} keys per row (then ${calls} calls with 32 in flight); Node ${process.version}.`);
   for (const l of lines) console.log(l);
 }
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});

@@ -76,7 +76,7 @@ export class SchedulerMetrics {
     });
     this.queueArrivalRate = new Gauge({
       name: 'switchyard_scheduler_queue_arrival_rate',
-      help: 'New jobs per second on a (pool, model) queue, smoothed over about 30 s.',
+      help: 'New interactive jobs per second on a (pool, model) queue (bulk excluded), smoothed over SCHEDULER_RATE_TAU_MS.',
       labelNames: ['pool', 'model'],
       registers,
     });

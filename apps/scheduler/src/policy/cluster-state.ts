@@ -55,16 +55,27 @@ export interface WorkerSnapshot {
 export interface ModelDemand {
   pool: string;
   model: string;
-  /** Jobs waiting to be pulled (BullMQ wait + prioritized + paused). */
+  /** Jobs waiting to be pulled (BullMQ wait + prioritized + paused), of both classes. */
   waiting: number;
+  /** Of `waiting`, interactive jobs (absent: all of them). Only these make a model backlogged, forced or hot. */
+  interactiveWaiting?: number;
+  /** Of `waiting`, bulk jobs (absent: none): like `bulkPending`, fill for idle capacity only. */
+  bulkWaiting?: number;
   /** Jobs being run by some worker. */
   active: number;
   /** Jobs waiting for a retry backoff. */
   delayed: number;
   /** Age of the oldest waiting job, ms (0 when nothing waits). */
   oldestWaitMs: number;
-  /** New jobs per second, smoothed. */
+  /** Age of the oldest waiting interactive job, ms (absent: `oldestWaitMs`). */
+  oldestInteractiveWaitMs?: number;
+  /** New interactive jobs per second, smoothed (bulk arrivals excluded: they are expected demand of no weight against interactive work). */
   arrivalRate: number;
+  /**
+   * Mean time one job holds a slot, ms, as measured on this queue (Little's law: jobs running ÷
+   * jobs finishing per second, both smoothed); absent until measured.
+   */
+  serviceMs?: number;
   /** Time since a job of this queue was last seen waiting, running or arriving (Infinity if never). */
   idleMs: number;
   /**

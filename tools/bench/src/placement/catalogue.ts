@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { loadModelCatalogue } from '@switchyard/config';
+import type { CatalogueModel, ModelCatalogueFile } from '@switchyard/contracts';
+// The simulator's own reader of its catalogue (rates and sizes as it runs them), not a copy.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { defaultCatalogue, normaliseModelName, SimModel } from '../../../ollama-sim/src/catalogue';
+import { ModelSpeed } from './bounds';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+export const SWITCHYARD_CATALOGUE = path.join(ROOT, 'deploy/models.yaml');
+
+/** The simulator's defaults the benchmark relies on (tools/ollama-sim/src/config.ts). */
+export const SIM_PARALLEL_EXPONENT = 0.6;
+
+/**
+ * The models as Switchyard's catalogue lists them (read through libs/config) and as the simulator
+ * runs them (its catalogue reader): context window, memory footprint, speeds.
+ */
+export class BenchCatalogue {
+  readonly models: CatalogueModel[];
+  private readonly sim: Map<string, SimModel>;
+
+  constructor(
+    readonly numParallel: number,
+    file = SWITCHYARD_CATALOGUE,
+  ) {
+    this.models = loadModelCatalogue(file);
+    this.sim = new Map(defaultCatalogue().map((m) => [m.name, m]));
+  }
+
+  simModel(name: string): SimModel | undefined {
+    return this.sim.get(normaliseModelName(name));
+  }
+
+  numCtx = (model: string): number => this.models.find((m) => m.name === model)?.contextWindow ?? 8192;
+
+  /** Memory a model needs when loaded: weights + KV cache for the fixed num_ctx × parallel slots. */
+  footprintBytes(model: string): number {
+    const s = this.simModel(model);
+    if (!s) return Infinity;
+    return s.sizeBytes + this.numCtx(model) * this.numParallel * s.kvBytesPerToken;
+  }
+
+  speedOf = (model: string): ModelSpeed => {
+    const s = this.simModel(model);
+    return { genTokensPerS: s?.genTokensPerS ?? 1, promptTokensPerS: s?.promptTokensPerS ?? 1 };
+  };
+
+  /**
+   * Chat models that fit one GPU, the portal's llama3.1:8b first (most popular), then the rest in
+   * a fixed shuffled order so popularity does not follow size.
+   */
+  pickModels(count: number, vramGb: number): string[] {
+    const fits = this.models.filter((m) => m.kind === 'chat' && this.simModel(m.name) && this.footprintBytes(m.name) <= vramGb * 1e9 * 0.95).map((m) => m.name);
+    const head = fits.filter((m) => m === 'llama3.1:8b');
+    const rest = fits.filter((m) => m !== 'llama3.1:8b').sort((a, b) => hash(a) - hash(b));
+    return [...head, ...rest].slice(0, count);
+  }
+
+  /** The catalogue file as deployed, with no pinned replicas (see systems.ts: every system starts cold). */
+  unpinnedFile(): ModelCatalogueFile {
+    return {
+      defaults: { context_window: 8192, pool: 'shared' },
+      models: this.models.map((m) => ({
+        name: m.name,
+        context_window: m.contextWindow,
+        pool: m.pool,
+        pinned: 0,
+        size_gb: m.sizeBytes / 1e9,
+        kind: m.kind,
+        ...(m.kvBytesPerToken ? { kv_kib_per_token: m.kvBytesPerToken / 1024 } : {}),
+        max_output_tokens: m.maxOutputTokens,
+        owned_by: m.ownedBy,
+      })),
+    };
+  }
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (const c of s) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+  return h >>> 0;
+}

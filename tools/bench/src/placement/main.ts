@@ -1,0 +1,184 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { maxResidentModels } from '../belady';
+import { BaselineKind } from '../proxies';
+import { fmt } from '../stats';
+import { readTrace, TraceEntry, writeTrace } from '../trace';
+import { distinctModelsBound, inOrderLoadsBound, throughputBound } from './bounds';
+import { BenchCatalogue, SIM_PARALLEL_EXPONENT } from './catalogue';
+import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
+import { aggregate, chartSvg, printTables, printVerdicts, RunRecord, verdicts } from './report';
+import { generateShape, isShape, ShapeName, SHAPES } from './shapes';
+import { summarise } from './summary';
+import { runBaseline, runSwitchyard, RunConfig, switchyardTimingsSim, SystemResult } from './systems';
+
+/**
+ * `npm run bench -- [flags]`: the placement benchmark. For every trace shape × GPU configuration ×
+ * seed it replays the trace against Switchyard and against the proxies people put in front of
+ * Ollama, each on fresh, cold simulated GPUs, with the same client (the openai SDK's defaults in
+ * simulated time), and reports per system and the spread over seeds.
+ */
+
+const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds 101,102,103] [--gpus 4x80,2x40]
+       [--requests N] [--rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
+       [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
+       [--retry-after-cap-s S]
+  --shape            trace shape(s), comma-separated or all (default all)
+  --seeds            trace seeds (default 101,102,103: held out, never used for tuning; 1,2,3 are the tuning seeds)
+  --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
+  --rate-per-gpu     mean offered requests per simulated second per GPU (default 0.75)
+  --trace FILE       replay this trace (JSONL: t, model, prompt_tokens, max_tokens, stream, priority, user) instead
+  --bulk-as-batch    (default on) Switchyard gets the bulk entries as one Batch API job; the proxies as requests
+  --no-bulk          drop the bulk entries; --bulk-compare also runs Switchyard without them (switchyard-no-bulk)
+  --retry-after-cap-s  ignore a server's Retry-After above this (the openai SDK 4.x rule; 6.x, installed, obeys any)
+  --quick            steady shape, seed 1, 2x40, 200 requests`;
+
+export async function runPlacementBench(argv = process.argv.slice(2)): Promise<void> {
+  const noBulkAsBatch = argv.includes('--no-bulk-as-batch');
+  const { values: flags } = parseArgs({
+    args: argv.filter((a) => a !== '--no-bulk-as-batch'),
+    options: {
+      shape: { type: 'string' },
+      seeds: { type: 'string' },
+      seed: { type: 'string' },
+      gpus: { type: 'string' },
+      'num-parallel': { type: 'string', default: '4' },
+      trace: { type: 'string' },
+      requests: { type: 'string' },
+      models: { type: 'string', default: '18' },
+      zipf: { type: 'string', default: '1.1' },
+      'rate-per-gpu': { type: 'string', default: '0.75' },
+      'time-scale': { type: 'string' },
+      out: { type: 'string', default: 'bench-out' },
+      quick: { type: 'boolean', default: false },
+      systems: { type: 'string', default: 'switchyard,round-robin,least-busy,affinity' },
+      'bulk-as-batch': { type: 'boolean', default: true },
+      'no-bulk': { type: 'boolean', default: false },
+      'bulk-compare': { type: 'boolean', default: false },
+      'retry-after-cap-s': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return;
+  }
+  const quick = flags.quick;
+  const shapes = (flags.shape ?? (quick ? 'steady' : 'all')) === 'all' ? [...SHAPES] : (flags.shape ?? 'steady').split(',').map((s) => s.trim());
+  for (const s of shapes) if (!isShape(s)) throw new Error(`unknown shape ${s} (${SHAPES.join(', ')}, bursty, all)`);
+  const seeds = (flags.seeds ?? flags.seed ?? (quick ? '1' : '101,102,103')).split(',').map(Number);
+  const gpuConfigs = (flags.gpus ?? (quick ? '2x40' : '4x80,2x40')).split(',').map((g) => {
+    const m = /^(\d+)x(\d+)$/.exec(g.trim());
+    if (!m) throw new Error(`--gpus ${g}: expected COUNTxGB, e.g. 4x80`);
+    return { label: g.trim(), gpus: Number(m[1]), vramGb: Number(m[2]) };
+  });
+  const numParallel = Number(flags['num-parallel']);
+  const timeScale = Number(flags['time-scale'] ?? 50);
+  const requests = Number(flags.requests ?? (quick ? 200 : 500));
+  const outDir = path.resolve(flags.out);
+  const client: ClientPolicy = { ...OPENAI_SDK_DEFAULTS, ...(flags['retry-after-cap-s'] ? { retryAfterCapMs: Number(flags['retry-after-cap-s']) * 1000 } : {}) };
+  const catalogue = new BenchCatalogue(numParallel);
+  const systems = flags.systems.split(',').map((s) => s.trim());
+  mkdirSync(path.join(outDir, 'runs'), { recursive: true });
+
+  const runs: RunRecord[] = [];
+  const traces: Array<Record<string, unknown>> = [];
+  const started = Date.now();
+  for (const g of gpuConfigs) {
+    const cfg: RunConfig = { gpus: g.gpus, vramGb: g.vramGb, numParallel, timeScale, maxLoaded: 3, bulkAsBatch: flags['bulk-as-batch'] && !noBulkAsBatch, client, catalogue, verbose: true };
+    const models = catalogue.pickModels(Number(flags.models), g.vramGb);
+    for (const shape of flags.trace ? ['file'] : shapes) {
+      for (const seed of flags.trace ? [0] : seeds) {
+        const full: TraceEntry[] = flags.trace
+          ? readTrace(flags.trace)
+          : generateShape(shape as ShapeName, { models, requests, rate: Number(flags['rate-per-gpu']) * g.gpus, seed, zipf: Number(flags.zipf) });
+        const withoutBulk = full.filter((e) => e.priority !== 'bulk');
+        const trace = flags['no-bulk'] ? withoutBulk : full;
+        const tag = `${shape}-${g.label}-${seed}`;
+        writeTrace(path.join(outDir, 'runs', `${tag}.trace.jsonl`), trace);
+        const used = [...new Set(trace.map((e) => e.model))];
+        const capacity = maxResidentModels(
+          used.map((m) => catalogue.footprintBytes(m)),
+          new Array<number>(g.gpus).fill(g.vramGb * 1e9),
+          cfg.maxLoaded,
+        );
+        const bound = throughputBound(trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT);
+        const footprint = used.reduce((a, m) => a + catalogue.footprintBytes(m), 0);
+        const info = {
+          tag,
+          shape,
+          gpus: g.label,
+          seed,
+          requests: trace.length,
+          bulk: trace.filter((e) => e.priority === 'bulk').length,
+          users: new Set(trace.map((e) => e.user)).size,
+          models: used.length,
+          footprintOverMemory: footprint / (g.gpus * g.vramGb * 1e9),
+          lastArrivalS: trace[trace.length - 1]?.t ?? 0,
+          distinctModels: distinctModelsBound(trace),
+          inOrderLoads: inOrderLoadsBound(trace, capacity),
+          capacity,
+          throughput: bound,
+        };
+        traces.push(info);
+        console.error(
+          `\n${tag}: ${trace.length} requests (${info.bulk} bulk, ${info.users} users) over ${fmt(info.lastArrivalS, 0)} s, ${used.length} models = ${fmt(info.footprintOverMemory, 1)}× the GPUs' memory; ` +
+            `offered ${fmt(bound.offeredRate, 2)} req/s, the GPUs' limit on this mix ${fmt(bound.capacityRate, 2)} req/s; loads ≥ ${info.distinctModels} (any system), ≥ ${info.inOrderLoads} (in-order service)`,
+        );
+        const raws: SystemResult[] = [];
+        for (const system of systems) {
+          const t0 = Date.now();
+          raws.push(system === 'switchyard' ? await runSwitchyard(trace, cfg) : await runBaseline(system as BaselineKind, trace, cfg));
+          if (system === 'switchyard' && flags['bulk-compare'] && !flags['no-bulk'] && withoutBulk.length < trace.length) {
+            raws.push(await runSwitchyard(withoutBulk, cfg, 'switchyard-no-bulk'));
+          }
+          console.error(`  ${system}: ${fmt((Date.now() - t0) / 1000, 0)} s real`);
+        }
+        for (const r of raws) {
+          writeFileSync(path.join(outDir, 'runs', `${tag}.${r.system}.jsonl`), r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
+          const bulk = r.trace.filter((e) => e.priority === 'bulk');
+          const summary = summarise({
+            system: r.system,
+            results: r.results,
+            batchDoneMs: r.batch ? (Number.isFinite(r.batch.completedAtMs) ? r.batch.completedAtMs : r.batch.observedDoneMs) * timeScale : undefined,
+            loads: r.loads,
+            loadingSecondsSim: r.loadingSecondsSim,
+            gpus: g.gpus,
+            distinctModels: distinctModelsBound(r.trace),
+            inOrderLoads: r.trace === trace ? info.inOrderLoads : inOrderLoadsBound(r.trace, capacity),
+            maxRate: r.trace === trace ? bound.maxRate : throughputBound(r.trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT).maxRate,
+            lastArrivalS: r.trace[r.trace.length - 1]?.t ?? 0,
+            firstBulkS: bulk.length ? Math.min(...bulk.map((e) => e.t)) : 0,
+          });
+          runs.push({ shape, gpus: g.label, seed, summary: { ...summary, ...(r.notes.length ? { notes: r.notes } : {}), ...(r.batch ? { batch: r.batch } : {}) } });
+          if (r.notes.length) console.error(`  ${r.system}: ${r.notes.join('; ')}`);
+        }
+        // Keep results as they come, so a long matrix leaves something behind if stopped.
+        writeResults(outDir, { runs, traces, partial: true });
+      }
+    }
+  }
+  const aggs = aggregate(runs);
+  const vs = verdicts(aggs);
+  printTables(aggs, console.log);
+  printVerdicts(vs, console.log);
+  const minutes = (Date.now() - started) / 60000;
+  console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale ${timeScale}).`);
+  writeResults(outDir, {
+    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, requests, ratePerGpu: Number(flags['rate-per-gpu']), systems, client, switchyardTimingsSim: switchyardTimingsSim(), trace: flags.trace, minutes },
+    traces,
+    aggregates: aggs,
+    verdicts: vs,
+    runs,
+  });
+  writeFileSync(
+    path.join(outDir, 'chart.svg'),
+    chartSvg(`Switchyard vs the best proxy: ${shapes.length} shapes × ${gpuConfigs.map((g) => g.label).join(', ')} × seeds ${seeds.join(',')}`, vs, aggs),
+  );
+  console.log(`wrote ${path.join(outDir, 'results.json')}, ${path.join(outDir, 'chart.svg')}, traces and every request in ${path.join(outDir, 'runs')}`);
+}
+
+function writeResults(outDir: string, body: Record<string, unknown>): void {
+  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(body, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+}

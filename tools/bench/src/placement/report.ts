@@ -1,0 +1,196 @@
+import { barChartSvg } from '../chart';
+import { fmt, table } from '../stats';
+import { RunSummary } from './summary';
+
+/** One system on one trace (shape × GPU config × seed). */
+export interface RunRecord {
+  shape: string;
+  gpus: string;
+  seed: number;
+  summary: RunSummary;
+}
+
+export interface Spread {
+  mean: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export function spread(xs: number[]): Spread {
+  const v = xs.filter((x) => Number.isFinite(x));
+  if (v.length === 0) return { mean: NaN, min: NaN, max: NaN, n: 0 };
+  return { mean: v.reduce((a, b) => a + b, 0) / v.length, min: Math.min(...v), max: Math.max(...v), n: v.length };
+}
+
+const KEYS = [
+  'loadsPer1000',
+  'loadsOverBound',
+  'loadsOverInOrder',
+  'loadingShare',
+  'ttftP50',
+  'ttftP95',
+  'ttftP99',
+  'worstWait',
+  'goodput',
+  'goodputOfBound',
+  'bulkMakespan',
+  'refusedShare',
+] as const;
+type Key = (typeof KEYS)[number];
+
+export interface Aggregate {
+  shape: string;
+  gpus: string;
+  system: string;
+  seeds: number[];
+  metrics: Record<Key | 'servedShare' | 'interactiveServedShare' | 'bulkServedShare' | 'jain' | 'worstUserP95' | 'medianUserP95' | 'retryAdmitted', Spread>;
+  /** Every bulk request served on every seed. */
+  bulkAllServed: boolean;
+}
+
+export function aggregate(runs: RunRecord[]): Aggregate[] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of runs) {
+    const k = `${r.shape}|${r.gpus}|${r.summary.system}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((rs) => {
+    const s = rs.map((r) => r.summary);
+    const m = Object.fromEntries(KEYS.map((k) => [k, spread(s.map((x) => x[k]))])) as Aggregate['metrics'];
+    m.servedShare = spread(s.map((x) => x.served / Math.max(1, x.requests)));
+    m.interactiveServedShare = spread(s.map((x) => x.interactiveServed / Math.max(1, x.interactiveRequests)));
+    m.bulkServedShare = spread(s.map((x) => (x.bulkRequests ? x.bulkServed / x.bulkRequests : NaN)));
+    m.jain = spread(s.map((x) => x.fairness.jain));
+    m.worstUserP95 = spread(s.map((x) => x.fairness.worstUserP95));
+    m.medianUserP95 = spread(s.map((x) => x.fairness.medianUserP95));
+    m.retryAdmitted = spread(s.map((x) => (x.retryAfter.retriedAfterWait ? x.retryAfter.admittedOnRetry / x.retryAfter.retriedAfterWait : NaN)));
+    return {
+      shape: rs[0].shape,
+      gpus: rs[0].gpus,
+      system: s[0].system,
+      seeds: rs.map((r) => r.seed),
+      metrics: m,
+      bulkAllServed: s.every((x) => x.bulkServed === x.bulkRequests),
+    };
+  });
+}
+
+/** "mean (min–max)" when several seeds, else the value. */
+function cell(s: Spread, digits: number, scale = 1): string {
+  if (s.n === 0) return '—';
+  if (s.n === 1 || s.min === s.max) return fmt(s.mean * scale, digits);
+  return `${fmt(s.mean * scale, digits)} (${fmt(s.min * scale, digits)}–${fmt(s.max * scale, digits)})`;
+}
+
+export interface Verdict {
+  shape: string;
+  gpus: string;
+  bestProxy: { loads: string; p95: string; goodput: string };
+  loadsRatio: number;
+  p95Ratio: number;
+  goodputRatio: number;
+  bulkAllServed: boolean;
+  met: { loads: boolean; p95: boolean; goodput: boolean; bulk: boolean };
+}
+
+/** Issue 16's target per (shape, GPUs), on the means over seeds: vs the best proxy on each figure. */
+export function verdicts(aggs: Aggregate[]): Verdict[] {
+  const out: Verdict[] = [];
+  const cells = new Map<string, Aggregate[]>();
+  for (const a of aggs) cells.set(`${a.shape}|${a.gpus}`, [...(cells.get(`${a.shape}|${a.gpus}`) ?? []), a]);
+  for (const as of cells.values()) {
+    const sy = as.find((a) => a.system === 'switchyard');
+    const proxies = as.filter((a) => !a.system.startsWith('switchyard'));
+    if (!sy || proxies.length === 0) continue;
+    const best = (f: (a: Aggregate) => number, low: boolean) => proxies.reduce((b, a) => ((low ? f(a) < f(b) : f(a) > f(b)) ? a : b));
+    const bl = best((a) => a.metrics.loadsPer1000.mean, true);
+    const bp = best((a) => a.metrics.ttftP95.mean, true);
+    const bg = best((a) => a.metrics.goodput.mean, false);
+    const loadsRatio = bl.metrics.loadsPer1000.mean / sy.metrics.loadsPer1000.mean;
+    const p95Ratio = bp.metrics.ttftP95.mean / sy.metrics.ttftP95.mean;
+    const goodputRatio = sy.metrics.goodput.mean / bg.metrics.goodput.mean;
+    out.push({
+      shape: sy.shape,
+      gpus: sy.gpus,
+      bestProxy: { loads: bl.system, p95: bp.system, goodput: bg.system },
+      loadsRatio,
+      p95Ratio,
+      goodputRatio,
+      bulkAllServed: sy.bulkAllServed,
+      met: { loads: loadsRatio >= 5, p95: p95Ratio >= 3, goodput: goodputRatio >= 1, bulk: sy.bulkAllServed },
+    });
+  }
+  return out;
+}
+
+export function printTables(aggs: Aggregate[], log: (s: string) => void): void {
+  const cells = [...new Set(aggs.map((a) => `${a.shape}|${a.gpus}`))];
+  for (const c of cells) {
+    const [shape, gpus] = c.split('|');
+    const rows = aggs.filter((a) => a.shape === shape && a.gpus === gpus);
+    log(`\n${shape}, ${gpus} GB GPUs, seeds ${rows[0].seeds.join(',')} (mean (min–max) over seeds; times simulated s)`);
+    log(
+      table(
+        ['system', 'loads/1k', '×distinct', '×in-order*', 'GPU loading', 'TTFT p50', 'p95', 'p99', 'worst wait', 'goodput req/s', '% of bound', 'served', '429/503', 'RA admitted', 'Jain', 'user p95 worst/median', 'bulk served', 'bulk makespan'],
+        rows.map((a) => {
+          const m = a.metrics;
+          return [
+            a.system,
+            cell(m.loadsPer1000, 1),
+            fmt(m.loadsOverBound.mean, 1),
+            fmt(m.loadsOverInOrder.mean, 2),
+            `${fmt(m.loadingShare.mean * 100, 1)}%`,
+            fmt(m.ttftP50.mean, 1),
+            cell(m.ttftP95, 1),
+            fmt(m.ttftP99.mean, 1),
+            fmt(m.worstWait.mean, 1),
+            cell(m.goodput, 3),
+            `${fmt(m.goodputOfBound.mean * 100, 0)}%`,
+            `${fmt(m.servedShare.mean * 100, 1)}%`,
+            `${fmt(m.refusedShare.mean * 100, 1)}%`,
+            m.retryAdmitted.n ? `${fmt(m.retryAdmitted.mean * 100, 0)}%` : '—',
+            fmt(m.jain.mean, 2),
+            `${fmt(m.worstUserP95.mean, 0)}/${fmt(m.medianUserP95.mean, 0)}`,
+            m.bulkServedShare.n ? `${fmt(m.bulkServedShare.mean * 100, 1)}%` : '—',
+            cell(m.bulkMakespan, 0),
+          ];
+        }),
+      ),
+    );
+  }
+  log(
+    '\n* in-order: Belady’s MIN over the arrival order, a bound only for systems that serve in arrival order; ×distinct: loads over the count of distinct models, the bound for any system.\n' +
+      '  TTFT, worst wait and user p95 are over served interactive requests (worst wait: streams only, retries included); served, 429/503: share of all requests;\n' +
+      '  RA admitted: retries after a Retry-After that were admitted; Jain: over users’ 1/mean TTFT; goodput: served/s; % of bound: of the trace’s throughput bound.',
+  );
+}
+
+export function printVerdicts(vs: Verdict[], log: (s: string) => void): void {
+  if (vs.length === 0) return;
+  log('\nIssue 16’s target, Switchyard vs the best proxy on each figure (means over seeds):');
+  log(
+    table(
+      ['shape', 'GPUs', 'fewer loads (≥5×)', 'lower p95 TTFT (≥3×)', 'goodput (≥1×)', 'every bulk served'],
+      vs.map((v) => [
+        v.shape,
+        v.gpus,
+        `${fmt(v.loadsRatio, 2)}× ${v.met.loads ? 'met' : 'NOT met'}`,
+        `${fmt(v.p95Ratio, 2)}× ${v.met.p95 ? 'met' : 'NOT met'}`,
+        `${fmt(v.goodputRatio, 2)}× ${v.met.goodput ? 'met' : 'NOT met'}`,
+        v.met.bulk ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+}
+
+export function chartSvg(title: string, vs: Verdict[], aggs: Aggregate[]): string {
+  const label = (v: { shape: string; gpus: string }) => `${v.shape} ${v.gpus}`;
+  const sy = aggs.filter((a) => a.system === 'switchyard');
+  return barChartSvg(title, [
+    { title: 'Fewer loads', unit: '× vs best proxy', values: vs.map((v) => ({ label: label(v), value: v.loadsRatio })) },
+    { title: 'Lower p95 TTFT', unit: '× vs best proxy', values: vs.map((v) => ({ label: label(v), value: v.p95Ratio })) },
+    { title: 'Goodput', unit: '× best proxy', values: vs.map((v) => ({ label: label(v), value: v.goodputRatio })) },
+    { title: 'Switchyard refused', unit: '% 429/503', values: sy.map((a) => ({ label: label(a), value: a.metrics.refusedShare.mean * 100 })) },
+  ]);
+}

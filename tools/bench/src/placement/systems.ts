@@ -1,0 +1,239 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { freePort, freePortRange, spawnSimulator } from '@switchyard/testing';
+import { BaselineKind, startProxy } from '../proxies';
+import { BatchOutcome, replay, RequestResult, Target } from '../replay';
+import { TraceEntry } from '../trace';
+import { ClientPolicy } from './client';
+import { BenchCatalogue } from './catalogue';
+
+/**
+ * The systems under test, each on fresh simulated GPUs that start cold (no model loaded before
+ * the trace clock starts): Switchyard (the launcher's whole platform, one worker per GPU) and the
+ * proxies people put in front of Ollama (proxies.ts). Every one gets the same client (client.ts).
+ */
+
+export const ROOT = path.resolve(__dirname, '../../../..');
+
+export interface RunConfig {
+  gpus: number;
+  vramGb: number;
+  numParallel: number;
+  timeScale: number;
+  maxLoaded: number;
+  bulkAsBatch: boolean;
+  client: ClientPolicy;
+  catalogue: BenchCatalogue;
+  /** Print progress to stderr. */
+  verbose: boolean;
+}
+
+export interface SystemResult {
+  system: string;
+  /** The trace this system was given. */
+  trace: TraceEntry[];
+  results: RequestResult[];
+  batch?: BatchOutcome;
+  loads: number;
+  loadingSecondsSim: number;
+  /** Simulated seconds from the trace's start until the last request ended. */
+  wallSecondsSim: number;
+  /** Extra facts about the run (e.g. how the pinned model was handled). */
+  notes: string[];
+}
+
+async function simStats(urls: string[]): Promise<{ loads: number; loadingSim: number }> {
+  let loads = 0;
+  let loadingSim = 0;
+  for (const u of urls) {
+    const s = (await (await fetch(`${u}/sim/stats`)).json()) as { totals: { loads: number; loading_seconds_sim: number } };
+    loads += s.totals.loads;
+    loadingSim += s.totals.loading_seconds_sim;
+  }
+  return { loads, loadingSim };
+}
+
+/** Loads already on the simulated GPUs (0 when cold). */
+async function residentNow(urls: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const u of urls) {
+    const ps = (await (await fetch(`${u}/api/ps`)).json()) as { models: Array<{ name: string }> };
+    out.push(...ps.models.map((m) => m.name));
+  }
+  return out;
+}
+
+function progress(cfg: RunConfig, system: string, total: number) {
+  let last = 0;
+  return (done: number) => {
+    const pct = Math.floor((done / total) * 4);
+    if (cfg.verbose && pct > last) {
+      last = pct;
+      process.stderr.write(`    ${system}: ${done}/${total}\n`);
+    }
+  };
+}
+
+function simulator(cfg: RunConfig) {
+  return spawnSimulator({ gpus: cfg.gpus, timeScale: cfg.timeScale, numParallel: cfg.numParallel, vramGb: cfg.vramGb, maxLoaded: cfg.maxLoaded, seed: 1 });
+}
+
+/** Proxies poll `/api/ps` every 2.5 simulated seconds: the interval Switchyard's workers report status at here. */
+export const STATUS_INTERVAL_SIM_MS = 2500;
+
+export async function runBaseline(kind: BaselineKind, trace: TraceEntry[], cfg: RunConfig): Promise<SystemResult> {
+  const sim = await simulator(cfg);
+  const proxy = await startProxy(kind, sim.urls, { pollMs: Math.max(10, Math.round(STATUS_INTERVAL_SIM_MS / cfg.timeScale)) });
+  try {
+    const target: Target = { kind: 'ollama', baseUrl: proxy.url, numCtx: cfg.catalogue.numCtx };
+    const started = performance.now();
+    const { results } = await replay(trace, target, cfg.timeScale, { client: cfg.client, onProgress: progress(cfg, kind, trace.length) });
+    const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
+    const s = await simStats(sim.urls);
+    return { system: kind, trace, results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall, notes: [] };
+  } finally {
+    await proxy.close();
+    await sim.stop();
+  }
+}
+
+/**
+ * Switchyard's timings in simulated ms: its own defaults (the scheduler policy's and the edge's),
+ * which the bench scales to the compressed clock. BENCH_<NAME> overrides one for experiments.
+ */
+export function switchyardTimingsSim(): Record<string, number> {
+  const simMs: Record<string, number> = {
+    SCHEDULER_MIN_RESIDENCY_MS: 5_000,
+    SCHEDULER_MAX_WAIT_MS: 60_000,
+    SCHEDULER_REPLICATE_WAIT_MS: 10_000,
+    SCHEDULER_MAX_EXPECTED_WAIT_MS: 60_000,
+    SCHEDULER_DEFAULT_SERVICE_MS: 4_000,
+    SCHEDULER_IDLE_AFTER_MS: 10_000,
+    SCHEDULER_KEEP_HORIZON_MS: 10_000,
+    SCHEDULER_RATE_TAU_MS: 60_000,
+    EDGE_MAX_EXPECTED_WAIT_MS: 60_000,
+    EDGE_DEFAULT_SERVICE_MS: 4_000,
+    EDGE_REQUEST_TIMEOUT_MS: 600_000,
+  };
+  for (const k of Object.keys(simMs)) simMs[k] = Number(process.env[`BENCH_${k}`] ?? simMs[k]);
+  return simMs;
+}
+
+export async function runSwitchyard(trace: TraceEntry[], cfg: RunConfig, system = 'switchyard'): Promise<SystemResult> {
+  const sim = await simulator(cfg);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sy-bench-'));
+  mkdirSync(dataDir, { recursive: true });
+  // Equal terms: the catalogue as deployed, but with no pinned replicas — a pin would be loaded
+  // while the platform starts, before the trace clock, and the proxies start cold.
+  const catalogueFile = path.join(dataDir, 'models.yaml');
+  writeFileSync(catalogueFile, YAML.stringify(cfg.catalogue.unpinnedFile()));
+  const workerPort = await freePortRange(cfg.gpus);
+  const [edgePort, authPort, schedPort, authGrpc, schedGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const adminToken = `bench-admin-${Date.now()}-token`;
+  const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
+  const scaled = (simMs: number, floor = 1) => String(Math.max(floor, Math.round(simMs / cfg.timeScale)));
+  const timings = Object.fromEntries(Object.entries(switchyardTimingsSim()).map(([k, v]) => [k, scaled(v)]));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(edgePort),
+    AUTH_PORT: String(authPort),
+    SCHEDULER_PORT: String(schedPort),
+    WORKER_BASE_PORT: String(workerPort),
+    AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
+    SCHEDULER_GRPC_URL: `127.0.0.1:${schedGrpc}`,
+    OLLAMA_URLS: sim.urls.join(','),
+    SWITCHYARD_PREFIX: `bench${Date.now()}${Math.random().toString(36).slice(2, 6)}`,
+    MODEL_CATALOGUE: catalogueFile,
+    AUTH_DATA_DIR: path.join(dataDir, 'auth'),
+    BATCH_PORT: String(batchPort),
+    BATCH_DATA_DIR: path.join(dataDir, 'batch'),
+    // The batch service's tick (fill windows, finalize) and recovery at 1 s / 10 s simulated, as
+    // at a real GPU's pace (floored at the service's minimums of 50 / 100 real ms).
+    BATCH_TICK_MS: scaled(1000, 50),
+    BATCH_RECOVER_INTERVAL_MS: scaled(10_000, 100),
+    LOG_DIR: path.join(dataDir, 'logs'),
+    SWITCHYARD_DEMO_KEY: demoKey,
+    SWITCHYARD_ADMIN_TOKEN: adminToken,
+    WORKER_SLOTS: String(cfg.numParallel),
+    WORKER_GPU_MEMORY_GB: String(cfg.vramGb),
+    SCHEDULER_MAX_MODELS_PER_WORKER: String(cfg.maxLoaded),
+    SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0',
+    ...timings,
+    SCHEDULER_TICK_MS: '50',
+    // Status every 2.5 simulated seconds (the proxies poll /api/ps at the same interval).
+    WORKER_STATUS_INTERVAL_MS: scaled(STATUS_INTERVAL_SIM_MS, 20),
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  };
+  const launcher = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  launcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  launcher.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (out.includes('Switchyard is ready')) {
+          clearInterval(t);
+          resolve();
+        }
+        if (launcher.exitCode !== null) {
+          clearInterval(t);
+          reject(new Error(`launcher exited:\n${out}`));
+        }
+      }, 100);
+    });
+    const authUrl = `http://127.0.0.1:${authPort}`;
+    const users = [...new Set(trace.filter((e) => e.priority === 'interactive').map((e) => e.user))];
+    const keys = await createKeys(authUrl, adminToken, users, 'interactive');
+    const bulkKey = trace.some((e) => e.priority === 'bulk') ? (await createKeys(authUrl, adminToken, ['bulk'], 'bulk')).get('bulk') : undefined;
+    const notes: string[] = [];
+    if (keys.size < users.length) notes.push(`only ${keys.size} of ${users.length} user keys created; the rest use the demo key`);
+    const resident = await residentNow(sim.urls);
+    if (resident.length > 0) notes.push(`not cold at the trace's start: ${resident.join(', ')} resident`);
+    const target: Target = {
+      kind: 'openai',
+      baseUrl: `http://127.0.0.1:${env.PORT}`,
+      keyFor: (e) => (e.priority === 'bulk' ? (bulkKey ?? demoKey) : (keys.get(e.user) ?? demoKey)),
+      bulkKey: bulkKey ?? demoKey,
+      numCtx: cfg.catalogue.numCtx,
+    };
+    const started = performance.now();
+    const { results, batch } = await replay(trace, target, cfg.timeScale, { client: cfg.client, bulkAsBatch: cfg.bulkAsBatch, onProgress: progress(cfg, system, trace.length) });
+    const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
+    const s = await simStats(sim.urls);
+    return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall, notes };
+  } finally {
+    if (launcher.exitCode === null && launcher.signalCode === null) {
+      const exited = new Promise((r) => launcher.once('exit', r));
+      launcher.kill('SIGTERM');
+      await exited;
+    }
+    await sim.stop();
+    if (process.env.BENCH_KEEP_LOGS) console.error(`logs kept in ${path.join(dataDir, 'logs')}`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One user and one key per trace user, through the admin API (bulk: a key whose policy puts requests in the bulk class). */
+async function createKeys(authUrl: string, adminToken: string, users: string[], priority: 'interactive' | 'bulk'): Promise<Map<string, string>> {
+  const post = (p: string, body: unknown) =>
+    fetch(`${authUrl}/admin/v1${p}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const keys = new Map<string, string>();
+  for (const u of users) {
+    const user = await post('/users', { name: `bench-${u}-${Date.now()}` });
+    const userId = user.ok ? ((await user.json()) as { id: string }).id : undefined;
+    const res = userId ? await post('/keys', { userId, name: `bench ${u}`, ...(priority === 'bulk' ? { policy: { priority: 'bulk' } } : {}) }) : undefined;
+    if (!res?.ok) {
+      console.error(`could not create a key for ${u} (${res?.status ?? user.status})`);
+      continue;
+    }
+    keys.set(u, ((await res.json()) as { key: string }).key);
+  }
+  return keys;
+}

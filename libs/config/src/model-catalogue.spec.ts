@@ -24,3 +24,14 @@ test('a bad catalogue is refused with the problem named', () => {
   writeFileSync(file, 'models:\n  - { name: "x", size_gb: 1 }\n  - { name: "x", size_gb: 2 }\n');
   assert.throws(() => loadModelCatalogue(file), /twice/);
 });
+
+test('offload: per entry, off by default; only an entry that allows it carries it', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-cat-'));
+  const file = path.join(dir, 'm.yaml');
+  writeFileSync(file, 'models:\n  - { name: "huge:405b", size_gb: 230, offload: true }\n  - { name: "x", size_gb: 1 }\n');
+  const [huge, x] = loadModelCatalogue(file);
+  assert.equal(huge.offload, true);
+  assert.equal('offload' in x, false);
+  writeFileSync(file, 'models:\n  - { name: "x", size_gb: 1, offload: "yes" }\n');
+  assert.throws(() => loadModelCatalogue(file), /models\.0\.offload/);
+});

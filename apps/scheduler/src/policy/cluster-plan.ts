@@ -141,6 +141,13 @@ export class ClusterPlan {
     return this.poolWorkers(pool).filter((w) => w.models.get(model)?.serving).length;
   }
 
+  /** Parallel slots of the workers serving the model in the pool. */
+  servingSlots(pool: string, model: string): number {
+    return this.poolWorkers(pool)
+      .filter((w) => w.models.get(model)?.serving)
+      .reduce((sum, w) => sum + w.snap.slots, 0);
+  }
+
   /** Workers holding the model in the pool, pulled or not, and not on its way out. */
   holders(pool: string, model: string): number {
     return this.poolWorkers(pool).filter((w) => {

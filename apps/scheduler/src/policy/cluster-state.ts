@@ -87,10 +87,32 @@ export interface ModelDemand {
   bulkPending?: number;
 }
 
+/** Interactive jobs waiting (all of `waiting` when the classes are not told apart). */
+export function interactiveWaiting(d: ModelDemand): number {
+  return d.interactiveWaiting ?? d.waiting;
+}
+
+/** Age of the oldest waiting interactive job, ms. */
+export function oldestInteractiveWaitMs(d: ModelDemand): number {
+  return d.oldestInteractiveWaitMs ?? d.oldestWaitMs;
+}
+
+/** Bulk work for the model: bulk jobs queued plus bulk lines pending in the batch service. */
+export function bulkWork(d: ModelDemand): number {
+  return (d.bulkWaiting ?? 0) + (d.bulkPending ?? 0);
+}
+
+/**
+ * A catalogue entry as the policy reads it. `offload` (libs/config's catalogue field): a model
+ * larger than any GPU of its pool is served on the largest with Ollama's CPU offload rather than
+ * refused.
+ */
+export type PlacementModel = CatalogueModel & { offload?: boolean };
+
 export interface ClusterState {
   workers: WorkerSnapshot[];
   demand: ModelDemand[];
-  catalogue: CatalogueModel[];
+  catalogue: PlacementModel[];
   /**
    * True just after the scheduler restarts, until the workers it knew have reconnected (or a grace
    * period ends): the policy must not evict anything from a partial view of the cluster.

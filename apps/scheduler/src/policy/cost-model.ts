@@ -20,7 +20,7 @@
  * measured it.
  */
 import type { CatalogueModel } from '@switchyard/contracts';
-import type { WorkerSnapshot } from './cluster-state';
+import type { PlacementModel, WorkerSnapshot } from './cluster-state';
 
 export const KV_KIB_PER_TOKEN_AT_8B = 128;
 export const REFERENCE_WEIGHTS_GB = 4.9;
@@ -62,10 +62,10 @@ export function estimateLoadSeconds(model: Pick<CatalogueModel, 'sizeBytes'>, op
 export class ModelFacts {
   private readonly reportedSize = new Map<string, number>();
   private readonly measuredLoad = new Map<string, number[]>();
-  private readonly catalogue: Map<string, CatalogueModel>;
+  private readonly catalogue: Map<string, PlacementModel>;
 
   constructor(
-    catalogue: readonly CatalogueModel[],
+    catalogue: readonly PlacementModel[],
     workers: readonly WorkerSnapshot[],
     private readonly opts: CostModelOptions = DEFAULT_COST_MODEL,
   ) {
@@ -80,7 +80,7 @@ export class ModelFacts {
     }
   }
 
-  model(name: string): CatalogueModel | undefined {
+  model(name: string): PlacementModel | undefined {
     return this.catalogue.get(name);
   }
 

@@ -4,6 +4,7 @@ import type { ClusterState, Command, WorkerSnapshot } from './cluster-state';
 import { ResidencyAwarePolicy } from './residency-aware.policy';
 import { demand, model, resident, state, worker, GB } from './cluster-state.fixtures';
 import { estimateFootprintBytes, estimateLoadSeconds } from './cost-model';
+import { ClusterPlan } from './cluster-plan';
 
 const NOW = 1_000_000_000;
 const LONG_AGO = NOW - 3_600_000;
@@ -384,6 +385,116 @@ describe('replication', () => {
     assert.deepEqual(decide(s), []);
     const idleElsewhere = state({ ...s, demand: [demand('a:7b', { waiting: 12, oldestWaitMs: 15_000, idleMs: 0 }), demand('b:7b')] });
     assert.deepEqual(evicts(decide(idleElsewhere)), ['w2:b:7b->a:7b:replicate']);
+  });
+});
+
+describe('replication by expected wait', () => {
+  // a:7b on w1 with 4 slots; its jobs take 4 s each (measured), so n queued jobs wait n s.
+  const serving = () => worker('w1', 48, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 })] });
+  const hot = (waiting: number, extra: Partial<ReturnType<typeof demand>> = {}) =>
+    demand('a:7b', { waiting, interactiveWaiting: waiting, oldestWaitMs: 2_000, serviceMs: 4_000, arrivalRate: 2, idleMs: 0, ...extra });
+
+  test('the expected wait is queued interactive jobs × service time ÷ serving slots, + the load when cold', () => {
+    const s = state({ catalogue, workers: [serving(), worker('w2', 48)] });
+    const plan = new ClusterPlan(s, NOW, policy.opts);
+    assert.equal(policy.expectedWaitMs(plan, hot(80)), 80_000);
+    assert.equal(policy.expectedWaitMs(plan, hot(80, { bulkWaiting: 500, waiting: 580 })), 80_000, 'bulk jobs do not count');
+    assert.equal(policy.expectedWaitMs(plan, demand('b:7b', { waiting: 4, serviceMs: 4_000 })), estimateLoadSeconds(B) * 1000 + 4_000);
+  });
+
+  test('a model whose expected wait exceeds the bound gets a replica at once, before its oldest job has waited long', () => {
+    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(80)] });
+    assert.deepEqual(loads(decide(s)), ['w2:a:7b:replicate']);
+    const within = state({ ...s, demand: [hot(40, { oldestWaitMs: 2_000 })] });
+    assert.deepEqual(decide(within), [], '40 s expected: within the bound, and the queue moves');
+    const fastJobs = state({ ...s, demand: [hot(80, { serviceMs: 1_000 })] });
+    assert.deepEqual(decide(fastJobs), [], 'with 1 s jobs the same queue is 20 s');
+  });
+
+  test('such a replica displaces a warm model worth less than its queue, never a backlogged one', () => {
+    const warmB = demand('b:7b', { idleMs: 2_000, arrivalRate: 0.2 });
+    const s = state({ catalogue, workers: [serving(), fullWorker('w2', ['b:7b'])], demand: [hot(80), warmB] });
+    assert.deepEqual(evicts(decide(s)), ['w2:b:7b->a:7b:replicate']);
+    const dearB = state({ ...s, demand: [hot(80), demand('b:7b', { idleMs: 2_000, arrivalRate: 20 })] });
+    assert.deepEqual(decide(dearB), [], 'b expects 200 requests within the horizon: worth more than 80 queued');
+    const backlogged = state({ ...s, demand: [hot(80), demand('b:7b', { waiting: 2, interactiveWaiting: 2, oldestWaitMs: 1_000 })] });
+    assert.deepEqual(decide(backlogged), []);
+  });
+
+  test('no replica where no other GPU can take it', () => {
+    const s = state({ catalogue, workers: [serving(), worker('w2', 4)], demand: [hot(200)] });
+    assert.deepEqual(decide(s), []);
+  });
+});
+
+describe('bulk as fill for idle capacity', () => {
+  const bulkOnly = (m: string, bulk: number, extra: Partial<ReturnType<typeof demand>> = {}) =>
+    demand(m, { waiting: bulk, interactiveWaiting: 0, bulkWaiting: bulk, oldestWaitMs: 200_000, oldestInteractiveWaitMs: 0, idleMs: 0, ...extra });
+
+  test('queued bulk jobs, however old, never force a load nor displace a warm model', () => {
+    const warmB = demand('b:7b', { idleMs: 2_000, arrivalRate: 0.05 });
+    const s = state({ catalogue, workers: [fullWorker('w1', ['b:7b'])], demand: [bulkOnly('a:7b', 1_000), warmB] });
+    assert.deepEqual(decide(s), []);
+    const room = state({ ...s, workers: [fullWorker('w1', ['b:7b']), worker('w2', 24)] });
+    assert.deepEqual(loads(decide(room)), ['w2:a:7b:demand'], 'but they fill a free GPU');
+    const idle = state({ ...s, demand: [bulkOnly('a:7b', 1_000), demand('b:7b')] });
+    assert.deepEqual(evicts(decide(idle)), ['w1:b:7b->a:7b:demand'], 'or take an idle model’s place');
+  });
+
+  test('interactive work comes first for a GPU: a bulk-only model goes after it', () => {
+    const s = state({ catalogue, workers: [worker('w1', 7)], demand: [bulkOnly('c:7b', 5_000), demand('b:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(loads(decide(s)), ['w1:b:7b:demand']);
+  });
+
+  test('a model busy with bulk jobs only gives its GPU to a single interactive request', () => {
+    const bulkBusy = fullWorker('w1', ['c:7b'], { resident: [resident('c:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 })] });
+    const s = state({ catalogue, workers: [bulkBusy], demand: [bulkOnly('c:7b', 300, { active: 4 }), demand('a:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(evicts(decide(s)), ['w1:c:7b->a:7b:demand']);
+    const interactiveBusy = state({ ...s, demand: [demand('c:7b', { active: 4, idleMs: 0, arrivalRate: 0.5 }), demand('a:7b', { waiting: 1, oldestWaitMs: 100 })] });
+    assert.deepEqual(decide(interactiveBusy), [], 'the same model busy with interactive jobs keeps it');
+  });
+
+  test('a model with interactive jobs waiting is never displaced for bulk work', () => {
+    const held = fullWorker('w1', ['a:7b']);
+    const s = state({ catalogue, workers: [held], demand: [demand('a:7b', { waiting: 1, interactiveWaiting: 1, oldestWaitMs: 100 }), bulkOnly('c:7b', 50_000)] });
+    assert.deepEqual(evicts(decide(s)), []);
+  });
+
+  test('a large bulk queue gets another replica only into free memory or idle models', () => {
+    const held = worker('w1', 48, { resident: [resident('c:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 })] });
+    const big = bulkOnly('c:7b', 500, { serviceMs: 4_000, active: 4 });
+    const s = state({ catalogue, workers: [held, worker('w2', 48)], demand: [big] });
+    assert.deepEqual(loads(decide(s)), ['w2:c:7b:replicate'], '500 jobs × 4 s ÷ 4 slots is far over the bound');
+    const warmElsewhere = state({ catalogue, workers: [held, fullWorker('w2', ['b:7b'])], demand: [big, demand('b:7b', { idleMs: 2_000, arrivalRate: 0.05 })] });
+    assert.deepEqual(decide(warmElsewhere), [], 'never in place of a warm model');
+    const small = state({ ...s, demand: [bulkOnly('c:7b', 20, { serviceMs: 4_000, active: 4 })] });
+    assert.deepEqual(decide(small), [], 'a short bulk queue drains on one copy');
+  });
+});
+
+describe('models larger than any GPU of their pool', () => {
+  const HUGE = model('huge:405b', 120, small);
+  const offloaded = { ...HUGE, offload: true };
+  const wanted = [demand('huge:405b', { waiting: 2, oldestWaitMs: 1_000 })];
+
+  test('refused by default: never placed', () => {
+    const s = state({ catalogue: [...catalogue, HUGE], workers: [worker('w1', 80), worker('w2', 40)], demand: wanted });
+    assert.deepEqual(decide(s), []);
+  });
+
+  test('with offload allowed, placed alone on the largest GPU of the pool', () => {
+    const s = state({ catalogue: [...catalogue, offloaded], workers: [worker('w1', 40), worker('w2', 80), worker('w3', 48)], demand: wanted });
+    assert.deepEqual(loads(decide(s)), ['w2:huge:405b:demand']);
+    const held = state({ ...s, workers: [worker('w1', 40), worker('w2', 80, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO })] })] });
+    assert.deepEqual(evicts(decide(held)), ['w2:a:7b->huge:405b:demand'], 'it takes the whole GPU: the idle model makes room');
+    const otherPool = state({ ...s, workers: [worker('w1', 40), worker('p1', 80, { pool: 'performance' })] });
+    assert.deepEqual(loads(decide(otherPool)), ['w1:huge:405b:demand'], 'the largest of its own pool');
+  });
+
+  test('a model that fits some GPU of its pool is never offloaded to a smaller one', () => {
+    const fits = { ...model('mid:70b', 40, small), offload: true };
+    const s = state({ catalogue: [fits], workers: [worker('w1', 24), worker('w2', 48, { resident: [resident('a:7b', 6, { loadedAtMs: NOW - 1_000 })] })], demand: [demand('mid:70b', { waiting: 3, oldestWaitMs: 1_000 })] });
+    assert.deepEqual(decide(s), [], 'it waits for the 48 GB GPU rather than run on the CPU of the 24 GB one');
   });
 });
 

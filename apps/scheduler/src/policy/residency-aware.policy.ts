@@ -8,12 +8,19 @@
  *     in place of idle models only);
  *  3. places every other model with waiting jobs and no replica, by priority
  *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)`;
- *  4. adds a replica of a model that has replicas but whose oldest job has waited `replicateWaitMs`
- *     and which has at least a batch of jobs waiting (one replica at a time per model);
- *  5. last, loads a cold model that has nothing queued but bulk lines pending in the batch service
- *     (`bulkPending`: lines of running batches kept out of the queues by the batch window), most
- *     pending first — only into free memory or in place of idle models, and not while its pool is
- *     contended — so the model is there, loaded once, when the batch reaches it.
+ *  4. adds a replica of a model that has replicas when its *expected wait* — queued interactive
+ *     jobs × its mean service time ÷ the slots serving it — exceeds `maxExpectedWaitMs` (the bound
+ *     the edge admits by; such a replica is *urgent* and may displace warm models worth less than its
+ *     queue), or when its oldest job has waited `replicateWaitMs` with at least a batch waiting (one
+ *     replica at a time per model);
+ *  5. last, bulk work as fill: a model with no interactive job waiting but bulk jobs queued or bulk
+ *     lines pending in the batch service (`bulkPending`: lines of running batches kept out of the
+ *     queues by the batch window) is loaded — or, when its bulk queue alone would take longer than
+ *     `maxExpectedWaitMs` to drain, given one more replica — only into free memory or in place of
+ *     idle models, and not while its pool is contended, most bulk work first.
+ *
+ * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
+ * `arrivalRate`) make a model backlogged, forced, prioritised or hot. Bulk jobs never do.
  *
  * Placing a model on a worker: into free memory when it fits (by Ollama's own rule too: beside
  * loaded models a new one may need at most `ollamaFitFraction` of the free memory), else by evicting
@@ -26,6 +33,7 @@
  *    pin, or anything at all while `holdEvictions` (just after a restart);
  *  - idle models (no job for `idleAfterMs` and less than one request expected within the horizon):
  *    for any model with waiting jobs;
+ *  - fill (bulk work only): for any model with interactive demand;
  *  - warm models: for a forced model, or for waiting work whose priority exceeds the requests the
  *    warm one expects within `keepHorizonMs` (if it is running jobs, only for a batch of
  *    `batchMinJobs`);
@@ -33,13 +41,19 @@
  *    victim has other replicas, for a batch of a model of higher priority).
  * Victims are taken least-expected first (Belady's rule, with arrival rates as the forecast).
  *
- * Pending bulk lines (`bulkPending`) are expected demand of the bulk class, which never outranks
- * interactive work: they make a resident model warm rather than idle (so a bulk-only load never
- * displaces it, and it goes after idle models and after warm ones with the same arrival rate), and
- * add one reload to its victim cost (the batch will need it loaded once more) — but they do not
- * enter `priority` or `keepValue`, so waiting interactive work displaces such a model exactly as it
- * would a warm one with its arrival rate, and a bulk-only candidate displaces nothing but idle
- * models. Bulk therefore takes only GPU memory nobody else is asking for.
+ * Bulk work (queued bulk jobs and pending bulk lines) is demand of the bulk class, which never
+ * outranks interactive work. A resident model kept busy only by bulk work (no interactive job
+ * waiting, less than one interactive request expected within the horizon) is *fill*: never
+ * displaced by another bulk load (so batches do not evict each other), but displaced by any
+ * interactive demand that needs the room, after idle models and before warm ones; its running bulk
+ * jobs finish first. Bulk work adds one reload to its victim cost (the batch will need it loaded
+ * once more) but enters neither `priority` nor `keepValue`. A bulk candidate displaces nothing but
+ * idle models. Bulk therefore takes only GPU memory nobody else is asking for, and gives it back.
+ *
+ * Models larger than any GPU of their pool: refused (never placed; the residency entry says not
+ * servable and the edge answers 503) unless their catalogue entry allows CPU offload (`offload:
+ * true`); then they are placed on the pool's largest GPU, alone, taking all of it, and Ollama runs
+ * the layers that do not fit on the CPU (far slower: see tools/ollama-sim's README for the figures).
  * Models with an empty queue stay resident as long as nobody needs their memory.
  *
  * Evictions and the load they make room for are two steps: the evictions go out, the worker frees
@@ -47,6 +61,7 @@
  * placement counts as in progress, so it is not made twice. One command at a time per worker.
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, PlacementPolicy } from './cluster-state';
+import { bulkWork, interactiveWaiting, oldestInteractiveWaitMs } from './cluster-state';
 import { ClusterPlan, PlanModel, PlanWorker } from './cluster-plan';
 import { CostModelOptions, DEFAULT_COST_MODEL, OLLAMA_FIT_FRACTION } from './cost-model';
 
@@ -104,9 +119,12 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   ollamaFitFraction: OLLAMA_FIT_FRACTION,
 };
 
-const VictimClass = { Idle: 0, Warm: 1, Backlogged: 2 } as const;
+const VictimClass = { Idle: 0, Fill: 1, Warm: 2, Backlogged: 3 } as const;
 type VictimClass = (typeof VictimClass)[keyof typeof VictimClass];
-const CLASS_COST: Record<VictimClass, number> = { 0: 0, 1: 30, 2: 300 };
+/** Running jobs drain before an eviction: a penalty for interrupting them (not for bulk fill). */
+const BUSY_COST = 30;
+/** A backlog stranded by an eviction. */
+const BACKLOG_COST = 300;
 const CHURN_SECONDS = 5;
 
 interface Candidate {
@@ -115,8 +133,10 @@ interface Candidate {
   reason: LoadReason;
   forced: boolean;
   demand?: ModelDemand;
-  /** Only pending bulk lines, nothing queued: may take free memory or idle models only. */
+  /** Bulk work only, no interactive job waiting: may take free memory or idle models only. */
   bulk?: boolean;
+  /** Interactive expected wait over `maxExpectedWaitMs`: a replica may displace warm models worth less. */
+  urgent?: boolean;
 }
 
 interface Option {
@@ -143,7 +163,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const pools = new Set(state.workers.map((w) => w.pool));
 
     const demanded = state.demand
-      .filter((d) => d.waiting > 0 && pools.has(d.pool) && plan.facts.model(d.model))
+      .filter((d) => interactiveWaiting(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
       .map((d) => ({ d, forced: this.isForced(plan, d), priority: this.priority(plan, d) }));
     // Per pool, from the models waiting with no GPU serving them: contended when one of them has
     // waited half the bound (the GPUs cannot serve every cold model as it comes, so a load must
@@ -154,28 +174,56 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     for (const { d, forced } of demanded) {
       if (plan.servingReplicas(d.pool, d.model) > 0) continue;
       if (forced) this.contended.add(d.pool);
-      this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, d.oldestWaitMs));
+      this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, oldestInteractiveWaitMs(d)));
     }
-    const forced = demanded.filter((x) => x.forced).sort((a, b) => b.d.oldestWaitMs - a.d.oldestWaitMs);
-    const rest = demanded.filter((x) => !x.forced).sort((a, b) => b.priority - a.priority || b.d.oldestWaitMs - a.d.oldestWaitMs);
+    const oldest = (x: { d: ModelDemand }) => oldestInteractiveWaitMs(x.d);
+    const forced = demanded.filter((x) => x.forced).sort((a, b) => oldest(b) - oldest(a));
+    const rest = demanded.filter((x) => !x.forced).sort((a, b) => b.priority - a.priority || oldest(b) - oldest(a));
 
     for (const { d } of forced) this.placeDemand(plan, d, true);
     this.placePins(plan, pools);
     for (const { d } of rest) this.placeDemand(plan, d, false);
-    // Bulk lines the batch service holds back, for models with nothing queued and no copy: last.
+    // Bulk work (queued bulk jobs, lines the batch service holds back) of models with no
+    // interactive job waiting: last, as fill for what nobody else needs.
     const bulkOnly = state.demand
-      .filter((d) => d.waiting === 0 && (d.bulkPending ?? 0) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
-      .sort((a, b) => (b.bulkPending ?? 0) - (a.bulkPending ?? 0) || a.model.localeCompare(b.model));
-    for (const d of bulkOnly) {
-      if (plan.inProgress(d.pool, d.model) || plan.servingReplicas(d.pool, d.model) > 0) continue;
-      this.place(plan, { pool: d.pool, model: d.model, reason: 'demand', forced: false, demand: d, bulk: true });
-    }
+      .filter((d) => interactiveWaiting(d) === 0 && bulkWork(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
+      .sort((a, b) => (b.bulkWaiting ?? 0) - (a.bulkWaiting ?? 0) || bulkWork(b) - bulkWork(a) || a.model.localeCompare(b.model));
+    for (const d of bulkOnly) this.placeBulk(plan, d);
     return plan.commands;
+  }
+
+  /**
+   * Expected wait of the next interactive job of a model, ms: queued interactive jobs × the mean
+   * service time ÷ the slots serving it, plus the load time when no worker serves it.
+   */
+  expectedWaitMs(plan: ClusterPlan, d: ModelDemand, queued = interactiveWaiting(d)): number {
+    const slots = plan.servingSlots(d.pool, d.model);
+    const loadMs = slots > 0 ? 0 : plan.facts.loadSeconds(d.model) * 1000;
+    return loadMs + (queued * (d.serviceMs ?? this.opts.defaultServiceMs)) / Math.max(1, slots || this.poolSlots(plan, d.pool));
+  }
+
+  private poolSlots(plan: ClusterPlan, pool: string): number {
+    const workers = plan.poolWorkers(pool);
+    return workers.length > 0 ? Math.min(...workers.map((w) => w.snap.slots)) : 1;
+  }
+
+  /** Bulk fill: a first copy, or one more when the bulk queue alone would outlast the bound. */
+  private placeBulk(plan: ClusterPlan, d: ModelDemand): void {
+    if (plan.inProgress(d.pool, d.model)) return;
+    const replicas = plan.servingReplicas(d.pool, d.model);
+    if (replicas === 0) {
+      this.place(plan, { pool: d.pool, model: d.model, reason: 'demand', forced: false, demand: d, bulk: true });
+      return;
+    }
+    if (replicas >= plan.poolWorkers(d.pool).length) return;
+    if (this.expectedWaitMs(plan, d, d.bulkWaiting ?? 0) > this.opts.maxExpectedWaitMs) {
+      this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, bulk: true });
+    }
   }
 
   /** Whether its oldest job, plus the load, has reached `share` of the wait bound. */
   private waited(plan: ClusterPlan, d: ModelDemand, share: number): boolean {
-    return d.waiting > 0 && d.oldestWaitMs + plan.facts.loadSeconds(d.model) * 1000 >= this.opts.maxWaitMs * share;
+    return interactiveWaiting(d) > 0 && oldestInteractiveWaitMs(d) + plan.facts.loadSeconds(d.model) * 1000 >= this.opts.maxWaitMs * share;
   }
 
   private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
@@ -184,7 +232,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   private priority(plan: ClusterPlan, d: ModelDemand): number {
     const loadSeconds = plan.facts.loadSeconds(d.model);
-    return (d.waiting + d.arrivalRate * loadSeconds) * (1 + d.oldestWaitMs / this.opts.maxWaitMs);
+    return (interactiveWaiting(d) + d.arrivalRate * loadSeconds) * (1 + oldestInteractiveWaitMs(d) / this.opts.maxWaitMs);
   }
 
   private placePins(plan: ClusterPlan, pools: Set<string>): void {
@@ -206,8 +254,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const workers = plan.poolWorkers(d.pool);
     if (replicas >= workers.length) return;
     const slots = Math.min(...workers.map((w) => w.snap.slots));
-    if (d.oldestWaitMs >= this.opts.replicateWaitMs && d.waiting >= this.batchMin(slots)) {
-      this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d });
+    const hot = this.expectedWaitMs(plan, d) > this.opts.maxExpectedWaitMs;
+    if (hot || (oldestInteractiveWaitMs(d) >= this.opts.replicateWaitMs && interactiveWaiting(d) >= this.batchMin(slots))) {
+      this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, urgent: hot });
     }
   }
 
@@ -217,6 +266,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   private place(plan: ClusterPlan, c: Candidate): void {
     const options: Option[] = [];
+    const offloadTo = this.offloadWorkers(plan, c);
     for (const w of plan.poolWorkers(c.pool)) {
       // A worker busy with a load or an eviction still counts: if it is the best place, we wait
       // for it rather than displace something dearer elsewhere.
@@ -227,8 +277,12 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
         if (held.idleResident) options.push({ worker: w, victims: [], cost: -1, leftover: w.capacity - w.used });
         continue;
       }
-      const footprint = plan.facts.footprint(c.model, w.snap);
-      if (!plan.couldFit(w, footprint)) continue;
+      let footprint = plan.facts.footprint(c.model, w.snap);
+      if (!plan.couldFit(w, footprint)) {
+        // Too large for any GPU of the pool: with CPU offload, the largest GPU, all of it.
+        if (!offloadTo.has(w)) continue;
+        footprint = w.aloneCapacity;
+      }
       // Waiting for a busy worker costs about a second more than a free one.
       const loadCost = plan.facts.loadSeconds(c.model, w.snap) + this.contention(w) + (plan.available(w) ? 0 : 1) + this.churn(plan, w, c);
       if (plan.fits(w, footprint)) {
@@ -249,6 +303,18 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (!plan.available(best.worker)) return;
     if (best.victims.length === 0) plan.load(best.worker, c.model, c.reason);
     else plan.evict(best.worker, best.victims, c.model, c.reason);
+  }
+
+  /**
+   * Workers a model may be offloaded to: when its catalogue entry allows CPU offload and no GPU of
+   * its pool could hold it alone, the pool's largest GPUs (the fewest layers on the CPU); else none.
+   */
+  private offloadWorkers(plan: ClusterPlan, c: Candidate): Set<PlanWorker> {
+    if (!plan.facts.model(c.model)?.offload) return new Set();
+    const workers = plan.poolWorkers(c.pool);
+    if (workers.some((w) => plan.couldFit(w, plan.facts.footprint(c.model, w.snap)))) return new Set();
+    const largest = Math.max(...workers.map((w) => w.total));
+    return new Set(workers.filter((w) => w.total === largest && Number.isFinite(w.total)));
   }
 
   /**
@@ -276,13 +342,13 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   private victimClass(plan: ClusterPlan, w: PlanWorker, v: PlanModel): VictimClass {
     const d = plan.demand(w.snap.pool, v.model);
-    if (d && d.waiting > 0) return VictimClass.Backlogged;
+    if (d && interactiveWaiting(d) > 0) return VictimClass.Backlogged;
+    // Kept busy by bulk work alone (its batch will need it, so it is not idle): fill.
+    if (d && bulkWork(d) > 0 && this.keepValue(plan, w, v) < 1) return VictimClass.Fill;
     if (v.busySlots > 0) return VictimClass.Warm;
     // Unused for a while and not expected back soon (less than one request within the horizon).
     // A popular model between two bursts is not idle: it is the one we would reload first.
     if (d && (d.idleMs < this.opts.idleAfterMs || this.keepValue(plan, w, v) >= 1)) return VictimClass.Warm;
-    // A batch still has lines for it: it will be used (bulk class), so it is not idle.
-    if (d && (d.bulkPending ?? 0) > 0) return VictimClass.Warm;
     return VictimClass.Idle;
   }
 
@@ -292,10 +358,13 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // Its reload time weighted by the requests it expects within the horizon (a popular model
     // between two bursts is dear, a tail model that has served its batch cheap), plus a penalty
     // for work it would interrupt (running jobs drain first) or strand (a backlog).
-    // Pending bulk lines cost one reload more: their batch needs the model loaded once.
-    const bulk = (plan.demand(w.snap.pool, v.model)?.bulkPending ?? 0) > 0 ? 1 : 0;
+    // Bulk work costs one reload more: its batch needs the model loaded once; its running bulk jobs
+    // are fill, no penalty.
+    const d = plan.demand(w.snap.pool, v.model);
+    const bulk = d && bulkWork(d) > 0 ? 1 : 0;
     const expected = Math.max(0.1, this.keepValue(plan, w, v)) + bulk;
-    return (cls === VictimClass.Backlogged ? CLASS_COST[cls] : 0) + (v.busySlots > 0 ? CLASS_COST[VictimClass.Warm] : 0) + expected * reload;
+    const busy = v.busySlots > 0 && cls !== VictimClass.Fill ? BUSY_COST : 0;
+    return (cls === VictimClass.Backlogged ? BACKLOG_COST : 0) + busy + expected * reload;
   }
 
   /** Whether `v` on `w` may be evicted to make room for candidate `c`. */
@@ -307,9 +376,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       if (plan.holders(w.snap.pool, v.model) <= catalogueEntry.pinned) return false;
     }
     const cls = this.victimClass(plan, w, v);
-    // Bulk lines not yet queued take only what nobody needs: idle models, in an uncontended pool.
+    // Bulk work takes only what nobody needs: idle models, in an uncontended pool.
     if (c.bulk) return cls === VictimClass.Idle && !this.contended.has(w.snap.pool);
-    const batch = c.demand !== undefined && c.demand.waiting >= this.batchMin(w.snap.slots);
+    // Bulk fill gives its GPU back to any interactive demand.
+    if (cls === VictimClass.Fill) return c.reason !== 'pin' && c.demand !== undefined;
+    const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
     // Contended: only a batch or a starving model displaces anything, so one load serves many.
     const worthALoad = c.forced || batch || !this.contended.has(w.snap.pool);
     if (cls === VictimClass.Idle) return c.reason === 'pin' || c.reason === 'replicate' || worthALoad;
@@ -320,7 +391,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       // its wait reaches the whole bound; before that it waits for a GPU where less is lost.
       if (c.forced && this.waited(plan, c.demand, 1)) return true;
       const worthMore = this.priority(plan, c.demand) > this.keepValue(plan, w, v);
-      return worthMore && (c.forced || (worthALoad && (v.busySlots === 0 || batch)));
+      return worthMore && (c.forced || c.urgent === true || (worthALoad && (v.busySlots === 0 || batch)));
     }
     // Backlogged: hysteresis keeps it unless aging demands otherwise.
     if (c.reason === 'replicate') return false;
@@ -330,7 +401,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (v.serving && plan.servingReplicas(w.snap.pool, v.model) >= 2) {
       return (batch || c.forced) && this.priority(plan, c.demand) > this.priority(plan, dv);
     }
-    return c.forced && c.demand.oldestWaitMs > dv.oldestWaitMs;
+    return c.forced && oldestInteractiveWaitMs(c.demand) > oldestInteractiveWaitMs(dv);
   }
 
   /**
@@ -349,11 +420,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   /** The cheapest set of models on `w` whose eviction makes `footprint` fit, or undefined. */
   private chooseVictims(plan: ClusterPlan, w: PlanWorker, footprint: number, c: Candidate): PlanModel[] | undefined {
     const eligible = [...w.models.values()].filter((v) => this.evictable(plan, w, v, c));
-    // Idle first, then warm models not running anything, then running ones, then backlogged;
+    // Idle first, then bulk fill, then warm models not running anything, then running ones, then backlogged;
     // within a class the one expected to be asked for least (Belady's rule with rates as the guess).
     const key = (v: PlanModel) => {
       const d = plan.demand(w.snap.pool, v.model);
-      return { cls: this.victimClass(plan, w, v), busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, bulk: d?.bulkPending ?? 0, idle: d?.idleMs ?? Infinity };
+      return { cls: this.victimClass(plan, w, v), busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, bulk: d ? bulkWork(d) : 0, idle: d?.idleMs ?? Infinity };
     };
     eligible.sort((a, b) => {
       const ka = key(a);

@@ -25,3 +25,11 @@ test('one GPU large enough makes it servable; unknown while no worker, or one wi
   assert.equal(entry([worker('w1', 80, { connected: false }), worker('w2', 40)], 'llama3.1:70b')?.servable, false, 'a disconnected worker does not count');
   assert.equal(entry([worker('w1', 80, { pool: 'performance' })], 'llama3.1:70b')?.servable, undefined, 'another pool does not count');
 });
+
+test('a model whose catalogue entry allows CPU offload is servable on GPUs smaller than it', () => {
+  const offloaded = { ...big, offload: true };
+  const e = computeResidency([offloaded], [worker('w1', 40), worker('w2', 24)], 0, DEFAULT_COST_MODEL)[0];
+  assert.equal(e.servable, true);
+  assert.equal(e.largestGpuBytes, 40 * GB);
+  assert.equal(computeResidency([offloaded], [], 0, DEFAULT_COST_MODEL)[0].servable, undefined, 'still unknown with no worker');
+});

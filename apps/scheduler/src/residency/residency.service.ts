@@ -1,14 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CatalogueModel, ResidencyEntry } from '@switchyard/contracts';
+import type { ResidencyEntry } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { MODEL_CATALOGUE } from '../config/catalogue';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { ModelFacts, RUNTIME_OVERHEAD, WorkerSnapshot } from '../policy';
+import { ModelFacts, type PlacementModel, RUNTIME_OVERHEAD, WorkerSnapshot } from '../policy';
 import { ResidencyRepository } from './residency.repository';
 
 /** The residency entries of every catalogue model, computed from the workers' snapshots. */
 export function computeResidency(
-  catalogue: readonly CatalogueModel[],
+  catalogue: readonly PlacementModel[],
   workers: readonly WorkerSnapshot[],
   now: number,
   cost: { loadBandwidthBytesPerSec: number; loadOverheadSeconds: number },
@@ -19,12 +19,13 @@ export function computeResidency(
       (w) => !w.degraded && w.resident.some((r) => r.model === m.name && r.pulling) && !w.evicting.some((e) => e.model === m.name),
     );
     // Servable: some connected worker of its pool could hold it alone (the margins waived, as the
-    // policy does). Unknown when no worker is connected or one does not report its memory.
+    // policy does), or its catalogue entry allows CPU offload (it then runs on the largest GPU).
+    // Unknown when no worker is connected or one does not report its memory.
     const pool = workers.filter((w) => w.connected && w.pool === m.pool).map((w) => ({ total: w.memoryTotalBytes, need: facts.footprint(m.name, w) }));
     const servability =
       pool.length > 0 && pool.every((w) => w.total > 0)
         ? {
-            servable: pool.some((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)),
+            servable: m.offload === true || pool.some((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)),
             needBytes: Math.min(...pool.map((w) => w.need)),
             largestGpuBytes: Math.max(...pool.map((w) => w.total)),
           }
@@ -59,7 +60,7 @@ export class ResidencyService {
 
   constructor(
     private readonly repository: ResidencyRepository,
-    @Inject(MODEL_CATALOGUE) private readonly catalogue: CatalogueModel[],
+    @Inject(MODEL_CATALOGUE) private readonly catalogue: PlacementModel[],
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {

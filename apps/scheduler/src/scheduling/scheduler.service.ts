@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { CatalogueModel, placementV1, poolModelField } from '@switchyard/contracts';
+import { placementV1, poolModelField } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { MODEL_CATALOGUE } from '../config/catalogue';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -9,7 +9,7 @@ import { StalledJobsReaper } from '../demand/stalled-jobs.reaper';
 import { LeaderElection } from '../leadership/leader-election.service';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { RegistryEvent, WorkerRegistry } from '../placement/worker-registry.service';
-import type { ClusterState, Command, PlacementPolicy, WorkerSnapshot } from '../policy';
+import type { ClusterState, Command, PlacementModel, PlacementPolicy, WorkerSnapshot } from '../policy';
 import { ResidencyService } from '../residency/residency.service';
 
 export const PLACEMENT_POLICY = Symbol('PLACEMENT_POLICY');
@@ -51,7 +51,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly leader: LeaderElection,
     @Inject(PLACEMENT_POLICY) private readonly policy: PlacementPolicy,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
-    @Inject(MODEL_CATALOGUE) private readonly catalogue: CatalogueModel[],
+    @Inject(MODEL_CATALOGUE) private readonly catalogue: PlacementModel[],
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     this.logger = rootLogger.child({ context: SchedulerService.name });

@@ -11,7 +11,7 @@ import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
 import { aggregate, chartSvg, printTables, printVerdicts, RunRecord, verdicts } from './report';
 import { generateShape, isShape, ShapeName, SHAPES } from './shapes';
 import { summarise } from './summary';
-import { runBaseline, runSwitchyard, RunConfig, switchyardTimingsSim, SystemResult } from './systems';
+import { runBaseline, RunConfig, switchyardTimingsSim, SwitchyardPlatform, SystemResult } from './systems';
 
 /**
  * `npm run bench -- [flags]`: the placement benchmark. For every trace shape × GPU configuration ×
@@ -23,7 +23,7 @@ import { runBaseline, runSwitchyard, RunConfig, switchyardTimingsSim, SystemResu
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds 101,102,103] [--gpus 4x80,2x40]
        [--requests N] [--rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
        [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
-       [--retry-after-cap-s S]
+       [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial]
   --shape            trace shape(s), comma-separated or all (default all)
   --seeds            trace seeds (default 101,102,103: held out, never used for tuning; 1,2,3 are the tuning seeds)
   --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
@@ -32,6 +32,9 @@ const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|b
   --bulk-as-batch    (default on) Switchyard gets the bulk entries as one Batch API job; the proxies as requests
   --no-bulk          drop the bulk entries; --bulk-compare also runs Switchyard without them (switchyard-no-bulk)
   --retry-after-cap-s  ignore a server's Retry-After above this (the openai SDK 4.x rule; 6.x, installed, obeys any)
+  --time-scale       Switchyard's simulated clock speed (default 20); --proxy-time-scale the proxies' (default 50):
+                     each is set where its figures no longer change with it (README); times are reported simulated
+  --serial           run the proxies one after another (default: the three side by side, each on its own GPUs)
   --quick            steady shape, seed 1, 2x40, 200 requests`;
 
 export async function runPlacementBench(argv = process.argv.slice(2)): Promise<void> {
@@ -50,6 +53,9 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
       zipf: { type: 'string', default: '1.1' },
       'rate-per-gpu': { type: 'string', default: '0.75' },
       'time-scale': { type: 'string' },
+      'proxy-time-scale': { type: 'string' },
+      serial: { type: 'boolean', default: false },
+      'no-warmup': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-out' },
       quick: { type: 'boolean', default: false },
       systems: { type: 'string', default: 'switchyard,round-robin,least-busy,affinity' },
@@ -74,7 +80,8 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
     return { label: g.trim(), gpus: Number(m[1]), vramGb: Number(m[2]) };
   });
   const numParallel = Number(flags['num-parallel']);
-  const timeScale = Number(flags['time-scale'] ?? 50);
+  const timeScale = Number(flags['time-scale'] ?? 20);
+  const proxyTimeScale = Number(flags['proxy-time-scale'] ?? 50);
   const requests = Number(flags.requests ?? (quick ? 200 : 500));
   const outDir = path.resolve(flags.out);
   const client: ClientPolicy = { ...OPENAI_SDK_DEFAULTS, ...(flags['retry-after-cap-s'] ? { retryAfterCapMs: Number(flags['retry-after-cap-s']) * 1000 } : {}) };
@@ -87,76 +94,96 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const started = Date.now();
   for (const g of gpuConfigs) {
     const cfg: RunConfig = { gpus: g.gpus, vramGb: g.vramGb, numParallel, timeScale, maxLoaded: 3, bulkAsBatch: flags['bulk-as-batch'] && !noBulkAsBatch, client, catalogue, verbose: true };
+    const proxyCfg: RunConfig = { ...cfg, timeScale: proxyTimeScale };
     const models = catalogue.pickModels(Number(flags.models), g.vramGb);
-    for (const shape of flags.trace ? ['file'] : shapes) {
-      for (const seed of flags.trace ? [0] : seeds) {
-        const full: TraceEntry[] = flags.trace
-          ? readTrace(flags.trace)
-          : generateShape(shape as ShapeName, { models, requests, rate: Number(flags['rate-per-gpu']) * g.gpus, seed, zipf: Number(flags.zipf) });
-        const withoutBulk = full.filter((e) => e.priority !== 'bulk');
-        const trace = flags['no-bulk'] ? withoutBulk : full;
-        const tag = `${shape}-${g.label}-${seed}`;
-        writeTrace(path.join(outDir, 'runs', `${tag}.trace.jsonl`), trace);
-        const used = [...new Set(trace.map((e) => e.model))];
-        const capacity = maxResidentModels(
-          used.map((m) => catalogue.footprintBytes(m)),
-          new Array<number>(g.gpus).fill(g.vramGb * 1e9),
-          cfg.maxLoaded,
-        );
-        const bound = throughputBound(trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT);
-        const footprint = used.reduce((a, m) => a + catalogue.footprintBytes(m), 0);
-        const info = {
-          tag,
-          shape,
-          gpus: g.label,
-          seed,
-          requests: trace.length,
-          bulk: trace.filter((e) => e.priority === 'bulk').length,
-          users: new Set(trace.map((e) => e.user)).size,
-          models: used.length,
-          footprintOverMemory: footprint / (g.gpus * g.vramGb * 1e9),
-          lastArrivalS: trace[trace.length - 1]?.t ?? 0,
-          distinctModels: distinctModelsBound(trace),
-          inOrderLoads: inOrderLoadsBound(trace, capacity),
-          capacity,
-          throughput: bound,
-        };
-        traces.push(info);
-        console.error(
-          `\n${tag}: ${trace.length} requests (${info.bulk} bulk, ${info.users} users) over ${fmt(info.lastArrivalS, 0)} s, ${used.length} models = ${fmt(info.footprintOverMemory, 1)}× the GPUs' memory; ` +
-            `offered ${fmt(bound.offeredRate, 2)} req/s, the GPUs' limit on this mix ${fmt(bound.capacityRate, 2)} req/s; loads ≥ ${info.distinctModels} (any system), ≥ ${info.inOrderLoads} (in-order service)`,
-        );
-        const raws: SystemResult[] = [];
-        for (const system of systems) {
-          const t0 = Date.now();
-          raws.push(system === 'switchyard' ? await runSwitchyard(trace, cfg) : await runBaseline(system as BaselineKind, trace, cfg));
-          if (system === 'switchyard' && flags['bulk-compare'] && !flags['no-bulk'] && withoutBulk.length < trace.length) {
-            raws.push(await runSwitchyard(withoutBulk, cfg, 'switchyard-no-bulk'));
-          }
-          console.error(`  ${system}: ${fmt((Date.now() - t0) / 1000, 0)} s real`);
-        }
-        for (const r of raws) {
-          writeFileSync(path.join(outDir, 'runs', `${tag}.${r.system}.jsonl`), r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
-          const bulk = r.trace.filter((e) => e.priority === 'bulk');
-          const summary = summarise({
-            system: r.system,
-            results: r.results,
-            batchDoneMs: r.batch ? (Number.isFinite(r.batch.completedAtMs) ? r.batch.completedAtMs : r.batch.observedDoneMs) * timeScale : undefined,
-            loads: r.loads,
-            loadingSecondsSim: r.loadingSecondsSim,
-            gpus: g.gpus,
-            distinctModels: distinctModelsBound(r.trace),
-            inOrderLoads: r.trace === trace ? info.inOrderLoads : inOrderLoadsBound(r.trace, capacity),
-            maxRate: r.trace === trace ? bound.maxRate : throughputBound(r.trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT).maxRate,
-            lastArrivalS: r.trace[r.trace.length - 1]?.t ?? 0,
-            firstBulkS: bulk.length ? Math.min(...bulk.map((e) => e.t)) : 0,
-          });
-          runs.push({ shape, gpus: g.label, seed, summary: { ...summary, ...(r.notes.length ? { notes: r.notes } : {}), ...(r.batch ? { batch: r.batch } : {}) } });
-          if (r.notes.length) console.error(`  ${r.system}: ${r.notes.join('; ')}`);
-        }
-        // Keep results as they come, so a long matrix leaves something behind if stopped.
-        writeResults(outDir, { runs, traces, partial: true });
+    const platform = systems.includes('switchyard') ? await SwitchyardPlatform.start(cfg) : undefined;
+    try {
+      if (platform && !flags['no-warmup']) {
+        // Unmeasured: lets Switchyard learn service and load times once, so no measured run is its first.
+        const warm = generateShape('steady', { models, requests: 60, rate: Number(flags['rate-per-gpu']) * g.gpus, seed: 0 });
+        const t0 = Date.now();
+        await platform.run(warm, 'switchyard-warmup');
+        console.error(`  switchyard warm-up (60 requests, seed 0): ${fmt((Date.now() - t0) / 1000, 0)} s real`);
       }
+      for (const shape of flags.trace ? ['file'] : shapes) {
+        for (const seed of flags.trace ? [0] : seeds) {
+          const full: TraceEntry[] = flags.trace
+            ? readTrace(flags.trace)
+            : generateShape(shape as ShapeName, { models, requests, rate: Number(flags['rate-per-gpu']) * g.gpus, seed, zipf: Number(flags.zipf) });
+          const withoutBulk = full.filter((e) => e.priority !== 'bulk');
+          const trace = flags['no-bulk'] ? withoutBulk : full;
+          const tag = `${shape}-${g.label}-${seed}`;
+          writeTrace(path.join(outDir, 'runs', `${tag}.trace.jsonl`), trace);
+          const used = [...new Set(trace.map((e) => e.model))];
+          const capacity = maxResidentModels(
+            used.map((m) => catalogue.footprintBytes(m)),
+            new Array<number>(g.gpus).fill(g.vramGb * 1e9),
+            cfg.maxLoaded,
+          );
+          const bound = throughputBound(trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT);
+          const footprint = used.reduce((a, m) => a + catalogue.footprintBytes(m), 0);
+          const info = {
+            tag,
+            shape,
+            gpus: g.label,
+            seed,
+            requests: trace.length,
+            bulk: trace.filter((e) => e.priority === 'bulk').length,
+            users: new Set(trace.map((e) => e.user)).size,
+            models: used.length,
+            footprintOverMemory: footprint / (g.gpus * g.vramGb * 1e9),
+            lastArrivalS: trace[trace.length - 1]?.t ?? 0,
+            distinctModels: distinctModelsBound(trace),
+            inOrderLoads: inOrderLoadsBound(trace, capacity),
+            capacity,
+            throughput: bound,
+          };
+          traces.push(info);
+          console.error(
+            `\n${tag}: ${trace.length} requests (${info.bulk} bulk, ${info.users} users) over ${fmt(info.lastArrivalS, 0)} s, ${used.length} models = ${fmt(info.footprintOverMemory, 1)}× the GPUs' memory; ` +
+              `offered ${fmt(bound.offeredRate, 2)} req/s, the GPUs' limit on this mix ${fmt(bound.capacityRate, 2)} req/s; loads ≥ ${info.distinctModels} (any system), ≥ ${info.inOrderLoads} (in-order service)`,
+          );
+          const raws: SystemResult[] = [];
+          if (platform) {
+            const t0 = Date.now();
+            raws.push(await platform.run(trace));
+            if (flags['bulk-compare'] && !flags['no-bulk'] && withoutBulk.length < trace.length) raws.push(await platform.run(withoutBulk, 'switchyard-no-bulk'));
+            console.error(`  switchyard: ${fmt((Date.now() - t0) / 1000, 0)} s real`);
+          }
+          const proxies = systems.filter((x) => x !== 'switchyard') as BaselineKind[];
+          const runProxy = async (kind: BaselineKind) => {
+            const t0 = Date.now();
+            const r = await runBaseline(kind, trace, proxyCfg);
+            console.error(`  ${kind}: ${fmt((Date.now() - t0) / 1000, 0)} s real`);
+            return r;
+          };
+          if (flags.serial) for (const k of proxies) raws.push(await runProxy(k));
+          else raws.push(...(await Promise.all(proxies.map(runProxy))));
+          for (const r of raws) {
+            writeFileSync(path.join(outDir, 'runs', `${tag}.${r.system}.jsonl`), r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
+            const bulk = r.trace.filter((e) => e.priority === 'bulk');
+            const summary = summarise({
+              system: r.system,
+              results: r.results,
+              batchDoneMs: r.batch ? (Number.isFinite(r.batch.completedAtMs) ? r.batch.completedAtMs : r.batch.observedDoneMs) * (r.system.startsWith('switchyard') ? timeScale : proxyTimeScale) : undefined,
+              loads: r.loads,
+              loadingSecondsSim: r.loadingSecondsSim,
+              gpus: g.gpus,
+              distinctModels: distinctModelsBound(r.trace),
+              inOrderLoads: r.trace === trace ? info.inOrderLoads : inOrderLoadsBound(r.trace, capacity),
+              maxRate: r.trace === trace ? bound.maxRate : throughputBound(r.trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT).maxRate,
+              lastArrivalS: r.trace[r.trace.length - 1]?.t ?? 0,
+              firstBulkS: bulk.length ? Math.min(...bulk.map((e) => e.t)) : 0,
+            });
+            runs.push({ shape, gpus: g.label, seed, summary: { ...summary, ...(r.notes.length ? { notes: r.notes } : {}), ...(r.batch ? { batch: r.batch } : {}) } });
+            if (r.notes.length) console.error(`  ${r.system}: ${r.notes.join('; ')}`);
+          }
+          // Keep results as they come, so a long matrix leaves something behind if stopped.
+          writeResults(outDir, { runs, traces, partial: true });
+        }
+      }
+    } finally {
+      await platform?.stop();
     }
   }
   const aggs = aggregate(runs);
@@ -164,9 +191,9 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   printTables(aggs, console.log);
   printVerdicts(vs, console.log);
   const minutes = (Date.now() - started) / 60000;
-  console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale ${timeScale}).`);
+  console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale: Switchyard ${timeScale}, proxies ${proxyTimeScale}).`);
   writeResults(outDir, {
-    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, requests, ratePerGpu: Number(flags['rate-per-gpu']), systems, client, switchyardTimingsSim: switchyardTimingsSim(), trace: flags.trace, minutes },
+    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: Number(flags['rate-per-gpu']), systems, client, switchyardTimingsSim: switchyardTimingsSim(), trace: flags.trace, minutes },
     traces,
     aggregates: aggs,
     verdicts: vs,

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,97 +122,155 @@ export function switchyardTimingsSim(): Record<string, number> {
   return simMs;
 }
 
-export async function runSwitchyard(trace: TraceEntry[], cfg: RunConfig, system = 'switchyard'): Promise<SystemResult> {
-  const sim = await simulator(cfg);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sy-bench-'));
-  mkdirSync(dataDir, { recursive: true });
-  // Equal terms: the catalogue as deployed, but with no pinned replicas — a pin would be loaded
-  // while the platform starts, before the trace clock, and the proxies start cold.
-  const catalogueFile = path.join(dataDir, 'models.yaml');
-  writeFileSync(catalogueFile, YAML.stringify(cfg.catalogue.unpinnedFile()));
-  const workerPort = await freePortRange(cfg.gpus);
-  const [edgePort, authPort, schedPort, authGrpc, schedGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const adminToken = `bench-admin-${Date.now()}-token`;
-  const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
-  const scaled = (simMs: number, floor = 1) => String(Math.max(floor, Math.round(simMs / cfg.timeScale)));
-  const timings = Object.fromEntries(Object.entries(switchyardTimingsSim()).map(([k, v]) => [k, scaled(v)]));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(edgePort),
-    AUTH_PORT: String(authPort),
-    SCHEDULER_PORT: String(schedPort),
-    WORKER_BASE_PORT: String(workerPort),
-    AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
-    SCHEDULER_GRPC_URL: `127.0.0.1:${schedGrpc}`,
-    OLLAMA_URLS: sim.urls.join(','),
-    SWITCHYARD_PREFIX: `bench${Date.now()}${Math.random().toString(36).slice(2, 6)}`,
-    MODEL_CATALOGUE: catalogueFile,
-    AUTH_DATA_DIR: path.join(dataDir, 'auth'),
-    BATCH_PORT: String(batchPort),
-    BATCH_DATA_DIR: path.join(dataDir, 'batch'),
-    // The batch service's tick (fill windows, finalize) and recovery at 1 s / 10 s simulated, as
-    // at a real GPU's pace (floored at the service's minimums of 50 / 100 real ms).
-    BATCH_TICK_MS: scaled(1000, 50),
-    BATCH_RECOVER_INTERVAL_MS: scaled(10_000, 100),
-    LOG_DIR: path.join(dataDir, 'logs'),
-    SWITCHYARD_DEMO_KEY: demoKey,
-    SWITCHYARD_ADMIN_TOKEN: adminToken,
-    WORKER_SLOTS: String(cfg.numParallel),
-    WORKER_GPU_MEMORY_GB: String(cfg.vramGb),
-    SCHEDULER_MAX_MODELS_PER_WORKER: String(cfg.maxLoaded),
-    SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0',
-    ...timings,
-    SCHEDULER_TICK_MS: '50',
-    // Status every 2.5 simulated seconds (the proxies poll /api/ps at the same interval).
-    WORKER_STATUS_INTERVAL_MS: scaled(STATUS_INTERVAL_SIM_MS, 20),
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  };
-  const launcher = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  launcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  launcher.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        if (out.includes('Switchyard is ready')) {
-          clearInterval(t);
-          resolve();
-        }
-        if (launcher.exitCode !== null) {
-          clearInterval(t);
-          reject(new Error(`launcher exited:\n${out}`));
-        }
-      }, 100);
-    });
-    const authUrl = `http://127.0.0.1:${authPort}`;
+/**
+ * Switchyard as `npm start` runs it (the launcher: auth, scheduler, one worker per GPU, batch,
+ * edge) on its own simulated GPUs. Starting it takes tens of seconds on a small machine, so one
+ * platform serves every run of a GPU configuration: before each run `reset` empties the GPUs
+ * (every model unloaded, the simulator's counters zeroed) and waits until nothing is resident, so
+ * each trace starts cold. What Switchyard has learned (service and load times) carries over, as in
+ * a deployment that has been running; `start` runs a short warm-up trace for that reason, so the
+ * first measured run is not the only one without it.
+ */
+export class SwitchyardPlatform {
+  private readonly keys = new Map<string, string>();
+
+  private constructor(
+    private readonly cfg: RunConfig,
+    private readonly sim: { urls: string[]; stop(): Promise<void> },
+    private readonly launcher: ChildProcess,
+    private readonly dataDir: string,
+    private readonly edgeUrl: string,
+    private readonly authUrl: string,
+    private readonly adminToken: string,
+    private readonly demoKey: string,
+  ) {}
+
+  static async start(cfg: RunConfig): Promise<SwitchyardPlatform> {
+    const sim = await simulator(cfg);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sy-bench-'));
+    mkdirSync(dataDir, { recursive: true });
+    // Equal terms: the catalogue as deployed, but with no pinned replicas — a pin would be loaded
+    // while the platform starts, before the trace clock, and the proxies start cold.
+    const catalogueFile = path.join(dataDir, 'models.yaml');
+    writeFileSync(catalogueFile, YAML.stringify(cfg.catalogue.unpinnedFile()));
+    const workerPort = await freePortRange(cfg.gpus);
+    const [edgePort, authPort, schedPort, authGrpc, schedGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const adminToken = `bench-admin-${Date.now()}-token`;
+    const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
+    const scaled = (simMs: number, floor = 1) => String(Math.max(floor, Math.round(simMs / cfg.timeScale)));
+    const timings = Object.fromEntries(Object.entries(switchyardTimingsSim()).map(([k, v]) => [k, scaled(v)]));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(edgePort),
+      AUTH_PORT: String(authPort),
+      SCHEDULER_PORT: String(schedPort),
+      WORKER_BASE_PORT: String(workerPort),
+      AUTH_GRPC_URL: `127.0.0.1:${authGrpc}`,
+      SCHEDULER_GRPC_URL: `127.0.0.1:${schedGrpc}`,
+      OLLAMA_URLS: sim.urls.join(','),
+      SWITCHYARD_PREFIX: `bench${Date.now()}${Math.random().toString(36).slice(2, 6)}`,
+      MODEL_CATALOGUE: catalogueFile,
+      AUTH_DATA_DIR: path.join(dataDir, 'auth'),
+      BATCH_PORT: String(batchPort),
+      BATCH_DATA_DIR: path.join(dataDir, 'batch'),
+      // The batch service's tick (fill windows, finalize) and recovery at 1 s / 10 s simulated, as
+      // at a real GPU's pace (floored at the service's minimums of 50 / 100 real ms).
+      BATCH_TICK_MS: scaled(1000, 50),
+      BATCH_RECOVER_INTERVAL_MS: scaled(10_000, 100),
+      LOG_DIR: path.join(dataDir, 'logs'),
+      SWITCHYARD_DEMO_KEY: demoKey,
+      SWITCHYARD_ADMIN_TOKEN: adminToken,
+      WORKER_SLOTS: String(cfg.numParallel),
+      WORKER_GPU_MEMORY_GB: String(cfg.vramGb),
+      SCHEDULER_MAX_MODELS_PER_WORKER: String(cfg.maxLoaded),
+      SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0',
+      ...timings,
+      SCHEDULER_TICK_MS: '50',
+      // Status every 2.5 simulated seconds (the proxies poll /api/ps at the same interval).
+      WORKER_STATUS_INTERVAL_MS: scaled(STATUS_INTERVAL_SIM_MS, 20),
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    };
+    const launched = performance.now();
+    const launcher = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    launcher.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
+    launcher.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
+    const platform = new SwitchyardPlatform(cfg, sim, launcher, dataDir, `http://127.0.0.1:${edgePort}`, `http://127.0.0.1:${authPort}`, adminToken, demoKey);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => {
+          if (out.includes('Switchyard is ready')) {
+            clearInterval(t);
+            resolve();
+          }
+          if (launcher.exitCode !== null) {
+            clearInterval(t);
+            reject(new Error(`launcher exited:\n${out}`));
+          }
+        }, 100);
+      });
+    } catch (err) {
+      await platform.stop();
+      throw err;
+    }
+    if (cfg.verbose) process.stderr.write(`  switchyard ${cfg.gpus}x${cfg.vramGb}: ready after ${((performance.now() - launched) / 1000).toFixed(1)} s real\n`);
+    return platform;
+  }
+
+  /** Every model unloaded, counters zeroed, and nothing resident for a settle period (simulated). */
+  async reset(settleSimMs = 30_000): Promise<void> {
+    for (let round = 0; round < 20; round++) {
+      for (const u of this.sim.urls) {
+        const ps = (await (await fetch(`${u}/api/ps`)).json()) as { models: Array<{ name: string }> };
+        for (const m of ps.models) await fetch(`${u}/api/generate`, { method: 'POST', body: JSON.stringify({ model: m.name, prompt: '', keep_alive: 0 }) });
+      }
+      await new Promise((r) => setTimeout(r, settleSimMs / this.cfg.timeScale));
+      if ((await residentNow(this.sim.urls)).length === 0) break;
+    }
+    for (const u of this.sim.urls) await fetch(`${u}/sim/reset`, { method: 'POST' });
+  }
+
+  private async keyFor(users: string[], priority: 'interactive' | 'bulk'): Promise<void> {
+    const missing = users.filter((u) => !this.keys.has(`${priority}:${u}`));
+    for (const [u, k] of await createKeys(this.authUrl, this.adminToken, missing, priority)) this.keys.set(`${priority}:${u}`, k);
+  }
+
+  async run(trace: TraceEntry[], system = 'switchyard'): Promise<SystemResult> {
+    const cfg = this.cfg;
     const users = [...new Set(trace.filter((e) => e.priority === 'interactive').map((e) => e.user))];
-    const keys = await createKeys(authUrl, adminToken, users, 'interactive');
-    const bulkKey = trace.some((e) => e.priority === 'bulk') ? (await createKeys(authUrl, adminToken, ['bulk'], 'bulk')).get('bulk') : undefined;
+    await this.keyFor(users, 'interactive');
+    if (trace.some((e) => e.priority === 'bulk')) await this.keyFor(['bulk'], 'bulk');
+    await this.reset();
     const notes: string[] = [];
-    if (keys.size < users.length) notes.push(`only ${keys.size} of ${users.length} user keys created; the rest use the demo key`);
-    const resident = await residentNow(sim.urls);
+    const missing = users.filter((u) => !this.keys.has(`interactive:${u}`));
+    if (missing.length) notes.push(`no key for ${missing.length} of ${users.length} users; they use the demo key`);
+    const resident = await residentNow(this.sim.urls);
     if (resident.length > 0) notes.push(`not cold at the trace's start: ${resident.join(', ')} resident`);
+    const bulkKey = this.keys.get('bulk:bulk') ?? this.demoKey;
     const target: Target = {
       kind: 'openai',
-      baseUrl: `http://127.0.0.1:${env.PORT}`,
-      keyFor: (e) => (e.priority === 'bulk' ? (bulkKey ?? demoKey) : (keys.get(e.user) ?? demoKey)),
-      bulkKey: bulkKey ?? demoKey,
+      baseUrl: this.edgeUrl,
+      keyFor: (e) => (e.priority === 'bulk' ? bulkKey : (this.keys.get(`interactive:${e.user}`) ?? this.demoKey)),
+      bulkKey,
       numCtx: cfg.catalogue.numCtx,
     };
     const started = performance.now();
     const { results, batch } = await replay(trace, target, cfg.timeScale, { client: cfg.client, bulkAsBatch: cfg.bulkAsBatch, onProgress: progress(cfg, system, trace.length) });
     const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
-    const s = await simStats(sim.urls);
+    const s = await simStats(this.sim.urls);
     return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall, notes };
-  } finally {
+  }
+
+  async stop(): Promise<void> {
+    const launcher = this.launcher;
     if (launcher.exitCode === null && launcher.signalCode === null) {
       const exited = new Promise((r) => launcher.once('exit', r));
       launcher.kill('SIGTERM');
       await exited;
     }
-    await sim.stop();
-    if (process.env.BENCH_KEEP_LOGS) console.error(`logs kept in ${path.join(dataDir, 'logs')}`);
-    else rmSync(dataDir, { recursive: true, force: true });
+    await this.sim.stop();
+    if (process.env.BENCH_KEEP_LOGS) console.error(`logs kept in ${path.join(this.dataDir, 'logs')}`);
+    else rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RequestResult } from '../replay';
+import { jainIndex, retryAfterAccuracy, summarise, userFairness } from './summary';
+
+test("Jain's index: 1 when equal, 1/n when one user gets everything", () => {
+  assert.equal(jainIndex([3, 3, 3, 3]), 1);
+  assert.equal(jainIndex([1, 0, 0, 0]), 0.25);
+  assert.ok(Math.abs(jainIndex([1, 2]) - 0.9) < 1e-12);
+  assert.ok(Number.isNaN(jainIndex([])));
+});
+
+const r = (user: string, ttftS: number, extra: Partial<RequestResult> = {}): RequestResult => ({
+  model: 'm',
+  priority: 'interactive',
+  user,
+  stream: true,
+  status: 200,
+  ok: true,
+  ttftMs: ttftS * 1000,
+  e2eMs: ttftS * 1000 + 1000,
+  lagMs: 0,
+  index: 0,
+  sentMs: 0,
+  attempts: [{ startMs: 0, status: 200, ok: true, timedOut: false, firstContentMs: ttftS * 1000, endMs: ttftS * 1000 + 1000 }],
+  ...extra,
+});
+
+test('per-user fairness: the worst user p95 next to the median user', () => {
+  const rs = [...Array.from({ length: 10 }, () => r('light1', 1)), ...Array.from({ length: 10 }, () => r('light2', 2)), ...Array.from({ length: 10 }, () => r('heavy', 50))];
+  const f = userFairness(rs);
+  assert.equal(f.users, 3);
+  assert.equal(f.worstUser, 'heavy');
+  assert.equal(f.worstUserP95, 50);
+  assert.equal(f.medianUserP95, 2);
+  assert.ok(f.jain < 0.7);
+  assert.equal(userFairness(rs.filter((x) => x.user !== 'heavy')).jainServed, 1);
+});
+
+test('Retry-After accuracy: a retry after the given wait admitted or refused again', () => {
+  const refusedThenServed = r('u', 70, {
+    attempts: [
+      { startMs: 0, status: 503, ok: false, timedOut: false, endMs: 5, retryAfterMs: 60_000 },
+      { startMs: 60_005, status: 200, ok: true, timedOut: false, firstContentMs: 9_000, endMs: 10_000 },
+    ],
+  });
+  const refusedTwice = r('u', NaN, {
+    ok: false,
+    attempts: [
+      { startMs: 0, status: 503, ok: false, timedOut: false, endMs: 5, retryAfterMs: 30_000 },
+      { startMs: 30_005, status: 503, ok: false, timedOut: false, endMs: 5, retryAfterMs: 30_000 },
+      { startMs: 60_010, status: 503, ok: false, timedOut: false, endMs: 5 },
+    ],
+  });
+  const a = retryAfterAccuracy([refusedThenServed, refusedTwice, r('v', 1)]);
+  assert.equal(a.retriedAfterWait, 3);
+  assert.equal(a.admittedOnRetry, 1);
+  assert.equal(a.requestsRefused, 2);
+  assert.equal(a.requestsRefusedForGood, 1);
+  assert.equal(a.waitAfterReadmissionP50, 9);
+  assert.equal(a.refusedAttempts, 4);
+});
+
+test('summary: goodput over the span to the last served answer, TTFT over served interactive requests only', () => {
+  const rs = [r('a', 2, { sentMs: 0 }), r('b', 4, { sentMs: 10_000 }), r('c', NaN, { ok: false, sentMs: 0 }), r('bulk', 100, { priority: 'bulk', stream: false, sentMs: 0 })];
+  const s = summarise({ system: 'x', results: rs, loads: 4, loadingSecondsSim: 10, gpus: 2, distinctModels: 2, inOrderLoads: 4, maxRate: 1, lastArrivalS: 10, firstBulkS: 0 });
+  assert.equal(s.served, 3);
+  assert.equal(s.spanSeconds, 101); // the bulk answer ends at 101 s
+  assert.ok(Math.abs(s.goodput - 3 / 101) < 1e-12);
+  assert.equal(s.ttftP95, 4);
+  assert.equal(s.interactiveServed, 2);
+  assert.equal(s.loadsOverBound, 2);
+  assert.equal(s.loadsPer1000, 1000);
+});

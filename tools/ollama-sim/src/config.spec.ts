@@ -15,6 +15,8 @@ describe('settings', () => {
     assert.equal(c.keepAlive, 300);
     assert.equal(c.timeScale, 1);
     assert.equal(c.fitFraction, 0.8);
+    assert.equal(c.cpuGenSlowdown, 15);
+    assert.equal(c.cpuPromptSlowdown, 30);
   });
 
   test('flags win over SIM_* variables; negative values need no "="', () => {

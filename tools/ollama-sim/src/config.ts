@@ -38,6 +38,10 @@ export interface SimulatorOptions {
   parallelExponent?: number;
   /** A model fits beside loaded ones when its prediction ≤ this × free memory. Default 0.8. */
   fitFraction?: number;
+  /** CPU offload: generation on the CPU is this many times slower than on the GPU. Default 15. */
+  cpuGenSlowdown?: number;
+  /** CPU offload: prompt evaluation on the CPU is this many times slower. Default 30. */
+  cpuPromptSlowdown?: number;
   /** pino level for stderr logs. Default info. */
   logLevel?: string;
 }
@@ -72,6 +76,8 @@ export const simulatorConfigSchema = z.object({
   loadStartupS: z.coerce.number().nonnegative().default(1.5),
   parallelExponent: z.coerce.number().min(0).max(1).default(0.6),
   fitFraction: z.coerce.number().positive().max(1).default(0.8),
+  cpuGenSlowdown: z.coerce.number().min(1).default(15),
+  cpuPromptSlowdown: z.coerce.number().min(1).default(30),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -105,6 +111,8 @@ export const SETTINGS: ReadonlyArray<{ flag: string; env: string; key: keyof Sim
   { flag: 'load-startup-s', env: 'SIM_LOAD_STARTUP_S', key: 'loadStartupS' },
   { flag: 'parallel-exponent', env: 'SIM_PARALLEL_EXPONENT', key: 'parallelExponent' },
   { flag: 'fit-fraction', env: 'SIM_FIT_FRACTION', key: 'fitFraction' },
+  { flag: 'cpu-gen-slowdown', env: 'SIM_CPU_GEN_SLOWDOWN', key: 'cpuGenSlowdown' },
+  { flag: 'cpu-prompt-slowdown', env: 'SIM_CPU_PROMPT_SLOWDOWN', key: 'cpuPromptSlowdown' },
   { flag: 'log-level', env: 'SIM_LOG_LEVEL', key: 'logLevel' },
 ];
 
@@ -155,5 +163,7 @@ export const USAGE = `Usage: npm run sim -- [flags]   (every flag also reads its
   --load-startup-s N     SIM_LOAD_STARTUP_S   fixed runner start-up per load, s (1.5)
   --parallel-exponent N  SIM_PARALLEL_EXPONENT aggregate = one stream x busy^N (0.6)
   --fit-fraction N       SIM_FIT_FRACTION     fits when prediction <= N x free memory (0.8)
+  --cpu-gen-slowdown N   SIM_CPU_GEN_SLOWDOWN  CPU offload: generation N x slower on the CPU (15)
+  --cpu-prompt-slowdown N SIM_CPU_PROMPT_SLOWDOWN CPU offload: prompt N x slower on the CPU (30)
   --log-level L          SIM_LOG_LEVEL        stderr log level (info)
 `;

@@ -30,6 +30,8 @@ function makeGpu(cfg: Partial<GpuConfig> = {}): { gpu: Gpu; stats: SimStats } {
     parallelExponent: 0.6,
     fitFraction: 0.8,
     contextLength: 0,
+    cpuGenSlowdown: 15,
+    cpuPromptSlowdown: 30,
     ...cfg,
   };
   const stats = new SimStats(0, full.timeScale, full.vramBytes);

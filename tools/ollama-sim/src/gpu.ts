@@ -54,6 +54,20 @@ export interface GpuConfig {
   fitFraction: number;
   /** Default num_ctx (OLLAMA_CONTEXT_LENGTH); 0 = by VRAM, as Ollama. */
   contextLength: number;
+  /** CPU offload: a layer on the CPU generates this many times slower than on the GPU. */
+  cpuGenSlowdown: number;
+  /** CPU offload: a layer on the CPU evaluates the prompt this many times slower. */
+  cpuPromptSlowdown: number;
+}
+
+/**
+ * One stream's rate of a model split between GPU and CPU (Ollama's partial offload): every token
+ * passes every layer, so the time per token is the GPU layers' share at the GPU's rate plus the CPU
+ * layers' share at the CPU's: rate = 1 / (gpuFraction / gpuRate + (1 − gpuFraction) / (gpuRate / slowdown)).
+ */
+export function offloadedRate(gpuRate: number, gpuFraction: number, slowdown: number): number {
+  const g = Math.min(1, Math.max(0, gpuFraction));
+  return 1 / (g / gpuRate + ((1 - g) * slowdown) / gpuRate);
 }
 
 const GIB = 2 ** 30;
@@ -243,6 +257,12 @@ export class Runner {
   readonly slotWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   busySince: number | undefined;
   cancelTimer: (() => void) | undefined;
+  /** Share of the model in VRAM (1 unless it is larger than the GPU: the rest runs on the CPU). */
+  readonly gpuFraction: number;
+  /** One stream's generation rate here, tokens per simulated second (slower when offloaded). */
+  readonly genTokensPerS: number;
+  /** One stream's prompt rate here, tokens per simulated second (slower when offloaded). */
+  readonly promptTokensPerS: number;
 
   constructor(
     readonly model: SimModel,
@@ -253,6 +273,9 @@ export class Runner {
     cfg: GpuConfig,
   ) {
     this.keepAliveS = keepAliveS;
+    this.gpuFraction = sizeBytes > 0 ? Math.min(1, sizeVram / sizeBytes) : 1;
+    this.genTokensPerS = offloadedRate(model.genTokensPerS, this.gpuFraction, cfg.cpuGenSlowdown);
+    this.promptTokensPerS = offloadedRate(model.promptTokensPerS, this.gpuFraction, cfg.cpuPromptSlowdown);
     this.clock = new ServiceClock(cfg.timeScale, cfg.parallelExponent);
     this.loaded = new Promise<void>((resolve, reject) => {
       this.resolveLoaded = resolve;
@@ -329,6 +352,9 @@ export interface RunnerInfo {
   waiting: number;
   refCount: number;
   keepAliveS: number;
+  /** Share in VRAM; below 1 the rest runs on the CPU. */
+  gpuFraction: number;
+  genTokensPerS: number;
 }
 
 export class Gpu {
@@ -393,6 +419,8 @@ export class Gpu {
       waiting: r.slotWaiters.length,
       refCount: r.refCount,
       keepAliveS: r.keepAliveS,
+      gpuFraction: r.gpuFraction,
+      genTokensPerS: r.genTokensPerS,
     }));
   }
 
@@ -455,10 +483,10 @@ export class Gpu {
     try {
       const clock = r.clock;
       const v0 = clock.virtualNow();
-      const vPromptEnd = v0 + job.promptTokens / r.model.promptTokensPerS;
+      const vPromptEnd = v0 + job.promptTokens / r.promptTokensPerS;
       await clock.wait(vPromptEnd, job.signal);
       const promptEndAt = clock.realAt(vPromptEnd);
-      const perToken = 1 / r.model.genTokensPerS;
+      const perToken = 1 / r.genTokensPerS;
       while (generated < job.genTokens) {
         await clock.wait(vPromptEnd + (generated + 1) * perToken, job.signal);
         const progressed = Math.floor((clock.virtualNow() - vPromptEnd) / perToken + 1e-6);

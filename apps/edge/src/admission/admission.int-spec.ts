@@ -167,6 +167,7 @@ describe('admission: every refusal in OpenAI\'s shape, before anything is queued
       const entry: ResidencyEntry = { model: 'cold:70b', workers: ['w1'], loading: [], loadSeconds: 30, slots: 2, updatedAt: Date.now() };
       await h.redis.hset(RedisKeys.residency(h.prefix), 'cold:70b', JSON.stringify(entry));
       await queue.add(INFERENCE_JOB_NAME, { placeholder: 3 }, { jobId: 'filler-3' });
+      await new Promise((r) => setTimeout(r, 1100)); // the edge reads residency at most a second old
       // Resident on 2 slots, 2 jobs ahead of a free place: 2 × 4 s ÷ 2 = 4 s, no load.
       await assert.rejects(
         h.client().chat.completions.create(chat('cold:70b')),

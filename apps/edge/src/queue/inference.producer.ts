@@ -59,8 +59,10 @@ export class InferenceProducer implements OnApplicationShutdown {
   async claim(pool: string, model: string, req: Omit<PlaceRequest, 'reserved'>): Promise<Place> {
     const key = Queues.inference(pool, model);
     const now = Date.now();
-    const live = (this.reserved.get(key) ?? []).filter((t) => now - t < RESERVATION_TTL_MS);
-    this.reserved.set(key, live);
+    let live = this.reserved.get(key);
+    if (!live) this.reserved.set(key, (live = []));
+    // One array per queue, changed in place: a claim still awaiting Redis holds the same one.
+    while (live.length > 0 && now - live[0] >= RESERVATION_TTL_MS) live.shift();
     assertRedisReady(this.redis, 'admission');
     // Claimed before the script runs, so concurrent claims of this edge count each other.
     live.push(now);
@@ -70,7 +72,7 @@ export class InferenceProducer implements OnApplicationShutdown {
       return place;
     } finally {
       if (place?.outcome !== 'admitted') {
-        const i = live.indexOf(now);
+        const i = live.lastIndexOf(now);
         if (i >= 0) live.splice(i, 1);
       }
     }

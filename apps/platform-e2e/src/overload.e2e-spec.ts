@@ -1,0 +1,107 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI, { APIError } from 'openai';
+import { assertOpenAISchema } from '@switchyard/testing';
+import { admin, type Platform, SIM_TIME_SCALE, startPlatform } from './platform';
+
+/**
+ * Overload, as users see it through the official client: one key floods a model; another key's
+ * request is served within about one round instead of behind the flood (fair share), and requests
+ * expected to wait past the bound are refused at once with a Retry-After after which they are
+ * admitted (admission by expected wait).
+ */
+let p: Platform;
+
+before(async () => {
+  // A 60 s bound in simulated time (durations Ollama reports are simulated): 3 s of real time.
+  p = await startPlatform({ EDGE_MAX_EXPECTED_WAIT_MS: '60000', SCHEDULER_REPLICAS: '1' });
+});
+
+after(async () => {
+  await p?.stop();
+});
+
+const MODEL = 'llama3.1:8b';
+
+interface Timed {
+  key: string;
+  sentAt: number;
+  firstTokenAt?: number;
+  status?: number;
+  retryAfterMs?: number;
+}
+
+async function stream(client: OpenAI, key: string, maxTokens: number): Promise<Timed> {
+  const t: Timed = { key, sentAt: Date.now() };
+  try {
+    const s = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `hello from ${key}` }], max_tokens: maxTokens, stream: true });
+    for await (const chunk of s) {
+      if (t.firstTokenAt === undefined && chunk.choices[0]?.delta?.content) t.firstTokenAt = Date.now();
+    }
+    t.status = 200;
+  } catch (e) {
+    assert.ok(e instanceof APIError, String(e));
+    t.status = e.status;
+    if (e.status === 503) {
+      assert.equal(e.code, 'expected_wait_exceeded', e.message);
+      assertOpenAISchema('ErrorResponse', { error: e.error });
+      t.retryAfterMs = Number(e.headers?.get('retry-after-ms'));
+      if (process.env.DEBUG_OVERLOAD) console.log('#', key, e.message);
+    }
+  }
+  return t;
+}
+
+describe('one key floods a model', () => {
+  test("another key's request is served within about a round, not behind the flood; the flood's excess gets 503 with Retry-After", async () => {
+    const flooder = await admin(p).createKey();
+    const light = await admin(p).createKey();
+    const client = (key: string) => new OpenAI({ baseURL: `${p.baseUrl}/v1`, apiKey: key, maxRetries: 0, timeout: 120_000 });
+    // Warm the model, and the edge's service-time estimate, with the flooder's key.
+    for (let i = 0; i < 2; i++) await stream(client(flooder.key), 'warm', 800);
+
+    const flood = Array.from({ length: 60 }, () => stream(client(flooder.key), 'flooder', 800));
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = Date.now();
+    const mine = await stream(client(light.key), 'light', 20);
+    const floodDone = await Promise.all(flood);
+
+    assert.equal(mine.status, 200, 'the light key is admitted: nothing of its own is ahead of it');
+    const admitted = floodDone.filter((t) => t.status === 200);
+    const refused = floodDone.filter((t) => t.status === 503);
+    assert.ok(refused.length > 0, `a flood of 60 on one model exceeds a 60 s expected wait: ${floodDone.map((t) => t.status).join(',')}`);
+    assert.ok(admitted.length >= 8, `the flood is served as far as the bound allows (${admitted.length} admitted)`);
+    for (const t of refused) assert.ok(t.retryAfterMs! > 0, 'every refusal says when to retry');
+    // Flood requests still waiting when the light key asked, that got their first token before it did:
+    // under FIFO all of them; under fair share at most about one round of the slots serving the model.
+    const waiting = admitted.filter((t) => (t.firstTokenAt ?? Infinity) > before);
+    const overtook = waiting.filter((t) => t.firstTokenAt! < mine.firstTokenAt!);
+    console.log(
+      `# fair share: ${admitted.length} flood requests admitted, ${refused.length} refused; ${waiting.length} still waiting when the other key asked, ` +
+        `${overtook.length} of them served first; its time to first token ${mine.firstTokenAt! - before} ms`,
+    );
+    assert.ok(waiting.length >= 8, `the flood was still queued when the other key asked (${waiting.length} waiting)`);
+    assert.ok(overtook.length <= 8, `at most a round of the flood (8 slots) is served before the other key: ${overtook.length} of ${waiting.length}`);
+  });
+
+  test('requests refused for their expected wait are admitted when they retry after Retry-After', async () => {
+    const flooder = await admin(p).createKey();
+    const client = new OpenAI({ baseURL: `${p.baseUrl}/v1`, apiKey: flooder.key, maxRetries: 0, timeout: 120_000 });
+    // Each refused client waits as told, then asks once more, while the rest of the flood runs.
+    const attempts = await Promise.all(
+      Array.from({ length: 60 }, async () => {
+        const first = await stream(client, 'flooder', 800);
+        if (first.status !== 503) return { first };
+        await new Promise((r) => setTimeout(r, first.retryAfterMs! / SIM_TIME_SCALE));
+        return { first, retry: await stream(client, 'retry', 800) };
+      }),
+    );
+    const retried = attempts.filter((a) => a.retry);
+    const admitted = retried.filter((a) => a.retry!.status === 200).length;
+    const waits = retried.map((a) => a.first.retryAfterMs!);
+    console.log(`# admission: ${retried.length} of 60 refused (Retry-After ${Math.min(...waits)}–${Math.max(...waits)} simulated ms); ${admitted} admitted on their retry`);
+    assert.ok(retried.length > 0, 'the flood overflows the bound');
+    assert.ok(Math.max(...waits) <= 60_000, 'Retry-After is a wait a client honours (the openai SDK waits at most 60 s)');
+    assert.ok(admitted >= retried.length / 2, `most retries after Retry-After are admitted: ${admitted} of ${retried.length}`);
+  });
+});

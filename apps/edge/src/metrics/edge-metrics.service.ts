@@ -25,6 +25,7 @@ const REJECTION_REASONS = [
   'context_length',
   'quota',
   'queue_full',
+  'expected_wait',
   'model_unavailable',
   'rate_limit_requests',
   'rate_limit_tokens',

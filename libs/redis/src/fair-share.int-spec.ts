@@ -86,8 +86,8 @@ test('every interactive job runs before any bulk one, whatever the tags', async 
 test('shares: a key with share 3 is served three times as often as a key with share 1 while both flood', async () => {
   const model = 'shares:8b';
   for (let i = 0; i < 30; i++) {
-    await queues.add(job(model, 'big'), undefined, 3);
-    await queues.add(job(model, 'small'), undefined, 1);
+    await queues.add({ ...job(model, 'big'), share: 3 });
+    await queues.add(job(model, 'small'));
   }
   const first = await takeOrder(model, 20);
   const big = first.filter((k) => k === 'big').length;

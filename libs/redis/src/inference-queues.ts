@@ -54,10 +54,10 @@ export class InferenceQueues {
 
   /**
    * Adds a job exactly as the protocol says; a job id already present is not added twice. Without
-   * `bullPriority` (from `claimPlace`), its place is claimed first, with no bound.
+   * `bullPriority` (from `claimPlace`), its place is claimed first, with no bound, at the job's `share`.
    */
-  async add(job: InferenceJob, bullPriority?: number, share?: number): Promise<void> {
-    const priority = bullPriority ?? (await this.claimPlace(job.pool, job.model, { priority: job.priority, key: job.keyId, share })).bullPriority;
+  async add(job: InferenceJob, bullPriority?: number): Promise<void> {
+    const priority = bullPriority ?? (await this.claimPlace(job.pool, job.model, { priority: job.priority, key: job.keyId, share: job.share })).bullPriority;
     await this.get(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
       jobId: job.requestId,
       priority,

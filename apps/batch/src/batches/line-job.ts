@@ -1,4 +1,5 @@
 import {
+  DEFAULT_SHARE,
   BATCH_RELAY_ID,
   batchLineRequestId,
   chatCompletionRequestSchema,
@@ -60,6 +61,7 @@ export function lineToJob(ctx: LineContext, line: number, customId: string, body
       edgeId: BATCH_RELAY_ID,
       keyId: ctx.caller.keyId,
       userId: ctx.caller.userId,
+      ...(p.share !== undefined && p.share !== DEFAULT_SHARE ? { share: p.share } : {}),
       createdAt: Date.now(),
       estimatedPromptTokens: Math.ceil(promptChars / CHARS_PER_TOKEN),
       stream: false,

@@ -109,6 +109,11 @@ export const inferenceJobSchema = z.object({
   /** Who pays: ids only, never the key itself. */
   keyId: z.string(),
   userId: z.string(),
+  /**
+   * The key's fair share where the job's place was not claimed at admission (batch lines, placed
+   * when the runner enqueues them); absent: `DEFAULT_SHARE`.
+   */
+  share: z.number().positive().optional(),
   /** Unix ms the edge accepted the request. */
   createdAt: z.number().int(),
   /** Prompt tokens as the edge estimated them (for admission); the worker's count is billed. */

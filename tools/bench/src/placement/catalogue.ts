@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { loadModelCatalogue } from '@switchyard/config';
 import type { CatalogueModel, ModelCatalogueFile } from '@switchyard/contracts';
 // The simulator's own reader of its catalogue (rates and sizes as it runs them), not a copy.
@@ -22,7 +24,7 @@ export class BenchCatalogue {
 
   constructor(
     readonly numParallel: number,
-    file = SWITCHYARD_CATALOGUE,
+    private readonly file = SWITCHYARD_CATALOGUE,
   ) {
     this.models = loadModelCatalogue(file);
     this.sim = new Map(defaultCatalogue().map((m) => [m.name, m]));
@@ -57,22 +59,13 @@ export class BenchCatalogue {
     return [...head, ...rest].slice(0, count);
   }
 
-  /** The catalogue file as deployed, with no pinned replicas (see systems.ts: every system starts cold). */
+  /**
+   * The catalogue file as deployed, every field kept, with no pinned replicas (see systems.ts:
+   * every system starts cold); checked by libs/config's reader like the file itself.
+   */
   unpinnedFile(): ModelCatalogueFile {
-    return {
-      defaults: { context_window: 8192, pool: 'shared' },
-      models: this.models.map((m) => ({
-        name: m.name,
-        context_window: m.contextWindow,
-        pool: m.pool,
-        pinned: 0,
-        size_gb: m.sizeBytes / 1e9,
-        kind: m.kind,
-        ...(m.kvBytesPerToken ? { kv_kib_per_token: m.kvBytesPerToken / 1024 } : {}),
-        max_output_tokens: m.maxOutputTokens,
-        owned_by: m.ownedBy,
-      })),
-    };
+    const raw = YAML.parse(readFileSync(this.file, 'utf8')) as ModelCatalogueFile;
+    return { ...raw, models: raw.models.map((m) => ({ ...m, pinned: 0 })) };
   }
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { loadModelCatalogue } from '@switchyard/config';
 import { freePort, freePortRange, spawnSimulator } from '@switchyard/testing';
 import { BaselineKind, startProxy } from '../proxies';
 import { BatchOutcome, replay, RequestResult, Target } from '../replay';
@@ -153,6 +154,7 @@ export class SwitchyardPlatform {
     // while the platform starts, before the trace clock, and the proxies start cold.
     const catalogueFile = path.join(dataDir, 'models.yaml');
     writeFileSync(catalogueFile, YAML.stringify(cfg.catalogue.unpinnedFile()));
+    loadModelCatalogue(catalogueFile); // as valid as the deployed one
     const workerPort = await freePortRange(cfg.gpus);
     const [edgePort, authPort, schedPort, authGrpc, schedGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     const adminToken = `bench-admin-${Date.now()}-token`;

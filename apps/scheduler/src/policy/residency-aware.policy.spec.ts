@@ -402,13 +402,14 @@ describe('replication by expected wait', () => {
     assert.equal(policy.expectedWaitMs(plan, demand('b:7b', { waiting: 4, serviceMs: 4_000 })), estimateLoadSeconds(B) * 1000 + 4_000);
   });
 
-  test('a model whose expected wait exceeds the bound gets a replica at once, before its oldest job has waited long', () => {
-    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(80)] });
+  test('a model whose expected wait reaches half the bound gets a replica at once, before its oldest job has waited long', () => {
+    // The edge refuses beyond the 60 s bound: at 30 s the replica has the other half to load.
+    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(30)] });
     assert.deepEqual(loads(decide(s)), ['w2:a:7b:replicate']);
-    const within = state({ ...s, demand: [hot(40, { oldestWaitMs: 2_000 })] });
-    assert.deepEqual(decide(within), [], '40 s expected: within the bound, and the queue moves');
+    const within = state({ ...s, demand: [hot(20, { oldestWaitMs: 2_000 })] });
+    assert.deepEqual(decide(within), [], '20 s expected: well within the bound, and the queue moves');
     const fastJobs = state({ ...s, demand: [hot(80, { serviceMs: 1_000 })] });
-    assert.deepEqual(decide(fastJobs), [], 'with 1 s jobs the same queue is 20 s');
+    assert.deepEqual(decide(fastJobs), [], 'with 1 s jobs 80 queued are 20 s');
   });
 
   test('such a replica displaces a warm model worth less than its queue, never a backlogged one', () => {

@@ -9,10 +9,13 @@
  *  3. places every other model with waiting jobs and no replica, by priority
  *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)`;
  *  4. adds a replica of a model that has replicas when its *expected wait* — queued interactive
- *     jobs × its mean service time ÷ the slots serving it — exceeds `maxExpectedWaitMs` (the bound
- *     the edge admits by; such a replica is *urgent* and may displace warm models worth less than its
- *     queue), or when its oldest job has waited `replicateWaitMs` with at least a batch waiting (one
- *     replica at a time per model);
+ *     jobs × its mean service time ÷ the slots serving it — reaches `agingForceFraction` (half) of
+ *     `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the bound, so an
+ *     admitted queue only approaches it, and the other half leaves time for the replica to load
+ *     before requests are refused (as aging forces a cold model at half its bound). Such a replica is
+ *     *urgent* and may displace warm models worth less than its queue. A replica is also added when
+ *     the oldest job has waited `replicateWaitMs` with at least a batch waiting. One replica at a
+ *     time per model;
  *  5. last, bulk work as fill: a model with no interactive job waiting but bulk jobs queued or bulk
  *     lines pending in the batch service (`bulkPending`: lines of running batches kept out of the
  *     queues by the batch window) is loaded — or, when its bulk queue alone would take longer than
@@ -76,8 +79,8 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   replicateWaitMs: number;
   /**
    * The bound on an interactive job's expected wait (queued interactive jobs × mean service time ÷
-   * serving slots, + the load time when cold): a model whose expected wait exceeds it gets another
-   * replica where a GPU can take it. The edge refuses requests beyond the same bound.
+   * serving slots, + the load time when cold), by which the edge refuses requests: a model whose
+   * expected wait reaches `agingForceFraction` of it gets another replica where a GPU can take it.
    */
   maxExpectedWaitMs: number;
   /** Mean service time of one job assumed before the queue's own has been measured. */
@@ -135,7 +138,7 @@ interface Candidate {
   demand?: ModelDemand;
   /** Bulk work only, no interactive job waiting: may take free memory or idle models only. */
   bulk?: boolean;
-  /** Interactive expected wait over `maxExpectedWaitMs`: a replica may displace warm models worth less. */
+  /** Interactive expected wait at half `maxExpectedWaitMs` or more: a replica may displace warm models worth less. */
   urgent?: boolean;
 }
 
@@ -254,7 +257,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const workers = plan.poolWorkers(d.pool);
     if (replicas >= workers.length) return;
     const slots = Math.min(...workers.map((w) => w.snap.slots));
-    const hot = this.expectedWaitMs(plan, d) > this.opts.maxExpectedWaitMs;
+    const hot = this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.agingForceFraction;
     if (hot || (oldestInteractiveWaitMs(d) >= this.opts.replicateWaitMs && interactiveWaiting(d) >= this.batchMin(slots))) {
       this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, urgent: hot });
     }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './systems';
 
 interface ProfileNode {
@@ -49,9 +50,24 @@ export function topSelfTime(file: string, n: number): { busyMs: number; top: Sel
   return { busyMs: busyUs / 1000, top };
 }
 
-/** The `.cpuprofile` files in `dir` written by the process `pid` (Node names them CPU.<date>.<time>.<pid>.<tid>.<seq>). */
-export function profilesOf(dir: string, pid: number): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[3] === String(pid))
-    .map((f) => path.join(dir, f));
+/** The processes cpu-prof-preload.mjs is loaded into: SIGWINCH starts their profile, the next one writes it. */
+export const PROFILED = ['edge', 'worker-0', 'auth'];
+
+/** NODE_OPTIONS and the variable that make the stack's Node processes profile on SIGWINCH into `dir`. */
+export function profilingEnv(dir: string): NodeJS.ProcessEnv {
+  return {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(path.join(__dirname, 'cpu-prof-preload.mjs')).href}`.trim(),
+    SWITCHYARD_CPU_PROF_DIR: dir,
+  };
+}
+
+/** The profile cpu-prof-preload.mjs wrote for `pid`, once it is there (it is written asynchronously). */
+export async function profileOf(dir: string, pid: number, waitMs = 10_000): Promise<string | undefined> {
+  const file = path.join(dir, `CPU.${pid}.cpuprofile`);
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (readdirSync(dir).includes(path.basename(file))) return file;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
 }

@@ -74,8 +74,18 @@ export async function closedLoop(
   const samples: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
-  const opener = setTimeout(() => window.open?.(), warmupS * 1000);
-  const closer = setTimeout(() => window.close?.(), (warmupS + seconds) * 1000);
+  let phase: 'warm-up' | 'open' | 'closed' = 'warm-up';
+  const open = () => {
+    phase = 'open';
+    window.open?.();
+  };
+  const close = () => {
+    if (phase !== 'open') return;
+    phase = 'closed';
+    window.close?.();
+  };
+  const opener = setTimeout(open, warmupS * 1000);
+  const closer = setTimeout(close, (warmupS + seconds) * 1000);
   try {
     await Promise.all(
       Array.from({ length: connections }, async () => {
@@ -95,6 +105,7 @@ export async function closedLoop(
   } finally {
     clearTimeout(opener);
     clearTimeout(closer);
+    close();
     await dispatcher.close();
   }
   return { connections, requests: samples.length, errors, rps: samples.length / seconds, p50: percentile(samples, 50), p99: percentile(samples, 99), firstError };

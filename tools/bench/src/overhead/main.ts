@@ -14,14 +14,14 @@
  * Flags: --requests 1000 (sequential, per system) --streams 300 (TTFT samples, per system)
  *   --seconds 5 (per throughput point) --connections 1,8,32,128 --open-streams 1000
  *   --systems direct,portkey,switchyard --model llama3.1:8b --time-scale 100000
- *   --cpu-prof DIR (the stack's Node processes run with --cpu-prof; top self time of edge and worker printed)
+ *   --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the 32-connection run, written to DIR; top self time printed)
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModelCatalogue } from '@switchyard/config';
 import { fmt, percentile, table } from '../stats';
-import { profilesOf, topSelfTime } from './cpu-profile';
+import { PROFILED, profileOf, profilingEnv, topSelfTime } from './cpu-profile';
 import { agent, call, closedLoop, holdStreams, streamCall, type HeldStreams, type Target, type Throughput } from './load';
 import { CpuMeter, rssMb } from './proc';
 import { REPO_ROOT, startPortkey, startSimulator, startSwitchyard, type Started } from './systems';
@@ -60,6 +60,15 @@ function flags() {
     timeScale: Number(values['time-scale']),
     cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
   };
+}
+
+/** Lines in each service's log file (LOG_DIR/<service>.log). */
+function logLines(dir: string): Record<string, number> {
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => [f.replace(/\.log$/, ''), readFileSync(path.join(dir, f), 'utf8').split('\n').length - 1]),
+  );
 }
 
 const progress = (msg: string) => process.stderr.write(`[overhead] ${msg}\n`);
@@ -118,15 +127,21 @@ export async function runOverheadBench(): Promise<void> {
         headers: { ...json, 'x-portkey-provider': 'ollama', 'x-portkey-custom-host': sim.url },
         ...bodies,
       });
-      pids.set('portkey', portkey.pids);
+      pids.set('portkey', () => ({ ...portkey.pids(), 'ollama-sim': sim.pid }));
     }
     let stack: Awaited<ReturnType<typeof startSwitchyard>> | undefined;
     if (o.systems.has('switchyard')) {
       progress('Switchyard stack (tools/launcher)');
-      const env: NodeJS.ProcessEnv = { EDGE_QUEUE_BOUND: String(Math.max(256, o.openStreams * 2)) };
+      const env: NodeJS.ProcessEnv = {
+        // Room for the held streams in the queue.
+        EDGE_QUEUE_BOUND: String(Math.max(256, o.openStreams * 2)),
+        // The simulator reports simulated durations (time scale × real), which the edge's wait
+        // estimate would read as seconds per job and refuse at 32 connections: no bound here.
+        EDGE_MAX_EXPECTED_WAIT_MS: String(86_400_000),
+      };
       if (o.cpuProf) {
         mkdirSync(o.cpuProf, { recursive: true });
-        env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProf}`.trim();
+        Object.assign(env, profilingEnv(o.cpuProf));
       }
       stack = await startSwitchyard({ ollamaUrl: sim.url, env });
       started.push(stack);
@@ -166,9 +181,27 @@ export async function runOverheadBench(): Promise<void> {
     for (const c of o.connections) {
       for (const s of order) {
         progress(`throughput: ${s}, ${c} connections × ${o.seconds} s`);
-        const meter = new CpuMeter({ ...pids.get(s)!(), 'load client (this process)': process.pid });
+        const named = pids.get(s)!();
+        const meter = new CpuMeter({ ...named, 'load client (this process)': process.pid });
         let seconds: Record<string, number> = {};
-        const window = c === CPU_AT ? { open: () => meter.start(), close: () => (seconds = meter.stop()) } : {};
+        // At CPU_AT connections: CPU meters, and the stack's CPU profiles (--cpu-prof) over the same window.
+        const profile = () => {
+          if (!o.cpuProf || s !== 'switchyard') return;
+          for (const p of PROFILED) {
+            try {
+              process.kill(named[p], 'SIGWINCH');
+            } catch (err) {
+              progress(`could not signal ${p} (${named[p]}) to profile: ${String(err)}`);
+            }
+          }
+        };
+        const window =
+          c === CPU_AT
+            ? {
+                open: () => (meter.start(), profile()),
+                close: () => ((seconds = meter.stop()), profile()),
+              }
+            : {};
         const r = await closedLoop(targets.get(s)!, c, o.seconds, 1, window);
         if (c === CPU_AT) cpu.set(s, { requests: r.requests, seconds });
         throughput.get(s)!.push(r);
@@ -193,17 +226,22 @@ export async function runOverheadBench(): Promise<void> {
       rssAfter = rssMb(edgePid);
     }
 
+    if (stack) {
+      const lines = logLines(stack.logDir);
+      console.error(`[overhead] log lines written by the stack over the run: ${Object.entries(lines).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
     report(o, order, targets, latency, ttft, streamErrors, throughput, cpu, { idle: rssIdle, open: rssOpen, after: rssAfter, held });
-    if (o.cpuProf && stack) {
+    if (o.cpuProf && stack && o.connections.includes(CPU_AT)) {
       const named = stack.pids();
-      await stopAll();
-      started.length = 0;
-      for (const name of ['edge', 'worker-0']) {
-        for (const file of profilesOf(o.cpuProf, named[name])) {
-          const { busyMs, top } = topSelfTime(file, 20);
-          console.log(`\nTop self time, ${name} (${fmt(busyMs / 1000, 1)} s busy over the whole run; ${path.basename(file)})`);
-          console.log(table(['function', 'self ms', 'share'], top.map((t) => [t.frame, fmt(t.ms, 0), `${fmt(t.share * 100, 1)}%`])));
+      for (const name of PROFILED) {
+        const file = await profileOf(o.cpuProf, named[name]);
+        if (!file) {
+          console.log(`\nno CPU profile of ${name} in ${o.cpuProf}`);
+          continue;
         }
+        const { busyMs, top } = topSelfTime(file, 25);
+        console.log(`\nTop self time, ${name}, over the ${o.seconds} s at ${CPU_AT} connections (${fmt(busyMs / 1000, 2)} s busy; ${file})`);
+        console.log(table(['function', 'self ms', 'share'], top.map((t) => [t.frame, fmt(t.ms, 0), `${fmt(t.share * 100, 1)}%`])));
       }
     }
   } finally {

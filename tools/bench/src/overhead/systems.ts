@@ -15,6 +15,21 @@ import { freePort, freePortRange } from '@switchyard/testing';
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 const RUN_TS = path.join(REPO_ROOT, 'tools/scripts/run-ts.mjs');
 
+/** Every child still running, stopped on this process's exit even when it ends by an error. */
+const running = new Map<ChildProcess, NodeJS.Signals>();
+/** What else to stop then: the launcher's services (the launcher, writing to a closed pipe, may not outlive us long enough). */
+const alsoOnExit = new Set<() => void>();
+process.on('exit', () => {
+  for (const [child, signal] of running) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  for (const stop of alsoOnExit) stop();
+});
+
+function track(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): ChildProcess {
+  running.set(child, signal);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 export interface Started {
   url: string;
   /** The processes that serve it, by name (`edge`, `worker-0`, `redis`, …). */
@@ -70,7 +85,7 @@ export interface SimulatorOptions {
 /** One simulated GPU (tools/ollama-sim) on a free port, models kept loaded forever. */
 export async function startSimulator(o: SimulatorOptions): Promise<Started & { pid: number }> {
   const args = ['tools/ollama-sim/src/main.ts', '--port', '0', '--time-scale', String(o.timeScale), '--context-length', String(o.contextLength), '--num-parallel', String(o.numParallel), '--keep-alive', '-1', '--max-queue', '4096', '--log-level', 'warn'];
-  const child = spawn(process.execPath, [RUN_TS, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [RUN_TS, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   const url = await waitForOutput(child, 'ollama-sim', (out) => /"event":"listening","urls":\["([^"]+)"/.exec(out)?.[1], 60_000);
   const pid = child.pid ?? 0;
   return { url, pid, pids: () => ({ 'ollama-sim': pid }), stop: () => stopChild(child) };
@@ -80,7 +95,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Started & { p
 export async function startPortkey(): Promise<Started> {
   const port = await freePort();
   const entry = path.join(path.dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build/start-server.js');
-  const child = spawn(process.execPath, [entry, `--port=${port}`, '--headless'], { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [entry, `--port=${port}`, '--headless'], { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitForOutput(child, 'portkey', (out) => (out.includes('Ready for connections') ? 'ready' : undefined), 60_000);
   const pid = child.pid ?? 0;
   return { url: `http://127.0.0.1:${port}`, pids: () => ({ portkey: pid }), stop: () => stopChild(child) };
@@ -124,9 +139,20 @@ export async function startSwitchyard(o: StackOptions): Promise<Started & { key:
   delete env.DATABASE_URL;
   delete env.BATCH_URL;
   delete env.BATCH_INTERNAL_TOKEN;
-  const child = spawn(process.execPath, [RUN_TS, path.join(REPO_ROOT, 'tools/launcher/src/main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // SIGINT: the launcher stops its services in reverse order, as on Ctrl-C.
+  const child = track(spawn(process.execPath, [RUN_TS, path.join(REPO_ROOT, 'tools/launcher/src/main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), 'SIGINT');
+  const pids = () => JSON.parse(readFileSync(path.join(logDir, 'pids.json'), 'utf8')) as Record<string, number>;
+  const killServices = () => {
+    try {
+      for (const pid of Object.values(pids())) process.kill(pid, 'SIGTERM');
+    } catch {
+      // not started yet, or already gone
+    }
+  };
+  alsoOnExit.add(killServices);
   const stop = async () => {
     await stopChild(child, 'SIGINT', 60_000);
+    alsoOnExit.delete(killServices);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -135,6 +161,5 @@ export async function startSwitchyard(o: StackOptions): Promise<Started & { key:
     await stop();
     throw err;
   }
-  const pids = () => JSON.parse(readFileSync(path.join(logDir, 'pids.json'), 'utf8')) as Record<string, number>;
   return { url: `http://127.0.0.1:${edge}`, key, logDir, pids, stop };
 }

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI, { APIError } from 'openai';
 import { assertOpenAISchema } from '@switchyard/testing';
-import { admin, type Platform, SIM_TIME_SCALE, startPlatform } from './platform';
+import { admin, type Platform, startPlatform } from './platform';
 
 /**
  * Overload, as users see it through the official client: one key floods a model; another key's
@@ -13,8 +13,8 @@ import { admin, type Platform, SIM_TIME_SCALE, startPlatform } from './platform'
 let p: Platform;
 
 before(async () => {
-  // A 60 s bound in simulated time (durations Ollama reports are simulated): 3 s of real time.
-  p = await startPlatform({ EDGE_MAX_EXPECTED_WAIT_MS: '60000', SCHEDULER_REPLICAS: '1' });
+  // The simulated GPUs run 20× faster than real time: a 3 s bound stands for a minute.
+  p = await startPlatform({ EDGE_MAX_EXPECTED_WAIT_MS: '3000', SCHEDULER_REPLICAS: '1' });
 });
 
 after(async () => {
@@ -69,19 +69,20 @@ describe('one key floods a model', () => {
     assert.equal(mine.status, 200, 'the light key is admitted: nothing of its own is ahead of it');
     const admitted = floodDone.filter((t) => t.status === 200);
     const refused = floodDone.filter((t) => t.status === 503);
-    assert.ok(refused.length > 0, `a flood of 60 on one model exceeds a 60 s expected wait: ${floodDone.map((t) => t.status).join(',')}`);
+    assert.ok(refused.length > 0, `a flood of 60 on one model exceeds a 3 s expected wait: ${floodDone.map((t) => t.status).join(',')}`);
     assert.ok(admitted.length >= 8, `the flood is served as far as the bound allows (${admitted.length} admitted)`);
     for (const t of refused) assert.ok(t.retryAfterMs! > 0, 'every refusal says when to retry');
-    // Flood requests still waiting when the light key asked, that got their first token before it did:
-    // under FIFO all of them; under fair share at most about one round of the slots serving the model.
+    // Flood requests without a first token when the light key asked, that got one before it did: under
+    // FIFO all of them; under fair share the ones already running on a slot (2 GPUs × 4 slots) and
+    // about one more round.
     const waiting = admitted.filter((t) => (t.firstTokenAt ?? Infinity) > before);
     const overtook = waiting.filter((t) => t.firstTokenAt! < mine.firstTokenAt!);
     console.log(
-      `# fair share: ${admitted.length} flood requests admitted, ${refused.length} refused; ${waiting.length} still waiting when the other key asked, ` +
+      `# fair share: ${admitted.length} flood requests admitted, ${refused.length} refused; ${waiting.length} without a first token when the other key asked, ` +
         `${overtook.length} of them served first; its time to first token ${mine.firstTokenAt! - before} ms`,
     );
-    assert.ok(waiting.length >= 8, `the flood was still queued when the other key asked (${waiting.length} waiting)`);
-    assert.ok(overtook.length <= 8, `at most a round of the flood (8 slots) is served before the other key: ${overtook.length} of ${waiting.length}`);
+    assert.ok(waiting.length >= 16, `the flood was still queued when the other key asked (${waiting.length} waiting)`);
+    assert.ok(overtook.length <= 8 + 2, `at most the running jobs and a round of the flood are served before the other key: ${overtook.length} of ${waiting.length}`);
   });
 
   test('requests refused for their expected wait are admitted when they retry after Retry-After', async () => {
@@ -92,14 +93,14 @@ describe('one key floods a model', () => {
       Array.from({ length: 60 }, async () => {
         const first = await stream(client, 'flooder', 800);
         if (first.status !== 503) return { first };
-        await new Promise((r) => setTimeout(r, first.retryAfterMs! / SIM_TIME_SCALE));
+        await new Promise((r) => setTimeout(r, first.retryAfterMs));
         return { first, retry: await stream(client, 'retry', 800) };
       }),
     );
     const retried = attempts.filter((a) => a.retry);
     const admitted = retried.filter((a) => a.retry!.status === 200).length;
     const waits = retried.map((a) => a.first.retryAfterMs!);
-    console.log(`# admission: ${retried.length} of 60 refused (Retry-After ${Math.min(...waits)}–${Math.max(...waits)} simulated ms); ${admitted} admitted on their retry`);
+    console.log(`# admission: ${retried.length} of 60 refused (Retry-After ${Math.min(...waits)}–${Math.max(...waits)} ms); ${admitted} admitted on their retry`);
     assert.ok(retried.length > 0, 'the flood overflows the bound');
     assert.ok(Math.max(...waits) <= 60_000, 'Retry-After is a wait a client honours (the openai SDK waits at most 60 s)');
     assert.ok(admitted >= retried.length / 2, `most retries after Retry-After are admitted: ${admitted} of ${retried.length}`);

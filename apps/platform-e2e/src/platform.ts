@@ -30,12 +30,6 @@ export interface Platform {
 }
 
 /**
- * How much faster than real time the simulated GPUs run. Durations Ollama reports (and so the edge's
- * service-time estimates, its expected waits and Retry-After) are in simulated time.
- */
-export const SIM_TIME_SCALE = 20;
-
-/**
  * Starts the whole platform exactly as `npm start` does (tools/launcher), on free ports, a fresh
  * Redis prefix and a temporary PGlite folder, with two simulated GPUs time-compressed.
  */
@@ -61,7 +55,7 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
   const logDir = path.join(dir, 'logs');
   const demoKey = `sk-e2e${randomBytes(16).toString('hex')}`;
   const adminToken = `e2e-admin-${randomBytes(16).toString('hex')}`;
-  const timeScale = SIM_TIME_SCALE;
+  const timeScale = 20;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(edge),

@@ -230,10 +230,11 @@ test('durations as OpenAI writes them; Retry-After rounds up', () => {
 
 test('service time is an EWMA of busy time per model', () => {
   const t = new ServiceTimeTracker();
-  const u = (busy: number) => ({ promptTokens: 1, completionTokens: 1, queueMs: 50, loadMs: 500, promptEvalMs: busy / 2, evalMs: busy / 2, totalMs: busy + 550 });
   assert.equal(t.get('a'), undefined);
-  t.observe('a', u(1000));
+  t.observe('a', 1000);
   assert.equal(t.get('a'), 1000);
-  t.observe('a', u(2000));
+  t.observe('a', 2000);
+  assert.equal(t.get('a'), 1200);
+  t.observe('a', Number.NaN);
   assert.equal(t.get('a'), 1200);
 });

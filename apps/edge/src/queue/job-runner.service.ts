@@ -19,6 +19,8 @@ const RESYNC_DELAY_MS = 1000;
 @Injectable()
 export class JobRunner implements OnModuleInit {
   private readonly live = new Set<JobRun>();
+  /** Per open request: when its current run's `started` arrived (wall clock, for service times). */
+  private readonly startedAt = new Map<string, number>();
   private readonly hooks: JobRunHooks;
 
   constructor(
@@ -36,7 +38,10 @@ export class JobRunner implements OnModuleInit {
         this.logger.info({ requestId: j.requestId, model: j.model, reason, outcome }, 'job cancelled');
       },
       presence: (j) => this.producer.presence(j),
-      ended: (run) => this.live.delete(run),
+      ended: (run) => {
+        this.live.delete(run);
+        this.startedAt.delete(run.job.requestId);
+      },
     };
   }
 
@@ -63,9 +68,12 @@ export class JobRunner implements OnModuleInit {
   }
 
   private observe(job: InferenceJob, msg: RelayRunMessage): void {
-    if (msg.type === 'started') this.metrics.queueWait.observe({ model: job.model }, msg.queueMs / 1000);
-    else if (msg.type === 'final') {
-      this.serviceTimes.observe(job.model, msg.usage);
+    if (msg.type === 'started') {
+      this.startedAt.set(job.requestId, Date.now());
+      this.metrics.queueWait.observe({ model: job.model }, msg.queueMs / 1000);
+    } else if (msg.type === 'final') {
+      const started = this.startedAt.get(job.requestId);
+      if (started !== undefined) this.serviceTimes.observe(job.model, Date.now() - started);
       this.metrics.tokens.inc({ model: job.model, kind: 'prompt' }, msg.usage.promptTokens);
       this.metrics.tokens.inc({ model: job.model, kind: 'completion' }, msg.usage.completionTokens);
     }

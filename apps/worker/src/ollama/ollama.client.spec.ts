@@ -139,3 +139,29 @@ test('preload sends keep_alive -1 and the fixed num_ctx; embedding models load t
   ]);
   await client.close();
 });
+
+test('jobs one after another share one keep-alive connection to Ollama, even when the consumer stops at the done line', async () => {
+  const sockets = new Set<unknown>();
+  const srv = await fakeServer(async (req, res) => {
+    sockets.add(req.socket);
+    await readBody(req);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write('{"model":"m","message":{"role":"assistant","content":"Hi"},"done":false}\n');
+    // The done line, then the end of the body a moment later (as it may reach the client).
+    res.write('{"model":"m","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":1}\n');
+    setTimeout(() => res.end(), 5);
+  });
+  closers.push(srv.close);
+  const client = new OllamaClient(srv.url, opts);
+  for (let i = 0; i < 3; i++) {
+    const seen: string[] = [];
+    for await (const l of client.chat({ model: 'm', messages: [], options: { num_ctx: 8192 }, keep_alive: -1, stream: true, truncate: false, shift: false })) {
+      seen.push(l.done ? 'done' : (l.message?.content ?? ''));
+      if (l.done) break;
+    }
+    assert.deepEqual(seen, ['Hi', 'done']);
+    await new Promise((r) => setTimeout(r, 10)); // the connection goes back to the pool
+  }
+  assert.equal(sockets.size, 1);
+  await client.close();
+});

@@ -107,11 +107,18 @@ export class OllamaClient implements OllamaApi {
   private async *stream(path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<OllamaStreamLine> {
     const res = await this.send('POST', path, body, signal);
     try {
+      // The `done` line is handed on only once the body has ended: a consumer stops at it, and a
+      // body still open then would be destroyed, closing the keep-alive connection (a new TCP
+      // connection to Ollama per job, and an abort error built per job).
+      let last: OllamaStreamLine | undefined;
       for await (const value of parseNdjson(res.body)) {
         const line = ollamaStreamLineSchema.safeParse(value);
         if (!line.success) throw new OllamaConnectionError(`unexpected line from Ollama ${path}: ${line.error.message}`);
-        yield line.data;
+        if (last) continue;
+        if (line.data.done) last = line.data;
+        else yield line.data;
       }
+      if (last) yield last;
     } catch (err) {
       throw this.translate(err, signal);
     } finally {

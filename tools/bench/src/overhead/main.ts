@@ -14,14 +14,14 @@
  * Flags: --requests 1000 (sequential, per system) --streams 300 (TTFT samples, per system)
  *   --seconds 5 (per throughput point) --connections 1,8,32,128 --open-streams 1000
  *   --systems direct,portkey,switchyard --model llama3.1:8b --time-scale 100000
- *   --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the 32-connection run, written to DIR; top self time printed)
+ *   --keep-logs (the stack's LOG_DIR is kept) --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the 32-connection run, written to DIR; top self time printed)
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModelCatalogue } from '@switchyard/config';
 import { fmt, percentile, table } from '../stats';
-import { PROFILED, profileOf, profilingEnv, topSelfTime } from './cpu-profile';
+import { PROFILED, profileOf, profilingEnv, selfTime } from './cpu-profile';
 import { agent, call, closedLoop, holdStreams, streamCall, type HeldStreams, type Target, type Throughput } from './load';
 import { CpuMeter, rssMb } from './proc';
 import { REPO_ROOT, startPortkey, startSimulator, startSwitchyard, type Started } from './systems';
@@ -44,6 +44,7 @@ function flags() {
       model: { type: 'string', default: 'llama3.1:8b' },
       'time-scale': { type: 'string', default: '100000' },
       'cpu-prof': { type: 'string' },
+      'keep-logs': { type: 'boolean', default: false },
     },
   });
   const systems = values.systems.split(',').map((s) => s.trim()) as SystemName[];
@@ -59,6 +60,7 @@ function flags() {
     model: values.model,
     timeScale: Number(values['time-scale']),
     cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    keepLogs: values['keep-logs'],
   };
 }
 
@@ -102,7 +104,10 @@ export async function runOverheadBench(): Promise<void> {
   const model = loadModelCatalogue(path.join(REPO_ROOT, 'deploy/models.yaml')).find((m) => m.name === o.model);
   if (!model) throw new Error(`${o.model} is not in deploy/models.yaml`);
   const started: Started[] = [];
-  const stopAll = () => Promise.all(started.reverse().map((s) => s.stop().catch(() => undefined)));
+  /** Last started, first stopped (the simulator outlives what calls it). */
+  const stopAll = async () => {
+    for (const s of started.splice(0).reverse()) await s.stop().catch(() => undefined);
+  };
   const onSignal = () => void stopAll().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -143,7 +148,8 @@ export async function runOverheadBench(): Promise<void> {
         mkdirSync(o.cpuProf, { recursive: true });
         Object.assign(env, profilingEnv(o.cpuProf));
       }
-      stack = await startSwitchyard({ ollamaUrl: sim.url, env });
+      stack = await startSwitchyard({ ollamaUrl: sim.url, env, keepLogs: o.keepLogs });
+      if (o.keepLogs) progress(`the stack's logs: ${stack.logDir} (kept)`);
       started.push(stack);
       targets.set('switchyard', { name: 'Switchyard', url: `${stack.url}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${stack.key}` }, ...bodies });
       const s = stack;
@@ -239,9 +245,11 @@ export async function runOverheadBench(): Promise<void> {
           console.log(`\nno CPU profile of ${name} in ${o.cpuProf}`);
           continue;
         }
-        const { busyMs, top } = topSelfTime(file, 25);
-        console.log(`\nTop self time, ${name}, over the ${o.seconds} s at ${CPU_AT} connections (${fmt(busyMs / 1000, 2)} s busy; ${file})`);
-        console.log(table(['function', 'self ms', 'share'], top.map((t) => [t.frame, fmt(t.ms, 0), `${fmt(t.share * 100, 1)}%`])));
+        const { busyMs, functions, areas } = selfTime(file, 20);
+        const rows = (xs: typeof areas) => xs.map((t) => [t.name, fmt(t.ms, 0), `${fmt(t.share * 100, 1)}%`]);
+        console.log(`\nSelf time, ${name}, over the ${o.seconds} s at ${CPU_AT} connections (${fmt(busyMs / 1000, 2)} s busy; ${file})`);
+        console.log(table(['area', 'self ms', 'share'], rows(areas.slice(0, 12))));
+        console.log(table(['function', 'self ms', 'share'], rows(functions)));
       }
     }
   } finally {

@@ -105,6 +105,8 @@ export interface StackOptions {
   ollamaUrl: string;
   /** More environment for every service (EDGE_QUEUE_BOUND, NODE_OPTIONS for --cpu-prof, …). */
   env?: NodeJS.ProcessEnv;
+  /** Leave the data and log folder in place after the stack stops. */
+  keepLogs?: boolean;
 }
 
 /**
@@ -153,7 +155,7 @@ export async function startSwitchyard(o: StackOptions): Promise<Started & { key:
   const stop = async () => {
     await stopChild(child, 'SIGINT', 60_000);
     alsoOnExit.delete(killServices);
-    rmSync(dir, { recursive: true, force: true });
+    if (!o.keepLogs) rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitForOutput(child, 'the Switchyard stack', (out) => (out.includes('Switchyard is ready') ? 'ready' : undefined), 180_000);

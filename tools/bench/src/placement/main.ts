@@ -21,13 +21,15 @@ import { runBaseline, RunConfig, switchyardTimingsSim, SwitchyardPlatform, Syste
  */
 
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds 101,102,103] [--gpus 4x80,2x40]
-       [--requests N] [--rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
+       [--requests N] [--load 0.8 | --rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
        [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
        [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial]
   --shape            trace shape(s), comma-separated or all (default all)
   --seeds            trace seeds (default 101,102,103: held out, never used for tuning; 1,2,3 are the tuning seeds)
   --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
-  --rate-per-gpu     mean offered requests per simulated second per GPU (default 0.75)
+  --load L           offered load: the trace's mean rate is L × what the GPUs could complete of its mix with
+                     every slot busy and no loads (default 0.8: a busy cluster, overloaded once loads count)
+  --rate-per-gpu R   instead, a fixed mean rate of R requests per simulated second per GPU
   --trace FILE       replay this trace (JSONL: t, model, prompt_tokens, max_tokens, stream, priority, user) instead
   --bulk-as-batch    (default on) Switchyard gets the bulk entries as one Batch API job; the proxies as requests
   --no-bulk          drop the bulk entries; --bulk-compare also runs Switchyard without them (switchyard-no-bulk)
@@ -51,7 +53,8 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
       requests: { type: 'string' },
       models: { type: 'string', default: '18' },
       zipf: { type: 'string', default: '1.1' },
-      'rate-per-gpu': { type: 'string', default: '0.75' },
+      'rate-per-gpu': { type: 'string' },
+      load: { type: 'string', default: '0.8' },
       'time-scale': { type: 'string' },
       'proxy-time-scale': { type: 'string' },
       serial: { type: 'boolean', default: false },
@@ -82,7 +85,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const numParallel = Number(flags['num-parallel']);
   const timeScale = Number(flags['time-scale'] ?? 20);
   const proxyTimeScale = Number(flags['proxy-time-scale'] ?? 50);
-  const requests = Number(flags.requests ?? (quick ? 200 : 500));
+  const requests = Number(flags.requests ?? (quick ? 200 : 400));
   const outDir = path.resolve(flags.out);
   const client: ClientPolicy = { ...OPENAI_SDK_DEFAULTS, ...(flags['retry-after-cap-s'] ? { retryAfterCapMs: Number(flags['retry-after-cap-s']) * 1000 } : {}) };
   const catalogue = new BenchCatalogue(numParallel);
@@ -96,11 +99,18 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
     const cfg: RunConfig = { gpus: g.gpus, vramGb: g.vramGb, numParallel, timeScale, maxLoaded: 3, bulkAsBatch: flags['bulk-as-batch'] && !noBulkAsBatch, client, catalogue, verbose: true };
     const proxyCfg: RunConfig = { ...cfg, timeScale: proxyTimeScale };
     const models = catalogue.pickModels(Number(flags.models), g.vramGb);
+    // The mean rate: fixed per GPU, or the load × the GPUs' limit on this trace's mix (which does not
+    // depend on the rate: arrival times scale with it, the requests stay the same).
+    const rateFor = (shape: ShapeName, seed: number) => {
+      if (flags['rate-per-gpu']) return Number(flags['rate-per-gpu']) * g.gpus;
+      const pilot = generateShape(shape, { models, requests, rate: 1, seed, zipf: Number(flags.zipf) });
+      return Number(flags.load) * throughputBound(pilot, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT).capacityRate;
+    };
     const platform = systems.includes('switchyard') ? await SwitchyardPlatform.start(cfg) : undefined;
     try {
       if (platform && !flags['no-warmup']) {
         // Unmeasured: lets Switchyard learn service and load times once, so no measured run is its first.
-        const warm = generateShape('steady', { models, requests: 60, rate: Number(flags['rate-per-gpu']) * g.gpus, seed: 0 });
+        const warm = generateShape('steady', { models, requests: 60, rate: rateFor('steady', 0), seed: 0 });
         const t0 = Date.now();
         await platform.run(warm, 'switchyard-warmup');
         console.error(`  switchyard warm-up (60 requests, seed 0): ${fmt((Date.now() - t0) / 1000, 0)} s real`);
@@ -109,7 +119,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
         for (const seed of flags.trace ? [0] : seeds) {
           const full: TraceEntry[] = flags.trace
             ? readTrace(flags.trace)
-            : generateShape(shape as ShapeName, { models, requests, rate: Number(flags['rate-per-gpu']) * g.gpus, seed, zipf: Number(flags.zipf) });
+            : generateShape(shape as ShapeName, { models, requests, rate: rateFor(shape as ShapeName, seed), seed, zipf: Number(flags.zipf) });
           const withoutBulk = full.filter((e) => e.priority !== 'bulk');
           const trace = flags['no-bulk'] ? withoutBulk : full;
           const tag = `${shape}-${g.label}-${seed}`;
@@ -193,7 +203,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const minutes = (Date.now() - started) / 60000;
   console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale: Switchyard ${timeScale}, proxies ${proxyTimeScale}).`);
   writeResults(outDir, {
-    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: Number(flags['rate-per-gpu']), systems, client, switchyardTimingsSim: switchyardTimingsSim(), trace: flags.trace, minutes },
+    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), trace: flags.trace, minutes },
     traces,
     aggregates: aggs,
     verdicts: vs,

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { loadModelCatalogue } from '@switchyard/config';
+import { DEFAULT_MAX_EXPECTED_WAIT_MS, loadModelCatalogue } from '@switchyard/config';
 import { freePort, freePortRange, spawnSimulator } from '@switchyard/testing';
 import { BaselineKind, startProxy } from '../proxies';
 import { BatchOutcome, replay, RequestResult, Target } from '../replay';
@@ -82,6 +82,9 @@ function simulator(cfg: RunConfig) {
   return spawnSimulator({ gpus: cfg.gpus, timeScale: cfg.timeScale, numParallel: cfg.numParallel, vramGb: cfg.vramGb, maxLoaded: cfg.maxLoaded, seed: 1 });
 }
 
+/** The launcher runs at most this many scheduler replicas (tools/launcher: SCHEDULER_REPLICAS ≤ 5). */
+const SCHEDULER_REPLICAS_MAX = 5;
+
 /** Proxies poll `/api/ps` every 2.5 simulated seconds: the interval Switchyard's workers report status at here. */
 export const STATUS_INTERVAL_SIM_MS = 2500;
 
@@ -102,20 +105,22 @@ export async function runBaseline(kind: BaselineKind, trace: TraceEntry[], cfg: 
 }
 
 /**
- * Switchyard's timings in simulated ms: its own defaults (the scheduler policy's and the edge's),
- * which the bench scales to the compressed clock. BENCH_<NAME> overrides one for experiments.
+ * Switchyard's timings in simulated ms: its own defaults (the scheduler policy's
+ * DEFAULT_RESIDENCY_AWARE_OPTIONS and the edge's schema; the expected-wait bound from libs/config),
+ * which the bench scales to the compressed clock. The policy's and the edge's live in their apps,
+ * which a tool may not import, hence the values here. BENCH_<NAME> overrides one for experiments.
  */
 export function switchyardTimingsSim(): Record<string, number> {
   const simMs: Record<string, number> = {
     SCHEDULER_MIN_RESIDENCY_MS: 5_000,
     SCHEDULER_MAX_WAIT_MS: 60_000,
     SCHEDULER_REPLICATE_WAIT_MS: 10_000,
-    SCHEDULER_MAX_EXPECTED_WAIT_MS: 60_000,
+    SCHEDULER_MAX_EXPECTED_WAIT_MS: DEFAULT_MAX_EXPECTED_WAIT_MS,
     SCHEDULER_DEFAULT_SERVICE_MS: 4_000,
     SCHEDULER_IDLE_AFTER_MS: 10_000,
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
     SCHEDULER_RATE_TAU_MS: 60_000,
-    EDGE_MAX_EXPECTED_WAIT_MS: 60_000,
+    EDGE_MAX_EXPECTED_WAIT_MS: DEFAULT_MAX_EXPECTED_WAIT_MS,
     EDGE_DEFAULT_SERVICE_MS: 4_000,
     EDGE_REQUEST_TIMEOUT_MS: 600_000,
   };
@@ -156,7 +161,10 @@ export class SwitchyardPlatform {
     writeFileSync(catalogueFile, YAML.stringify(cfg.catalogue.unpinnedFile()));
     loadModelCatalogue(catalogueFile); // as valid as the deployed one
     const workerPort = await freePortRange(cfg.gpus);
-    const [edgePort, authPort, schedPort, authGrpc, schedGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    // The launcher's scheduler replicas (two by default) listen on consecutive ports.
+    const schedPort = await freePortRange(SCHEDULER_REPLICAS_MAX);
+    const schedGrpc = await freePortRange(SCHEDULER_REPLICAS_MAX);
+    const [edgePort, authPort, authGrpc, batchPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const adminToken = `bench-admin-${Date.now()}-token`;
     const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
     const scaled = (simMs: number, floor = 1) => String(Math.max(floor, Math.round(simMs / cfg.timeScale)));

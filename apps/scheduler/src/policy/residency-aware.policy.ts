@@ -124,7 +124,7 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
 
 const VictimClass = { Idle: 0, Fill: 1, Warm: 2, Backlogged: 3 } as const;
 type VictimClass = (typeof VictimClass)[keyof typeof VictimClass];
-/** Running jobs drain before an eviction: a penalty for interrupting them (not for bulk fill). */
+/** Running jobs drain before an eviction (and the load waits for them): a penalty. */
 const BUSY_COST = 30;
 /** A backlog stranded by an eviction. */
 const BACKLOG_COST = 300;
@@ -361,13 +361,12 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // Its reload time weighted by the requests it expects within the horizon (a popular model
     // between two bursts is dear, a tail model that has served its batch cheap), plus a penalty
     // for work it would interrupt (running jobs drain first) or strand (a backlog).
-    // Bulk work costs one reload more: its batch needs the model loaded once; its running bulk jobs
-    // are fill, no penalty.
+    // Bulk work costs one reload more: its batch needs the model loaded once. Running jobs, bulk ones
+    // too, drain before the load can start: a GPU where nothing must drain is preferred.
     const d = plan.demand(w.snap.pool, v.model);
     const bulk = d && bulkWork(d) > 0 ? 1 : 0;
     const expected = Math.max(0.1, this.keepValue(plan, w, v)) + bulk;
-    const busy = v.busySlots > 0 && cls !== VictimClass.Fill ? BUSY_COST : 0;
-    return (cls === VictimClass.Backlogged ? BACKLOG_COST : 0) + busy + expected * reload;
+    return (cls === VictimClass.Backlogged ? BACKLOG_COST : 0) + (v.busySlots > 0 ? BUSY_COST : 0) + expected * reload;
   }
 
   /** Whether `v` on `w` may be evicted to make room for candidate `c`. */

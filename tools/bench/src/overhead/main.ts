@@ -14,7 +14,9 @@
  * Flags: --requests 1000 (sequential, per system) --streams 300 (TTFT samples, per system)
  *   --seconds 5 (per throughput point) --connections 1,8,32,128 --open-streams 1000
  *   --systems direct,portkey,switchyard --model llama3.1:8b --time-scale 100000
- *   --keep-logs (the stack's LOG_DIR is kept) --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the 32-connection run, written to DIR; top self time printed)
+ *   --keep-logs (the stack's LOG_DIR is kept) --database-url postgres://…/postgres (auth and batch on a fresh
+ *   PostgreSQL database made there, as a deployment would run them, instead of npm start's PGlite; the
+ *   server processes serving it are counted as `postgres`) --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the 32-connection run, written to DIR; top self time printed)
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import { loadModelCatalogue } from '@switchyard/config';
 import { fmt, percentile, table } from '../stats';
 import { PROFILED, profileOf, profilingEnv, selfTime } from './cpu-profile';
 import { agent, call, closedLoop, holdStreams, streamCall, type HeldStreams, type Target, type Throughput } from './load';
+import { createBenchDatabase, type BenchDatabase } from './postgres';
 import { CpuMeter, rssMb } from './proc';
 import { REPO_ROOT, startPortkey, startSimulator, startSwitchyard, type Started } from './systems';
 
@@ -45,6 +48,7 @@ function flags() {
       'time-scale': { type: 'string', default: '100000' },
       'cpu-prof': { type: 'string' },
       'keep-logs': { type: 'boolean', default: false },
+      'database-url': { type: 'string' },
     },
   });
   const systems = values.systems.split(',').map((s) => s.trim()) as SystemName[];
@@ -61,6 +65,7 @@ function flags() {
     timeScale: Number(values['time-scale']),
     cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
     keepLogs: values['keep-logs'],
+    databaseUrl: values['database-url'],
   };
 }
 
@@ -135,6 +140,7 @@ export async function runOverheadBench(): Promise<void> {
       pids.set('portkey', () => ({ ...portkey.pids(), 'ollama-sim': sim.pid }));
     }
     let stack: Awaited<ReturnType<typeof startSwitchyard>> | undefined;
+    let database: BenchDatabase | undefined;
     if (o.systems.has('switchyard')) {
       progress('Switchyard stack (tools/launcher)');
       const env: NodeJS.ProcessEnv = {
@@ -147,6 +153,13 @@ export async function runOverheadBench(): Promise<void> {
       if (o.cpuProf) {
         mkdirSync(o.cpuProf, { recursive: true });
         Object.assign(env, profilingEnv(o.cpuProf));
+      }
+      if (o.databaseUrl) {
+        progress('a fresh PostgreSQL database for auth and batch');
+        const db = await createBenchDatabase(o.databaseUrl);
+        started.push({ url: db.url, pids: () => ({}), stop: () => db.drop() });
+        env.DATABASE_URL = db.url;
+        database = db;
       }
       stack = await startSwitchyard({ ollamaUrl: sim.url, env, keepLogs: o.keepLogs });
       if (o.keepLogs) progress(`the stack's logs: ${stack.logDir} (kept)`);
@@ -188,7 +201,8 @@ export async function runOverheadBench(): Promise<void> {
       for (const s of order) {
         progress(`throughput: ${s}, ${c} connections × ${o.seconds} s`);
         const named = pids.get(s)!();
-        const meter = new CpuMeter({ ...named, 'load client (this process)': process.pid });
+        const backends = s === 'switchyard' && database ? await database.backendPids() : [];
+        const meter = new CpuMeter({ ...named, 'load client (this process)': process.pid }, { postgres: backends });
         let seconds: Record<string, number> = {};
         // At CPU_AT connections: CPU meters, and the stack's CPU profiles (--cpu-prof) over the same window.
         const profile = () => {

@@ -25,17 +25,24 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** CPU seconds of each named process since `start()`, read by `stop()`. */
+/** CPU seconds of each named process (or group of processes) since `start()`, read by `stop()`. */
 export class CpuMeter {
   private before: Record<string, number> = {};
+  private readonly groups: Record<string, number[]>;
 
-  constructor(private readonly pids: Record<string, number>) {}
+  constructor(pids: Record<string, number>, groups: Record<string, number[]> = {}) {
+    this.groups = { ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, [pid]])), ...Object.fromEntries(Object.entries(groups).filter(([, g]) => g.length > 0)) };
+  }
+
+  private read(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)]));
+  }
 
   start(): void {
-    this.before = Object.fromEntries(Object.entries(this.pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+    this.before = this.read();
   }
 
   stop(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this.pids).map(([name, pid]) => [name, cpuSeconds(pid) - (this.before[name] ?? NaN)]));
+    return Object.fromEntries(Object.entries(this.read()).map(([name, s]) => [name, s - (this.before[name] ?? NaN)]));
   }
 }

@@ -27,6 +27,7 @@ import { PROFILED, profileOf, profilingEnv, selfTime } from './cpu-profile';
 import { agent, call, closedLoop, holdStreams, streamCall, type HeldStreams, type Target, type Throughput } from './load';
 import { createBenchDatabase, type BenchDatabase } from './postgres';
 import { CpuMeter, rssMb } from './proc';
+import { RedisCommandMeter } from './redis-commands';
 import { REPO_ROOT, startPortkey, startSimulator, startSwitchyard, type Started } from './systems';
 
 type SystemName = 'direct' | 'portkey' | 'switchyard';
@@ -197,6 +198,7 @@ export async function runOverheadBench(): Promise<void> {
 
     const throughput = new Map<SystemName, Throughput[]>(order.map((s) => [s, []]));
     const cpu = new Map<SystemName, { requests: number; seconds: Record<string, number> }>();
+    let redisCommands: { requests: number; counts: Array<[string, number]> } | undefined;
     for (const c of o.connections) {
       for (const s of order) {
         progress(`throughput: ${s}, ${c} connections × ${o.seconds} s`);
@@ -215,15 +217,20 @@ export async function runOverheadBench(): Promise<void> {
             }
           }
         };
+        const commands = s === 'switchyard' && stack && c === CPU_AT ? new RedisCommandMeter(stack.redisUrl) : undefined;
         const window =
           c === CPU_AT
             ? {
-                open: () => (meter.start(), profile()),
+                open: () => (meter.start(), commands?.start(), profile()),
                 close: () => ((seconds = meter.stop()), profile()),
               }
             : {};
         const r = await closedLoop(targets.get(s)!, c, o.seconds, 1, window);
         if (c === CPU_AT) cpu.set(s, { requests: r.requests, seconds });
+        if (commands) {
+          redisCommands = { requests: r.requests, counts: await commands.stop() };
+          commands.close();
+        }
         throughput.get(s)!.push(r);
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -251,6 +258,13 @@ export async function runOverheadBench(): Promise<void> {
       console.error(`[overhead] log lines written by the stack over the run: ${Object.entries(lines).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     }
     report(o, order, targets, latency, ttft, streamErrors, throughput, cpu, { idle: rssIdle, open: rssOpen, after: rssAfter, held });
+    if (redisCommands && redisCommands.requests > 0) {
+      const { requests, counts } = redisCommands;
+      const per = (n: number) => fmt(n / requests, 2);
+      const total = counts.reduce((a, [, n]) => a + n, 0);
+      console.log(`\nRedis commands per request through Switchyard at ${CPU_AT} connections (INFO commandstats, the calls inside Lua scripts included; ${per(total)} in all)`);
+      console.log(`  ${counts.map(([cmd, n]) => `${cmd} ${per(n)}`).join(', ')}`);
+    }
     if (o.cpuProf && stack && o.connections.includes(CPU_AT)) {
       const named = stack.pids();
       for (const name of PROFILED) {

@@ -114,7 +114,7 @@ export interface StackOptions {
  * scheduler replicas, the batch service, one worker for the simulator and the edge, each on a free
  * port, with a fresh prefix, data folder and demo key. Resolves when the launcher says it is ready.
  */
-export async function startSwitchyard(o: StackOptions): Promise<Started & { key: string; logDir: string }> {
+export async function startSwitchyard(o: StackOptions): Promise<Started & { key: string; logDir: string; redisUrl: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sy-overhead-'));
   const logDir = path.join(dir, 'logs');
   const key = `sk-bench${randomBytes(16).toString('hex')}`;
@@ -163,5 +163,5 @@ export async function startSwitchyard(o: StackOptions): Promise<Started & { key:
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${edge}`, key, logDir, pids, stop };
+  return { url: `http://127.0.0.1:${edge}`, key, logDir, redisUrl: String(env.REDIS_URL), pids, stop };
 }

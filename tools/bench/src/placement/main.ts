@@ -8,7 +8,7 @@ import { readTrace, TraceEntry, writeTrace } from '../trace';
 import { distinctModelsBound, inOrderLoadsBound, throughputBound } from './bounds';
 import { BenchCatalogue, SIM_PARALLEL_EXPONENT } from './catalogue';
 import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
-import { aggregate, chartSvg, printTables, printVerdicts, RunRecord, verdicts } from './report';
+import { aggregate, chartSvg, markdownReport, printTables, printVerdicts, RunRecord, verdicts } from './report';
 import { generateShape, isShape, ShapeName, SHAPES } from './shapes';
 import { summarise } from './summary';
 import { runBaseline, RunConfig, switchyardTimingsSim, SwitchyardPlatform, SystemResult } from './systems';
@@ -209,11 +209,12 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
     verdicts: vs,
     runs,
   });
+  writeFileSync(path.join(outDir, 'summary.md'), markdownReport(aggs, vs));
   writeFileSync(
     path.join(outDir, 'chart.svg'),
     chartSvg(`Switchyard vs the best proxy: ${shapes.length} shapes × ${gpuConfigs.map((g) => g.label).join(', ')} × seeds ${seeds.join(',')}`, vs, aggs),
   );
-  console.log(`wrote ${path.join(outDir, 'results.json')}, ${path.join(outDir, 'chart.svg')}, traces and every request in ${path.join(outDir, 'runs')}`);
+  console.log(`wrote ${path.join(outDir, 'results.json')}, summary.md, chart.svg, traces and every request in ${path.join(outDir, 'runs')}`);
 }
 
 function writeResults(outDir: string, body: Record<string, unknown>): void {

@@ -194,3 +194,30 @@ export function chartSvg(title: string, vs: Verdict[], aggs: Aggregate[]): strin
     { title: 'Switchyard refused', unit: '% 429/503', values: sy.map((a) => ({ label: label(a), value: a.metrics.refusedShare.mean * 100 })) },
   ]);
 }
+
+/** The README's tables: one per GPU configuration (a row per shape × system), then the verdicts. */
+export function markdownReport(aggs: Aggregate[], vs: Verdict[]): string {
+  const out: string[] = [];
+  const r = (s: Spread, digits: number, scale = 1) => (s.n === 0 ? '—' : s.n === 1 || s.min === s.max ? fmt(s.mean * scale, digits) : `${fmt(s.mean * scale, digits)} (${fmt(s.min * scale, digits)}–${fmt(s.max * scale, digits)})`);
+  for (const gpus of [...new Set(aggs.map((a) => a.gpus))]) {
+    const rows = aggs.filter((a) => a.gpus === gpus);
+    out.push(`**${gpus.replace('x', ' × ')} GB**, seeds ${rows[0].seeds.join(', ')}: mean (min–max) over seeds\n`);
+    out.push('| shape | system | loads/1k | GPU time loading | TTFT p50 s | TTFT p95 s | worst wait s | goodput req/s | served | 429/503 | Retry-After admitted | Jain | user p95 worst / median s | bulk served | bulk makespan s |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const a of rows) {
+      const m = a.metrics;
+      out.push(
+        `| ${a.shape} | ${a.system} | ${r(m.loadsPer1000, 0)} | ${fmt(m.loadingShare.mean * 100, 0)}% | ${fmt(m.ttftP50.mean, 1)} | ${r(m.ttftP95, 1)} | ${fmt(m.worstWait.mean, 0)} | ${r(m.goodput, 2)} | ${fmt(m.servedShare.mean * 100, 1)}% | ${fmt(m.refusedShare.mean * 100, 1)}% | ${m.retryAdmitted.n ? `${fmt(m.retryAdmitted.mean * 100, 0)}%` : '—'} | ${fmt(m.jain.mean, 2)} | ${fmt(m.worstUserP95.mean, 0)} / ${fmt(m.medianUserP95.mean, 0)} | ${m.bulkServedShare.n ? `${fmt(m.bulkServedShare.mean * 100, 1)}%` : '—'} | ${m.bulkServedShare.n ? r(m.bulkMakespan, 0) : '—'} |`,
+      );
+    }
+    out.push('');
+  }
+  out.push('| shape | GPUs | fewer loads than the best proxy (target ≥ 5×) | lower interactive p95 TTFT (≥ 3×) | goodput vs the best proxy (≥ 1×) | every bulk request served |');
+  out.push('|---|---|---|---|---|---|');
+  for (const v of vs) {
+    out.push(
+      `| ${v.shape} | ${v.gpus} | ${fmt(v.loadsRatio, 2)}× (${v.bestProxy.loads}) ${v.met.loads ? '✓' : '✗'} | ${fmt(v.p95Ratio, 2)}× (${v.bestProxy.p95}) ${v.met.p95 ? '✓' : '✗'} | ${fmt(v.goodputRatio, 2)}× (${v.bestProxy.goodput}) ${v.met.goodput ? '✓' : '✗'} | ${v.met.bulk ? '✓' : '✗'} |`,
+    );
+  }
+  return out.join('\n') + '\n';
+}

@@ -136,11 +136,12 @@ export async function startSwitchyard(o: StackOptions): Promise<Started & { key:
     BATCH_DATA_DIR: path.join(dir, 'batch'),
     LOG_DIR: logDir,
     SWITCHYARD_DEMO_KEY: key,
-    ...o.env,
   };
+  // npm start's own defaults (PGlite, a generated batch token) unless the caller says otherwise.
   delete env.DATABASE_URL;
   delete env.BATCH_URL;
   delete env.BATCH_INTERNAL_TOKEN;
+  Object.assign(env, o.env);
   // SIGINT: the launcher stops its services in reverse order, as on Ctrl-C.
   const child = track(spawn(process.execPath, [RUN_TS, path.join(REPO_ROOT, 'tools/launcher/src/main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), 'SIGINT');
   const pids = () => JSON.parse(readFileSync(path.join(logDir, 'pids.json'), 'utf8')) as Record<string, number>;

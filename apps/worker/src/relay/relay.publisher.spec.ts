@@ -84,26 +84,3 @@ test('an error before anything was relayed drops buffered text and says afterFir
   assert.equal(msgs.length, 1);
   assert.ok(msgs[0].type === 'error' && !msgs[0].afterFirstToken);
 });
-
-test("a job's last text and its final reach Redis in one write (a pipeline), in seq order", async () => {
-  const sink = new RecordingSink();
-  const writes: string[][] = [];
-  const pipelined = Object.assign(sink, {
-    pipeline: (commands: string[][]) => ({
-      exec: async () => {
-        writes.push(commands.map((c) => c[0]));
-        return Promise.all(commands.map(async ([, channel, message]) => [null, await sink.publish(channel, message)] as [Error | null, unknown]));
-      },
-    }),
-  });
-  const stream = new RelayPublisher(pipelined, { ...config, WORKER_RELAY_COALESCE_MS: 10 }, testLogger()).open({ requestId: 'r9', edgeId: 'e' }, { coalesceMs: Infinity });
-  stream.started(0);
-  stream.token('Hello');
-  stream.token(' there');
-  stream.final({ finishReason: 'stop', usage });
-  await stream.drained();
-  assert.deepEqual(writes, [['publish', 'publish']]);
-  const msgs = sink.messages('r9');
-  assert.deepEqual(msgs.map((m) => [m.type, m.seq]), [['started', 0], ['chunk', 1], ['final', 2]]);
-  assert.equal(msgs[1].type === 'chunk' && msgs[1].content, 'Hello there');
-});

@@ -9,13 +9,9 @@ import { REDIS } from '@switchyard/redis';
 
 export type ToolCall = z.infer<typeof ollamaToolCallSchema>;
 
-/**
- * The Redis commands the relay needs (ioredis' `publish`, and `pipeline` to send several
- * publishes in one write), so tests can record publishes.
- */
+/** The one Redis command the relay needs (ioredis' `publish`), so tests can record publishes. */
 export interface RelaySink {
   publish(channel: string, message: string): Promise<unknown>;
-  pipeline?(commands: string[][]): { exec(): Promise<Array<[Error | null, unknown]> | null> };
 }
 
 export interface RelayTarget {
@@ -115,10 +111,9 @@ export class RelayStream {
 
   final(body: { finishReason: 'stop' | 'length' | 'tool_calls'; usage: UsageTimings; embeddings?: number[][] }): void {
     if (this.closed) return;
-    // The text still buffered and the final go out together, in one write.
-    const last = this.take();
+    this.flush();
     this.closed = true;
-    this.send(...last, { type: 'final', requestId: this.requestId, runId: this.runId, seq: this.seq++, workerId: this.workerId, ...body });
+    this.send({ type: 'final', requestId: this.requestId, runId: this.runId, seq: this.seq++, workerId: this.workerId, ...body });
   }
 
   /**
@@ -127,10 +122,10 @@ export class RelayStream {
    */
   error(body: { status: number; message: string; code: string | null; flushPending: boolean }): void {
     if (this.closed) return;
-    const last = body.flushPending ? this.take() : [];
-    this.dropPending();
+    if (body.flushPending) this.flush();
+    else this.dropPending();
     this.closed = true;
-    this.send(...last, {
+    this.send({
       type: 'error',
       requestId: this.requestId,
       runId: this.runId,
@@ -154,21 +149,15 @@ export class RelayStream {
   }
 
   private flush(): void {
-    this.send(...this.take());
-  }
-
-  /** The buffered text as a chunk message (none when nothing is buffered), counted as published. */
-  private take(): RelayRunMessage[] {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.length === 0 && this.pendingTools.length === 0) return [];
+    if (this.pending.length === 0 && this.pendingTools.length === 0) return;
     const toolCalls = this.pendingTools.length > 0 ? this.pendingTools : undefined;
-    const chunk: RelayRunMessage = { type: 'chunk', requestId: this.requestId, runId: this.runId, seq: this.seq++, content: this.pending, ...(toolCalls ? { toolCalls } : {}) };
+    this.send({ type: 'chunk', requestId: this.requestId, runId: this.runId, seq: this.seq++, content: this.pending, ...(toolCalls ? { toolCalls } : {}) });
     this.chunksPublished++;
     this.pending = '';
     this.pendingTools = [];
     this.lastFlushAt = performance.now();
-    return [chunk];
   }
 
   private dropPending(): void {
@@ -178,20 +167,10 @@ export class RelayStream {
     this.pendingTools = [];
   }
 
-  /** Publishes the messages in order; several at once go in one pipeline (one write to Redis, not one each). */
-  private send(...messages: RelayRunMessage[]): void {
-    if (messages.length === 0) return;
-    const failed = (err: unknown, type: string) => this.log.error({ err, type }, 'relay publish failed');
-    let p: Promise<unknown>;
-    if (messages.length === 1 || !this.sink.pipeline) {
-      p = Promise.all(messages.map((m) => this.sink.publish(this.channel, JSON.stringify(m)).catch((err: unknown) => failed(err, m.type))));
-    } else {
-      p = this.sink
-        .pipeline(messages.map((m) => ['publish', this.channel, JSON.stringify(m)]))
-        .exec()
-        .then((results) => results?.forEach(([err], i) => err && failed(err, messages[i].type)))
-        .catch((err: unknown) => failed(err, messages.map((m) => m.type).join('+')));
-    }
+  private send(message: RelayRunMessage): void {
+    const p = this.sink.publish(this.channel, JSON.stringify(message)).catch((err: unknown) => {
+      this.log.error({ err, type: message.type }, 'relay publish failed');
+    });
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   }

@@ -1,10 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { RedisKeys } from '@switchyard/contracts';
+import { RedisKeys, relayMessageSchema } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { RedisSubscriber } from '@switchyard/redis';
 import { RelayInbox } from './relay-inbox';
-import { parseRelayMessage } from './relay-message';
 
 /**
  * Listens on this edge's relay channel (`RedisKeys.relayChannel(prefix, EDGE_ID)`) over the one
@@ -54,13 +53,12 @@ export class RelayService implements OnModuleInit {
       this.logger.warn('unparsable relay message');
       return;
     }
-    // Our own workers publish these: the common shapes are checked field by field, not by zod (per chunk).
-    const parsed = parseRelayMessage(json);
-    if (!parsed.ok) {
-      this.logger.warn({ issues: parsed.issues }, 'invalid relay message');
+    const parsed = relayMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      this.logger.warn({ issues: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid relay message');
       return;
     }
     // Late messages of a finished or cancelled request have no inbox and are dropped.
-    this.inboxes.get(parsed.message.requestId)?.push(parsed.message);
+    this.inboxes.get(parsed.data.requestId)?.push(parsed.data);
   }
 }

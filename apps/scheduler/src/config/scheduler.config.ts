@@ -2,7 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { commonEnv, DEFAULT_MAX_EXPECTED_WAIT_MS, loadConfig, port } from '@switchyard/config';
 import { POLICY_NAMES } from '../policy/policy.factory';
-import { DEFAULT_RESIDENCY_AWARE_OPTIONS as POLICY, type ResidencyAwareOptions } from '../policy/residency-aware.policy';
+import { DEFAULT_RESIDENCY_AWARE_OPTIONS as POLICY, type ResidencyAwareOptions } from '../policy/residency-aware.options';
 
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const positive = (fallback: number) => z.coerce.number().positive().default(fallback);

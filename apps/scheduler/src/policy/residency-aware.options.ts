@@ -1,0 +1,56 @@
+/** The residency-aware policy's parameters and their defaults (see residency-aware.policy.ts). */
+import { CostModelOptions, DEFAULT_COST_MODEL, OLLAMA_FIT_FRACTION } from './cost-model';
+
+export interface ResidencyAwareOptions extends CostModelOptions {
+  /** A loaded model is not evicted before this. */
+  minResidencyMs: number;
+  /** The bound on any job's wait for a GPU that aging aims for. */
+  maxWaitMs: number;
+  /** Share of `maxWaitMs` (oldest wait + load time) at which a model is forced. */
+  agingForceFraction: number;
+  /** Queue wait of a model with replicas that asks for one more. */
+  replicateWaitMs: number;
+  /**
+   * The bound on an interactive job's expected wait (queued interactive jobs × mean service time ÷
+   * serving slots, + the load time when cold), by which the edge refuses requests: a model whose
+   * expected wait reaches `agingForceFraction` of it gets another replica where a GPU can take it.
+   */
+  maxExpectedWaitMs: number;
+  /** Mean service time of one job assumed before the queue's own has been measured. */
+  defaultServiceMs: number;
+  /** Waiting jobs that justify displacing a warm model (0 = the target worker's slots). */
+  batchMinJobs: number;
+  /** A model with no job seen for this long is idle: the cheapest to evict. */
+  idleAfterMs: number;
+  /** A warm model is worth the requests it is expected to get within this window (see keepValue). */
+  keepHorizonMs: number;
+  /** Share of each GPU's memory never planned for. */
+  memoryReserveFraction: number;
+  /** Models one worker may hold at once: Ollama's OLLAMA_MAX_LOADED_MODELS (it evicts on its own above). */
+  maxModelsPerWorker: number;
+  /** Ollama's fit rule: next to loaded models a new one needs at most this share of free memory. */
+  ollamaFitFraction: number;
+}
+
+/**
+ * The policy's defaults, and the scheduler's: the environment schema (config/scheduler.config.ts)
+ * reads its `SCHEDULER_*` defaults from here, so what runs and what a test or benchmark builds with
+ * `new ResidencyAwarePolicy()` are the same figures. `maxExpectedWaitMs` equals libs/config's
+ * `DEFAULT_MAX_EXPECTED_WAIT_MS` (the edge's admission bound; the policy imports no values, so
+ * scheduler.config.spec checks the two agree).
+ */
+export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
+  ...DEFAULT_COST_MODEL,
+  minResidencyMs: 5_000,
+  maxWaitMs: 60_000,
+  agingForceFraction: 0.5,
+  replicateWaitMs: 10_000,
+  maxExpectedWaitMs: 60_000,
+  defaultServiceMs: 4_000,
+  batchMinJobs: 0,
+  idleAfterMs: 10_000,
+  keepHorizonMs: 10_000,
+  memoryReserveFraction: 0.05,
+  maxModelsPerWorker: 3,
+  ollamaFitFraction: OLLAMA_FIT_FRACTION,
+};

@@ -194,6 +194,37 @@ for (const kind of TEST_DB_KINDS) {
       assert.equal(row.requests, 1);
     });
 
+    test('usage: 500 records arriving at once (written together) each count once, in the right aggregate', async () => {
+      const u = await users.insert({ id: newId('usr'), name: 'usage-burst' });
+      const a = (await newKey(u.id)).record;
+      const b = (await newKey(u.id)).record;
+      const rec = (i: number): UsageRecord => ({
+        requestId: `req_burst_${a.id}_${i % 450}`, // 50 ids come twice
+        keyId: i % 2 === 0 ? a.id : b.id,
+        userId: u.id,
+        model: i % 3 === 0 ? 'qwen2.5:7b' : 'llama3.1:8b',
+        promptTokens: 1,
+        completionTokens: 2,
+        queueMs: 0,
+        generationMs: 0,
+        workerId: 'w',
+        outcome: 'ok',
+        pool: 'shared',
+        createdAt: new Date(i % 5 === 0 ? '2026-05-02T10:00:00Z' : '2026-05-01T10:00:00Z'),
+      });
+      const all = Array.from({ length: 500 }, (_, i) => rec(i));
+      const results = await Promise.all(all.map((r) => usage.record(r)));
+      assert.equal(results.filter(Boolean).length, 450, 'each request id recorded once');
+      const expected = new Map<string, number>();
+      all.slice(0, 450).forEach((r) => {
+        const k = `${r.keyId} ${r.createdAt.toISOString().slice(0, 10)} ${r.model}`;
+        expected.set(k, (expected.get(k) ?? 0) + 1);
+      });
+      const rows = [...(await usage.aggregate({ keyId: a.id })), ...(await usage.aggregate({ keyId: b.id }))];
+      assert.deepEqual(new Map(rows.map((r) => [`${r.keyId} ${r.day} ${r.model}`, r.requests])), expected);
+      assert.equal(rows.reduce((t, r) => t + r.promptTokens + r.completionTokens, 0), 450 * 3);
+    });
+
     test('injection-shaped values are data, not SQL', async () => {
       const name = "x'); drop table users; --";
       const stored = await users.insert({ id: newId('usr'), name });

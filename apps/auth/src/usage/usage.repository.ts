@@ -50,37 +50,110 @@ export function utcDay(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
-/** The usage ledger (one row per request id) and its per key/model/day aggregates. */
+/** The most ledger rows written in one transaction. */
+const MAX_BATCH = 200;
+
+interface Pending {
+  u: UsageRecord;
+  resolve(recorded: boolean): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The usage ledger (one row per request id) and its per key/model/day aggregates.
+ *
+ * Rows are written by group commit: the records that arrive while a write runs (or in the same
+ * tick) go to the database together, in one transaction of two statements, instead of one
+ * transaction per request. An idle ledger writes a lone record at once.
+ */
 @Injectable()
 export class UsageRepository {
+  private pending: Pending[] = [];
+  private writing: Promise<void> | undefined;
+
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   /**
-   * Appends a ledger row and adds it to the day's aggregate, atomically. Returns false (and
+   * Appends a ledger row and adds it to the day's aggregate, atomically. Resolves false (and
    * changes nothing) when a row with this request id already exists.
    */
   record(u: UsageRecord): Promise<boolean> {
-    const day = utcDay(u.createdAt);
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.push({ u, resolve, reject });
+      this.writing ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    await new Promise((r) => setImmediate(r)); // what arrives together is written together
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_BATCH);
+      try {
+        const inserted = await this.write(batch.map((p) => p.u));
+        const seen = new Set<string>();
+        for (const p of batch) {
+          const first = !seen.has(p.u.requestId);
+          seen.add(p.u.requestId);
+          p.resolve(first && inserted.has(p.u.requestId));
+        }
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.writing = undefined;
+  }
+
+  /** Writes records in one transaction; the request ids that were new. */
+  private write(records: UsageRecord[]): Promise<Set<string>> {
+    // A request id twice in one batch: the first record counts, as it would have one at a time.
+    const firsts = new Map<string, UsageRecord>();
+    for (const u of records) if (!firsts.has(u.requestId)) firsts.set(u.requestId, u);
+    const rows = [...firsts.values()];
     return this.db.transaction(async (tx) => {
-      const inserted = await tx.query(
+      const params: unknown[] = [];
+      const values = rows.map((u) => {
+        const day = utcDay(u.createdAt);
+        const at = params.length;
+        params.push(u.requestId, u.keyId, u.userId, u.model, u.promptTokens, u.completionTokens, u.queueMs, u.generationMs, u.workerId, u.outcome, u.pool, u.createdAt, day);
+        return `(${Array.from({ length: 13 }, (_, i) => `$${at + i + 1}${i === 12 ? '::date' : ''}`).join(', ')})`;
+      });
+      const inserted = await tx.query<{ request_id: string }>(
         `insert into usage_ledger (request_id, key_id, user_id, model, prompt_tokens, completion_tokens,
                                    queue_ms, generation_ms, worker_id, outcome, pool, created_at, day)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::date)
+         values ${values.join(', ')}
          on conflict (request_id) do nothing
          returning request_id`,
-        [u.requestId, u.keyId, u.userId, u.model, u.promptTokens, u.completionTokens, u.queueMs, u.generationMs, u.workerId, u.outcome, u.pool, u.createdAt, day],
+        params,
       );
-      if (inserted.rows.length === 0) return false;
+      const ids = new Set(inserted.rows.map((r) => r.request_id));
+      if (ids.size === 0) return ids;
+      const daily = new Map<string, { keyId: string; day: string; model: string; userId: string; requests: number; prompt: number; completion: number }>();
+      for (const u of rows) {
+        if (!ids.has(u.requestId)) continue;
+        const day = utcDay(u.createdAt);
+        const k = `${u.keyId}\u0000${day}\u0000${u.model}`;
+        const d = daily.get(k) ?? { keyId: u.keyId, day, model: u.model, userId: u.userId, requests: 0, prompt: 0, completion: 0 };
+        d.requests += 1;
+        d.prompt += u.promptTokens;
+        d.completion += u.completionTokens;
+        daily.set(k, d);
+      }
+      const dp: unknown[] = [];
+      const dv = [...daily.values()].map((d) => {
+        const at = dp.length;
+        dp.push(d.keyId, d.day, d.model, d.userId, d.requests, d.prompt, d.completion);
+        return `($${at + 1}, $${at + 2}::date, $${at + 3}, $${at + 4}, $${at + 5}::bigint, $${at + 6}::bigint, $${at + 7}::bigint)`;
+      });
       await tx.query(
         `insert into usage_daily (key_id, day, model, user_id, requests, prompt_tokens, completion_tokens)
-         values ($1, $2::date, $3, $4, 1, $5, $6)
+         values ${dv.join(', ')}
          on conflict (key_id, day, model) do update set
-           requests = usage_daily.requests + 1,
+           requests = usage_daily.requests + excluded.requests,
            prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
            completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens`,
-        [u.keyId, day, u.model, u.userId, u.promptTokens, u.completionTokens],
+        dp,
       );
-      return true;
+      return ids;
     });
   }
 

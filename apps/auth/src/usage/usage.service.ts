@@ -10,8 +10,13 @@ export interface UsageReport {
   totals: { requests: number; promptTokens: number; completionTokens: number };
 }
 
+/** Keys whose user is remembered (a key's user never changes), so recording usage costs no lookup. */
+const KEY_OWNERS_KEPT = 10_000;
+
 @Injectable()
 export class UsageService {
+  private readonly owners = new Map<string, string>();
+
   constructor(
     private readonly usage: UsageRepository,
     private readonly keys: ApiKeysRepository,
@@ -30,12 +35,11 @@ export class UsageService {
       throw new InvalidRequestError(`${param ?? 'request'} ${issue.message}`, param);
     }
     const u = parsed.data;
-    const key = await this.keys.findById(u.keyId);
-    if (!key) throw new NotFoundError('key', 'keyId');
+    const userId = await this.ownerOf(u.keyId);
     const recorded = await this.usage.record({
       requestId: u.requestId,
-      keyId: key.id,
-      userId: key.userId,
+      keyId: u.keyId,
+      userId,
       model: u.model,
       promptTokens: u.promptTokens,
       completionTokens: u.completionTokens,
@@ -51,7 +55,17 @@ export class UsageService {
       this.metrics.usageTokensTotal.inc({ model: u.model, kind: 'prompt' }, u.promptTokens);
       this.metrics.usageTokensTotal.inc({ model: u.model, kind: 'completion' }, u.completionTokens);
     }
-    return { recorded, keyId: key.id, tokens: recorded ? u.promptTokens + u.completionTokens : 0 };
+    return { recorded, keyId: u.keyId, tokens: recorded ? u.promptTokens + u.completionTokens : 0 };
+  }
+
+  private async ownerOf(keyId: string): Promise<string> {
+    const known = this.owners.get(keyId);
+    if (known !== undefined) return known;
+    const key = await this.keys.findById(keyId);
+    if (!key) throw new NotFoundError('key', 'keyId');
+    if (this.owners.size >= KEY_OWNERS_KEPT) this.owners.clear();
+    this.owners.set(keyId, key.userId);
+    return key.userId;
   }
 
   /** Aggregates per key, model and UTC day, with totals. */

@@ -46,7 +46,6 @@ async function stream(client: OpenAI, key: string, maxTokens: number): Promise<T
       assert.equal(e.code, 'expected_wait_exceeded', e.message);
       assertOpenAISchema('ErrorResponse', { error: e.error });
       t.retryAfterMs = Number(e.headers?.get('retry-after-ms'));
-      if (process.env.DEBUG_OVERLOAD) console.log('#', key, e.message);
     }
   }
   return t;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveEntry, SimModel } from './catalogue';
-import { Gpu, GpuConfig, Lease, QUEUE_FULL_MESSAGE, QueueFullError, RequestCanceledError } from './gpu';
-import { SimStats } from './stats';
+import { Gpu, Lease, QUEUE_FULL_MESSAGE, QueueFullError, RequestCanceledError } from './gpu';
+import { makeTestGpu } from './testing';
 
 const GB = 1e9;
 
@@ -16,27 +16,7 @@ const B = model('b:1', 5);
 const C = model('c:1', 9);
 const EIGHT_B = model('llama3.1:8b', 4.9);
 
-function makeGpu(cfg: Partial<GpuConfig> = {}): { gpu: Gpu; stats: SimStats } {
-  const full: GpuConfig = {
-    index: 0,
-    vramBytes: 80 * GB,
-    numParallel: 4,
-    maxQueue: 512,
-    maxLoaded: 3,
-    keepAliveS: 300,
-    timeScale: 1000,
-    loadBandwidthGBps: 10,
-    loadStartupS: 1.5,
-    parallelExponent: 0.6,
-    fitFraction: 0.8,
-    contextLength: 0,
-    cpuGenSlowdown: 15,
-    cpuPromptSlowdown: 30,
-    ...cfg,
-  };
-  const stats = new SimStats(0, full.timeScale, full.vramBytes);
-  return { gpu: new Gpu(full, stats), stats };
-}
+const makeGpu = makeTestGpu;
 
 const loaded = (gpu: Gpu) => gpu.runnerInfos().map((r) => r.model.name).sort();
 

@@ -6,30 +6,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveEntry, SimModel } from './catalogue';
-import { Gpu, GpuConfig, offloadedRate } from './gpu';
-import { SimStats } from './stats';
+import { Gpu, offloadedRate } from './gpu';
+import { makeTestGpu } from './testing';
 
 const GB = 1e9;
 const SCALE = 200;
 
 function makeGpu(vramGb: number): Gpu {
-  const cfg: GpuConfig = {
-    index: 0,
-    vramBytes: vramGb * GB,
-    numParallel: 4,
-    maxQueue: 512,
-    maxLoaded: 3,
-    keepAliveS: 300,
-    timeScale: SCALE,
-    loadBandwidthGBps: 10,
-    loadStartupS: 1.5,
-    parallelExponent: 0.6,
-    fitFraction: 0.8,
-    contextLength: 0,
-    cpuGenSlowdown: 15,
-    cpuPromptSlowdown: 30,
-  };
-  return new Gpu(cfg, new SimStats(0, SCALE, cfg.vramBytes));
+  return makeTestGpu({ vramBytes: vramGb * GB, timeScale: SCALE }).gpu;
 }
 
 // As in models.default.yaml and deploy/models.yaml.

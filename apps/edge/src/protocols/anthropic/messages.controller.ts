@@ -8,7 +8,8 @@ import { ApiKeyGuard, Caller } from '../../pipeline/api-key.guard';
 import { InferencePipeline, type InferenceRequest } from '../../pipeline/inference-pipeline.service';
 import { anthropicStream } from './anthropic-stream';
 import { MessageRenderer } from './renderer';
-import { estimatePromptTokens, messagesToWork, promptOf } from './translation';
+import { estimateMessagesTokens } from '../../admission/token-estimate';
+import { messagesToWork, promptOf } from './translation';
 
 /**
  * Anthropic's Messages API under `/v1/` and `/api/`: the key from `x-api-key` (or Bearer),
@@ -27,7 +28,7 @@ export class MessagesController {
     const req = parseRequest(anthropicMessagesRequestSchema, request.body);
     this.pipeline.label(request, req.model);
     const work = messagesToWork(req);
-    const promptTokens = estimatePromptTokens(work);
+    const promptTokens = estimateMessagesTokens(work.messages, work.tools);
     const inference: InferenceRequest = {
       model: req.model,
       endpoint: 'chat',
@@ -55,6 +56,7 @@ export class MessagesController {
     const req = parseRequest(anthropicCountTokensRequestSchema, request.body);
     this.pipeline.label(request, req.model);
     this.admission.resolveModel(ctx, req.model);
-    return { input_tokens: estimatePromptTokens(promptOf(req)) };
+    const prompt = promptOf(req);
+    return { input_tokens: estimateMessagesTokens(prompt.messages, prompt.tools) };
   }
 }

@@ -6,7 +6,6 @@ import type {
   OllamaOptions,
   Work,
 } from '@switchyard/contracts';
-import { estimateMessagesTokens } from '../../admission/token-estimate';
 import { Errors, imageData } from '@switchyard/openai';
 
 type ChatWork = Extract<Work, { kind: 'chat' }>;
@@ -40,11 +39,6 @@ export function promptOf(req: AnthropicCountTokensRequest): Prompt {
   req.messages.forEach((m, i) => messages.push(...toOllamaMessages(m, `messages[${i}].content`, toolNames)));
   const tools = toolsOf(req);
   return tools ? { messages, tools } : { messages };
-}
-
-/** The prompt's tokens, estimated as admission estimates OpenAI's chat (characters / 3, per message and image overheads). */
-export function estimatePromptTokens(prompt: Prompt): number {
-  return estimateMessagesTokens(prompt.messages, prompt.tools);
 }
 
 function toolsOf(req: AnthropicCountTokensRequest): ChatWork['tools'] {

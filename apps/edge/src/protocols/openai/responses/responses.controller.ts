@@ -7,7 +7,8 @@ import { ApiKeyGuard, Caller } from '../../../pipeline/api-key.guard';
 import { InferencePipeline, type InferenceRequest } from '../../../pipeline/inference-pipeline.service';
 import { ResponsesRenderer } from './renderer';
 import { responsesStream } from './responses-stream';
-import { estimateWorkTokens, refuseStateful, responsesToWork } from './translation';
+import { estimateMessagesTokens } from '../../../admission/token-estimate';
+import { refuseStateful, responsesToWork } from './translation';
 
 /** OpenAI's Responses API (stateless), under `/v1/` and under `/api/` (the portal's base URL). */
 @Controller()
@@ -21,7 +22,7 @@ export class ResponsesController {
     this.pipeline.label(request, req.model);
     refuseStateful(req);
     const work = responsesToWork(req);
-    const promptTokens = estimateWorkTokens(work);
+    const promptTokens = estimateMessagesTokens(work.messages, work.tools);
     const inference: InferenceRequest = {
       model: req.model,
       endpoint: 'chat',

@@ -1,5 +1,4 @@
 import type { OllamaChatMessage, ResponsesContentPart, ResponsesInputItem, ResponsesRequest, Work } from '@switchyard/contracts';
-import { estimateMessagesTokens } from '../../../admission/token-estimate';
 import { Errors, imageData, parseArguments, toOptions } from '@switchyard/openai';
 
 type ChatWork = Extract<Work, { kind: 'chat' }>;
@@ -63,11 +62,6 @@ export function responsesToWork(req: ResponsesRequest): ChatWork {
   if (format?.type === 'json_object') work.format = 'json';
   else if (format?.type === 'json_schema') work.format = format.schema;
   return work;
-}
-
-/** Estimated prompt tokens of the work (as `estimateChatTokens` counts a chat request: text, images, calls, tool schemas). */
-export function estimateWorkTokens(work: ChatWork): number {
-  return estimateMessagesTokens(work.messages, work.tools);
 }
 
 function messageOf(role: 'user' | 'assistant' | 'system' | 'developer', content: string | ResponsesContentPart[], i: number): OllamaChatMessage {

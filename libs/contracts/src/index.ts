@@ -6,6 +6,7 @@ export * from './anthropic/responses.schema';
 export * from './openai/responses-request.schema';
 export * from './jobs/inference-job.schema';
 export * from './jobs/relay.schema';
+export * from './jobs/usage-entry.schema';
 export * from './catalogue/model-catalogue.schema';
 export * as authV1 from './gen/switchyard/auth/v1/auth';
 export * as placementV1 from './gen/switchyard/placement/v1/placement';

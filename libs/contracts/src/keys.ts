@@ -64,6 +64,12 @@ export const RedisKeys = {
   authEventsChannel: (prefix: string) => `${prefix}:auth:events`,
   /** Pub/sub channel one edge instance listens on for the chunks of its in-flight requests. */
   relayChannel: (prefix: string, edgeId: string) => `${prefix}:relay:${edgeId}`,
+  /**
+   * Stream of usage entries (`UsageEntry` JSON in field `USAGE_ENTRY_FIELD`): workers append one per
+   * finished request, auth's consumer group `USAGE_CONSUMER_GROUP` writes them to the ledger in
+   * batches, then acknowledges and deletes them. Entries wait here while auth is down.
+   */
+  usageStream: (prefix: string) => `${prefix}:usage`,
   /** Pub/sub: cancellations of running jobs (workers abort the Ollama request). */
   cancelChannel: (prefix: string) => `${prefix}:cancel`,
   /** Sorted-set window of a key's requests for the requests-per-minute limit. */

@@ -39,6 +39,10 @@ export const authEnvSchema = z.object({
   AUTH_VERIFY_CACHE_TTL_MS: nonNegativeInt(5000),
   /** Most keys kept in the in-process verify cache. */
   AUTH_VERIFY_CACHE_MAX: nonNegativeInt(10000),
+  /** Most usage entries read from the usage stream and written to the ledger in one transaction. */
+  AUTH_USAGE_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** After a smaller batch, how long entries gather in the usage stream before the next read (ms; 0: read again at once). */
+  AUTH_USAGE_BATCH_WAIT_MS: nonNegativeInt(100),
 });
 
 export type AuthConfig = z.infer<typeof authEnvSchema>;

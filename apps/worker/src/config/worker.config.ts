@@ -57,7 +57,7 @@ export const workerEnvSchema = z
     WORKER_GPU_MEMORY_GB: z.coerce.number().positive().optional(),
     /** Scheduler replicas' placement gRPC addresses, comma-separated (the leader accepts, standbys refuse), or `none` (no Attach: static mode). */
     SCHEDULER_GRPC_URL: grpcTargets('127.0.0.1:50052'),
-    /** Auth's gRPC address for RecordUsage, or `none` (usage is not recorded). */
+    /** Auth's gRPC address, or `none`: no auth, so usage is not recorded (with auth, usage goes to it through the usage stream in Redis, `RedisKeys.usageStream`). */
     AUTH_GRPC_URL: grpcTarget('127.0.0.1:50051'),
     /** Model catalogue, relative to the working directory or the repository root. */
     MODEL_CATALOGUE: z.string().default('deploy/models.yaml'),
@@ -79,7 +79,7 @@ export const workerEnvSchema = z
     WORKER_LOAD_TIMEOUT_MS: positiveInt(600_000),
     /** On SIGTERM, longest wait for in-flight jobs before closing anyway (they become stalled and rerun). */
     WORKER_DRAIN_TIMEOUT_MS: positiveInt(600_000),
-    /** RecordUsage attempts before a usage row is given up (logged). */
+    /** Attempts to append a usage entry to the usage stream before it is given up (logged). */
     WORKER_USAGE_ATTEMPTS: positiveInt(5),
   })
   .transform((env) => ({

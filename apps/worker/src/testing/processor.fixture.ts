@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import type { Job } from 'bullmq';
-import type { authV1, InferenceJob } from '@switchyard/contracts';
+import type { InferenceJob, UsageEntry } from '@switchyard/contracts';
 import { InferenceProcessor } from '../jobs/inference.processor';
 import { RunningJobs } from '../jobs/running-jobs.registry';
 import { WorkerMetrics } from '../metrics/worker.metrics';
@@ -11,17 +11,16 @@ import { FakeOllama } from './fake-ollama';
 import { RecordingSink } from './recording-sink';
 import { testLogger } from './test-logger';
 
-/** Records RecordUsage calls; can fail the first `failures` calls. */
+/** Records appended usage entries; can fail the first `failures` appends. */
 export class FakeUsageTransport implements UsageTransport {
-  readonly calls: authV1.RecordUsageRequest[] = [];
+  readonly calls: UsageEntry[] = [];
   failures = 0;
-  async recordUsage(request: authV1.RecordUsageRequest): Promise<authV1.RecordUsageResponse> {
-    this.calls.push(request);
+  async append(entry: UsageEntry): Promise<void> {
+    this.calls.push(entry);
     if (this.failures > 0) {
       this.failures--;
-      throw new Error('14 UNAVAILABLE: auth is away');
+      throw new Error('Connection is closed.');
     }
-    return { recorded: true };
   }
   close(): void {}
 }

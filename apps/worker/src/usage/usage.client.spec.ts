@@ -30,7 +30,7 @@ test('records usage keyed by request id, with the worker id', async () => {
   assert.equal(t.calls[0].generationMs, 101);
 });
 
-test('auth unreachable: retried in the background, never thrown; given up after the attempts', async () => {
+test('Redis not taking the entry: retried in the background, never thrown; given up after the attempts', async () => {
   const t = new FakeUsageTransport();
   t.failures = 2;
   const u = new UsageRecorder(t, { WORKER_ID: 'w', WORKER_USAGE_ATTEMPTS: 3 }, testLogger());

@@ -1,35 +1,35 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { credentials, Metadata } from '@grpc/grpc-js';
-import { authV1 } from '@switchyard/contracts';
+import type { Redis } from 'ioredis';
+import { USAGE_ENTRY_FIELD, type UsageEntry } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 
 export const USAGE_TRANSPORT = Symbol('USAGE_TRANSPORT');
 
-/** The auth call the worker makes; null when AUTH_GRPC_URL=none. */
+/** Where usage entries go; null when AUTH_GRPC_URL=none (no auth: usage is not recorded). */
 export interface UsageTransport {
-  recordUsage(request: authV1.RecordUsageRequest): Promise<authV1.RecordUsageResponse>;
+  append(entry: UsageEntry): Promise<void>;
   close(): void;
 }
 
-/** auth.v1.RecordUsage over grpc-js, with a deadline and the request id in the metadata. */
-export class GrpcUsageTransport implements UsageTransport {
-  private readonly client: authV1.AuthServiceClient;
+/**
+ * Appends usage entries to the usage stream (`RedisKeys.usageStream`), which auth's consumer group
+ * reads into the ledger in batches: one XADD per request on the worker's command connection, sent
+ * with the relay's publishes, and no call to auth on the worker's side. An entry waits in the stream
+ * while auth is down.
+ */
+export class RedisUsageTransport implements UsageTransport {
+  constructor(
+    private readonly redis: Pick<Redis, 'xadd'>,
+    private readonly key: string,
+  ) {}
 
-  constructor(address: string) {
-    this.client = new authV1.AuthServiceClient(address, credentials.createInsecure());
-  }
-
-  recordUsage(request: authV1.RecordUsageRequest): Promise<authV1.RecordUsageResponse> {
-    const metadata = new Metadata();
-    metadata.set('x-request-id', request.requestId);
-    return new Promise((resolve, reject) => {
-      this.client.recordUsage(request, metadata, { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
+  async append(entry: UsageEntry): Promise<void> {
+    await this.redis.xadd(this.key, '*', USAGE_ENTRY_FIELD, JSON.stringify(entry));
   }
 
   close(): void {
-    this.client.close();
+    // the connection is the worker's own, closed by RedisModule
   }
 }
 
@@ -49,9 +49,9 @@ export interface UsageRecord {
 }
 
 /**
- * Records usage with auth, keyed by request id (auth ignores a second row for the same id, so a
- * job run twice is billed once). Recording runs in the background and never fails a job: when auth
- * is unreachable it retries with backoff a few times, then logs the lost row.
+ * Records usage for auth, keyed by request id (auth ignores a second row for the same id, so a
+ * job run twice is billed once). Recording runs in the background and never fails a job: when Redis
+ * does not take the entry it retries with backoff a few times, then logs the lost row.
  */
 @Injectable()
 export class UsageRecorder {
@@ -90,7 +90,7 @@ export class UsageRecorder {
   }
 
   private async send(transport: UsageTransport, rec: UsageRecord): Promise<void> {
-    const request: authV1.RecordUsageRequest = {
+    const entry: UsageEntry = {
       requestId: rec.requestId,
       keyId: rec.keyId,
       userId: rec.userId,
@@ -107,14 +107,14 @@ export class UsageRecorder {
     const attempts = this.config.WORKER_USAGE_ATTEMPTS;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        await transport.recordUsage(request);
+        await transport.append(entry);
         return;
       } catch (err) {
         if (attempt === attempts || this.closed) {
-          this.log.error({ err: errMessage(err), requestId: rec.requestId, attempts: attempt }, 'usage not recorded: auth unreachable');
+          this.log.error({ err: errMessage(err), requestId: rec.requestId, attempts: attempt }, 'usage not recorded: Redis did not take the entry');
           return;
         }
-        this.log.warn({ err: errMessage(err), requestId: rec.requestId, attempt }, 'RecordUsage failed; retrying');
+        this.log.warn({ err: errMessage(err), requestId: rec.requestId, attempt }, 'usage entry not appended; retrying');
         await sleep(Math.min(10_000, this.retryBaseMs * 2 ** (attempt - 1)));
       }
     }

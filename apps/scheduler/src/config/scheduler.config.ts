@@ -28,11 +28,17 @@ export const schedulerEnvSchema = z
     SCHEDULER_MIN_RESIDENCY_MS: z.coerce.number().int().nonnegative().default(POLICY.minResidencyMs),
     SCHEDULER_MAX_WAIT_MS: ms(POLICY.maxWaitMs),
     SCHEDULER_REPLICATE_WAIT_MS: ms(POLICY.replicateWaitMs),
+    /** Share of SCHEDULER_MAX_WAIT_MS (oldest wait + load time) at which a cold model is forced: it may displace warm or backlogged models. */
+    SCHEDULER_AGING_FORCE_FRACTION: z.coerce.number().positive().max(1).default(POLICY.agingForceFraction),
+    /** Share of SCHEDULER_MAX_EXPECTED_WAIT_MS at which a model's expected wait gets it another replica. */
+    SCHEDULER_REPLICATE_AT_FRACTION: z.coerce.number().positive().max(1).default(POLICY.replicateAtFraction),
     /** Bound on an interactive job's expected wait: beyond it a model gets another replica where a GPU can take it (the edge refuses beyond the same bound). */
     SCHEDULER_MAX_EXPECTED_WAIT_MS: ms(DEFAULT_MAX_EXPECTED_WAIT_MS),
     /** Mean service time of one job assumed for a queue before its own is measured (active jobs ÷ completions per second). */
     SCHEDULER_DEFAULT_SERVICE_MS: ms(POLICY.defaultServiceMs),
     /** Waiting jobs that make a batch: what displaces a model running jobs, or anything under contention (0 = the target worker's slots). */
+    /** A cold model's few waiting jobs displace a resident model only after waiting this long (a batch or a starving model at once). */
+    SCHEDULER_DISPLACE_AFTER_MS: z.coerce.number().int().nonnegative().default(POLICY.displaceAfterMs),
     SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(POLICY.batchMinJobs),
     SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
     SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
@@ -84,7 +90,8 @@ export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
   return {
     minResidencyMs: c.SCHEDULER_MIN_RESIDENCY_MS,
     maxWaitMs: c.SCHEDULER_MAX_WAIT_MS,
-    agingForceFraction: POLICY.agingForceFraction,
+    agingForceFraction: c.SCHEDULER_AGING_FORCE_FRACTION,
+    replicateAtFraction: c.SCHEDULER_REPLICATE_AT_FRACTION,
     replicateWaitMs: c.SCHEDULER_REPLICATE_WAIT_MS,
     maxExpectedWaitMs: c.SCHEDULER_MAX_EXPECTED_WAIT_MS,
     defaultServiceMs: c.SCHEDULER_DEFAULT_SERVICE_MS,
@@ -95,6 +102,7 @@ export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
     maxModelsPerWorker: c.SCHEDULER_MAX_MODELS_PER_WORKER,
     idleAfterMs: c.SCHEDULER_IDLE_AFTER_MS,
     keepHorizonMs: c.SCHEDULER_KEEP_HORIZON_MS,
+    displaceAfterMs: c.SCHEDULER_DISPLACE_AFTER_MS,
     ollamaFitFraction: c.SCHEDULER_OLLAMA_FIT_FRACTION,
   };
 }

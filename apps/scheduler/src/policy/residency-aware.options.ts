@@ -8,16 +8,27 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   maxWaitMs: number;
   /** Share of `maxWaitMs` (oldest wait + load time) at which a model is forced. */
   agingForceFraction: number;
+  /**
+   * Share of `maxExpectedWaitMs` at which a model's expected wait gets it another replica (the edge
+   * refuses beyond the whole bound, so an admitted queue only approaches it).
+   */
+  replicateAtFraction: number;
   /** Queue wait of a model with replicas that asks for one more. */
   replicateWaitMs: number;
   /**
    * The bound on an interactive job's expected wait (queued interactive jobs × mean service time ÷
    * serving slots, + the load time when cold), by which the edge refuses requests: a model whose
-   * expected wait reaches `agingForceFraction` of it gets another replica where a GPU can take it.
+   * expected wait reaches `replicateAtFraction` of it gets another replica where a GPU can take it.
    */
   maxExpectedWaitMs: number;
   /** Mean service time of one job assumed before the queue's own has been measured. */
   defaultServiceMs: number;
+  /**
+   * A model with no GPU and fewer than a batch of jobs waiting displaces a resident model only once
+   * its oldest job has waited this long (a batch, a forced model or a replica at once): the wait
+   * gathers more of its requests for the one load, as a ski-rental rule. 0 = at once.
+   */
+  displaceAfterMs: number;
   /** Waiting jobs that justify displacing a warm model (0 = the target worker's slots). */
   batchMinJobs: number;
   /** A model with no job seen for this long is idle: the cheapest to evict. */
@@ -44,9 +55,11 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   minResidencyMs: 5_000,
   maxWaitMs: 60_000,
   agingForceFraction: 0.5,
+  replicateAtFraction: 0.5,
   replicateWaitMs: 10_000,
   maxExpectedWaitMs: 60_000,
   defaultServiceMs: 4_000,
+  displaceAfterMs: 0,
   batchMinJobs: 0,
   idleAfterMs: 10_000,
   keepHorizonMs: 10_000,

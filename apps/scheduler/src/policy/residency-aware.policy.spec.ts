@@ -180,6 +180,18 @@ describe('hysteresis and no needless evictions', () => {
     assert.deepEqual(loads(decide(after)), ['w1:a:7b:demand']);
   });
 
+  test('with displaceAfterMs, a lone request waits for company before it displaces anything; a batch does not wait', () => {
+    const gathering = new ResidencyAwarePolicy({ displaceAfterMs: 15_000 });
+    const withWait = (waiting: number, oldestWaitMs: number) =>
+      state({ catalogue, workers: [fullWorker('w1', ['b:7b'])], demand: [demand('a:7b', { waiting, oldestWaitMs }), demand('b:7b')] });
+    assert.deepEqual(gathering.decide(withWait(1, 5_000), NOW), [], 'one request, 5 s: it waits');
+    assert.deepEqual(evicts(gathering.decide(withWait(1, 15_000), NOW)), ['w1:b:7b->a:7b:demand'], 'after 15 s it displaces the idle model');
+    assert.deepEqual(evicts(gathering.decide(withWait(4, 1_000), NOW)), ['w1:b:7b->a:7b:demand'], 'a batch (the slots) at once');
+    // Free memory is taken at once: nothing is displaced.
+    const free = state({ catalogue, workers: [worker('w1', 48)], demand: [demand('a:7b', { waiting: 1, oldestWaitMs: 50 })] });
+    assert.deepEqual(loads(gathering.decide(free, NOW)), ['w1:a:7b:demand']);
+  });
+
   test('a model inside its minimum residency is not evicted', () => {
     const s = state({
       catalogue,

@@ -9,7 +9,7 @@
  *  3. places every other model with waiting jobs and no replica, by priority
  *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)`;
  *  4. adds a replica of a model that has replicas when its *expected wait* — queued interactive
- *     jobs × its mean service time ÷ the slots serving it — reaches `agingForceFraction` (half) of
+ *     jobs × its mean service time ÷ the slots serving it — reaches `replicateAtFraction` (half) of
  *     `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the bound, so an
  *     admitted queue only approaches it, and the other half leaves time for the replica to load
  *     before requests are refused (as aging forces a cold model at half its bound). Such a replica is
@@ -205,7 +205,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const workers = plan.poolWorkers(d.pool);
     if (replicas >= workers.length) return;
     const slots = Math.min(...workers.map((w) => w.snap.slots));
-    const hot = this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.agingForceFraction;
+    const hot = this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.replicateAtFraction;
     if (hot || (oldestInteractiveWaitMs(d) >= this.opts.replicateWaitMs && interactiveWaiting(d) >= this.batchMin(slots))) {
       this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, urgent: hot });
     }
@@ -332,7 +332,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (cls === VictimClass.Fill) return c.reason !== 'pin' && c.demand !== undefined;
     const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
     // Contended: only a batch or a starving model displaces anything, so one load serves many.
-    const worthALoad = c.forced || batch || !this.contended.has(w.snap.pool);
+    // Uncontended: a cold model's first requests wait `displaceAfterMs` for others to join them.
+    const gathered = c.reason !== 'demand' || (c.demand !== undefined && oldestInteractiveWaitMs(c.demand) >= this.opts.displaceAfterMs);
+    const worthALoad = c.forced || batch || (!this.contended.has(w.snap.pool) && gathered);
     if (cls === VictimClass.Idle) return c.reason === 'pin' || c.reason === 'replicate' || worthALoad;
     if (c.reason === 'pin' || !c.demand) return false;
     if (cls === VictimClass.Warm) {

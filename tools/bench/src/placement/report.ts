@@ -90,6 +90,12 @@ export interface Verdict {
   gpus: string;
   bestProxy: { loads: string; p95: string; goodput: string };
   loadsRatio: number;
+  /**
+   * The most any system could be ahead on loads: the best proxy's loads over the bound every system
+   * is held to (each distinct model loaded once). Below 5, the loads target is out of reach on these
+   * traces whatever the policy: a longer trace is needed to measure it.
+   */
+  loadsCeiling: number;
   p95Ratio: number;
   goodputRatio: number;
   bulkAllServed: boolean;
@@ -117,6 +123,7 @@ export function verdicts(aggs: Aggregate[]): Verdict[] {
       gpus: sy.gpus,
       bestProxy: { loads: bl.system, p95: bp.system, goodput: bg.system },
       loadsRatio,
+      loadsCeiling: bl.metrics.loadsOverBound.mean,
       p95Ratio,
       goodputRatio,
       bulkAllServed: sy.bulkAllServed,
@@ -177,7 +184,7 @@ export function printVerdicts(vs: Verdict[], log: (s: string) => void): void {
       vs.map((v) => [
         v.shape,
         v.gpus,
-        `${fmt(v.loadsRatio, 2)}× ${v.met.loads ? 'met' : 'NOT met'}`,
+        `${fmt(v.loadsRatio, 2)}× ${v.met.loads ? 'met' : 'NOT met'} (any system ≤ ${fmt(v.loadsCeiling, 1)}×)`,
         `${fmt(v.p95Ratio, 2)}× ${v.met.p95 ? 'met' : 'NOT met'}`,
         `${fmt(v.goodputRatio, 2)}× ${v.met.goodput ? 'met' : 'NOT met'}`,
         v.met.bulk ? 'yes' : 'NO',
@@ -214,11 +221,11 @@ export function markdownReport(aggs: Aggregate[], vs: Verdict[]): string {
     }
     out.push('');
   }
-  out.push('| shape | GPUs | fewer loads than the best proxy (target ≥ 5×) | lower interactive p95 TTFT (≥ 3×) | goodput vs the best proxy (≥ 1×) | every bulk request served |');
+  out.push('| shape | GPUs | fewer loads than the best proxy (target ≥ 5×; the most any system could reach) | lower interactive p95 TTFT (≥ 3×) | goodput vs the best proxy (≥ 1×) | every bulk request served |');
   out.push('|---|---|---|---|---|---|');
   for (const v of vs) {
     out.push(
-      `| ${v.shape} | ${v.gpus} | ${fmt(v.loadsRatio, 2)}× (${v.bestProxy.loads}) ${v.met.loads ? '✓' : '✗'} | ${fmt(v.p95Ratio, 2)}× (${v.bestProxy.p95}) ${v.met.p95 ? '✓' : '✗'} | ${fmt(v.goodputRatio, 2)}× (${v.bestProxy.goodput}) ${v.met.goodput ? '✓' : '✗'} | ${v.met.bulk ? '✓' : '✗'} |`,
+      `| ${v.shape} | ${v.gpus} | ${fmt(v.loadsRatio, 2)}× (${v.bestProxy.loads}) ${v.met.loads ? '✓' : '✗'} (≤ ${fmt(v.loadsCeiling, 1)}×) | ${fmt(v.p95Ratio, 2)}× (${v.bestProxy.p95}) ${v.met.p95 ? '✓' : '✗'} | ${fmt(v.goodputRatio, 2)}× (${v.bestProxy.goodput}) ${v.met.goodput ? '✓' : '✗'} | ${v.met.bulk ? '✓' : '✗'} |`,
     );
   }
   return out.join('\n') + '\n';

@@ -110,6 +110,12 @@ export async function runBaseline(kind: BaselineKind, trace: TraceEntry[], cfg: 
  * which the bench scales to the compressed clock. The policy's and the edge's live in their apps,
  * which a tool may not import, hence the values here. BENCH_<NAME> overrides one for experiments.
  */
+/** The scheduler's fractions (not times, so not scaled), when BENCH_<NAME> sets one for an experiment. */
+export function switchyardFractions(): Record<string, string> {
+  const names = ['SCHEDULER_AGING_FORCE_FRACTION', 'SCHEDULER_REPLICATE_AT_FRACTION'];
+  return Object.fromEntries(names.filter((k) => process.env[`BENCH_${k}`]).map((k) => [k, String(process.env[`BENCH_${k}`])]));
+}
+
 export function switchyardTimingsSim(): Record<string, number> {
   const simMs: Record<string, number> = {
     SCHEDULER_MIN_RESIDENCY_MS: 5_000,
@@ -119,6 +125,7 @@ export function switchyardTimingsSim(): Record<string, number> {
     SCHEDULER_DEFAULT_SERVICE_MS: 4_000,
     SCHEDULER_IDLE_AFTER_MS: 10_000,
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
+    SCHEDULER_DISPLACE_AFTER_MS: 0,
     SCHEDULER_RATE_TAU_MS: 60_000,
     EDGE_MAX_EXPECTED_WAIT_MS: DEFAULT_MAX_EXPECTED_WAIT_MS,
     EDGE_DEFAULT_SERVICE_MS: 4_000,
@@ -149,6 +156,7 @@ export class SwitchyardPlatform {
     private readonly authUrl: string,
     private readonly adminToken: string,
     private readonly demoKey: string,
+    private readonly schedulerUrls: string[],
   ) {}
 
   static async start(cfg: RunConfig): Promise<SwitchyardPlatform> {
@@ -195,6 +203,7 @@ export class SwitchyardPlatform {
       SCHEDULER_MAX_MODELS_PER_WORKER: String(cfg.maxLoaded),
       SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0',
       ...timings,
+      ...switchyardFractions(),
       SCHEDULER_TICK_MS: '50',
       // Status every 2.5 simulated seconds (the proxies poll /api/ps at the same interval).
       WORKER_STATUS_INTERVAL_MS: scaled(STATUS_INTERVAL_SIM_MS, 20),
@@ -205,7 +214,8 @@ export class SwitchyardPlatform {
     let out = '';
     launcher.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
     launcher.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
-    const platform = new SwitchyardPlatform(cfg, sim, launcher, dataDir, `http://127.0.0.1:${edgePort}`, `http://127.0.0.1:${authPort}`, adminToken, demoKey);
+    const schedulerUrls = Array.from({ length: SCHEDULER_REPLICAS_MAX }, (_, i) => `http://127.0.0.1:${schedPort + i}`);
+    const platform = new SwitchyardPlatform(cfg, sim, launcher, dataDir, `http://127.0.0.1:${edgePort}`, `http://127.0.0.1:${authPort}`, adminToken, demoKey, schedulerUrls);
     try {
       await new Promise<void>((resolve, reject) => {
         const t = setInterval(() => {
@@ -264,11 +274,25 @@ export class SwitchyardPlatform {
       bulkKey,
       numCtx: cfg.catalogue.numCtx,
     };
+    const loadsBefore = await this.loadsByReason();
     const started = performance.now();
     const { results, batch } = await replay(trace, target, cfg.timeScale, { client: cfg.client, bulkAsBatch: cfg.bulkAsBatch, onProgress: progress(cfg, system, trace.length) });
     const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
     const s = await simStats(this.sim.urls);
+    const loadsAfter = await this.loadsByReason();
+    const byReason = [...loadsAfter].map(([reason, n]) => [reason, n - (loadsBefore.get(reason) ?? 0)] as const).filter(([, n]) => n > 0);
+    if (byReason.length) notes.push(`load commands by reason: ${byReason.map(([r, n]) => `${r} ${n}`).join(', ')}`);
     return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall, notes };
+  }
+
+  /** The scheduler's load commands so far by reason, summed over its replicas (only the leader's count moves). */
+  private async loadsByReason(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const u of this.schedulerUrls) {
+      const text = await fetch(`${u}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+      for (const m of text.matchAll(/^switchyard_scheduler_loads_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+    }
+    return out;
   }
 
   async stop(): Promise<void> {

@@ -20,7 +20,7 @@ export class AppModule {
         ObservabilityModule.forRoot({ service: 'worker', version: VERSION, logger }),
         WorkerConfigModule.forRoot(config, opts.catalogue),
         WorkerMetricsModule,
-        RedisModule.forRoot({ url: config.REDIS_URL, name: `sy-worker-${config.WORKER_ID}`, commands: 'background', blocking: true, subscriber: true }),
+        RedisModule.forRoot({ url: config.REDIS_URL, name: `sy-worker-${config.WORKER_ID}`, commands: 'background', autoPipelining: true, blocking: true, subscriber: true }),
         JobsModule,
         ResidencyModule,
         PlacementModule,

@@ -24,12 +24,17 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   subscriber: { maxRetriesPerRequest: null, autoResubscribe: true },
 };
 
-/** The one way a service opens a Redis connection. `lazyConnect`: call `connect()` yourself. */
-export function createRedisConnection(url: string, opts: { name: string; role: RedisRole; lazyConnect?: boolean }): Redis {
+/**
+ * The one way a service opens a Redis connection. `lazyConnect`: call `connect()` yourself.
+ * `autoPipelining`: the commands issued within one turn of the event loop go to Redis in one write
+ * (ioredis `enableAutoPipelining`): one system call, and one reply read, instead of one per command.
+ */
+export function createRedisConnection(url: string, opts: { name: string; role: RedisRole; lazyConnect?: boolean; autoPipelining?: boolean }): Redis {
   return new Redis(url, {
     connectionName: opts.name,
     lazyConnect: opts.lazyConnect ?? false,
     retryStrategy: reconnectDelayMs,
+    enableAutoPipelining: opts.autoPipelining ?? false,
     ...ROLE_OPTIONS[opts.role],
   });
 }

@@ -15,6 +15,8 @@ export interface RedisModuleOptions {
   name: string;
   /** Role of the command connection: `request` on a client's request path, else `background`. */
   commands: Extract<RedisRole, 'request' | 'background'>;
+  /** The command connection pipelines the commands of one event-loop turn into one write (see `createRedisConnection`). */
+  autoPipelining?: boolean;
   /** Also a connection for BullMQ workers. */
   blocking?: boolean;
   /** Also a shared pub/sub connection (`RedisSubscriber`). */
@@ -78,7 +80,7 @@ export class RedisModule {
         inject: [ROOT_LOGGER],
         // Connected before any other provider's onModuleInit can use it.
         useFactory: async (logger: Logger) => {
-          const r = createRedisConnection(opts.url, { name: `${opts.name}:cmd`, role: opts.commands, lazyConnect: true });
+          const r = createRedisConnection(opts.url, { name: `${opts.name}:cmd`, role: opts.commands, lazyConnect: true, autoPipelining: opts.autoPipelining });
           r.on('error', warnOn(logger, 'command'));
           await r.connect();
           return r;

@@ -42,7 +42,7 @@ export const authEnvSchema = z.object({
   /** Most usage entries read from the usage stream and written to the ledger in one transaction. */
   AUTH_USAGE_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(200),
   /** After a smaller batch, how long entries gather in the usage stream before the next read (ms; 0: read again at once). */
-  AUTH_USAGE_BATCH_WAIT_MS: nonNegativeInt(100),
+  AUTH_USAGE_BATCH_WAIT_MS: nonNegativeInt(500),
 });
 
 export type AuthConfig = z.infer<typeof authEnvSchema>;

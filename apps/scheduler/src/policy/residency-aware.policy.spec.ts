@@ -588,6 +588,19 @@ describe('pending bulk lines (batch service)', () => {
     assert.deepEqual(decide(otherBatch), [], 'nor does one batch displace another');
   });
 
+  test('a batch’s queued lines take the place of a model whose lines are only held back (a batch feeds one model at a time)', () => {
+    // Seen in the benchmark: the batch service fed c (32 jobs queued) while a and b, needed later by
+    // the batch, held the GPUs; neither yielded, and the batch never finished.
+    const s = state({
+      catalogue,
+      workers: [fullWorker('w1', ['a:7b'])],
+      demand: [demand('a:7b', { bulkPending: 50, idleMs: 600_000 }), demand('c:7b', { waiting: 32, interactiveWaiting: 0, bulkWaiting: 32, bulkPending: 53, oldestWaitMs: 500_000, oldestInteractiveWaitMs: 0 })],
+    });
+    assert.deepEqual(evicts(decide(s)), ['w1:a:7b->c:7b:demand']);
+    const running = state({ ...s, workers: [fullWorker('w1', ['a:7b'], { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 2 })] })] });
+    assert.deepEqual(decide(running), [], 'a model running its batch’s jobs keeps its GPU');
+  });
+
   test('bulk-only models go after every model with queued work, and only into room left over', () => {
     // A GPU with room for one model: the interactive request gets it, the batch waits.
     const s = state({ catalogue, workers: [worker('w1', 7)], demand: [demand('c:7b', { bulkPending: 10_000 }), demand('b:7b', { waiting: 1, oldestWaitMs: 100 })] });

@@ -47,11 +47,13 @@
  * Bulk work (queued bulk jobs and pending bulk lines) is demand of the bulk class, which never
  * outranks interactive work. A resident model kept busy only by bulk work (no interactive job
  * waiting, less than one interactive request expected within the horizon) is *fill*: never
- * displaced by another bulk load (so batches do not evict each other), but displaced by any
+ * displaced by another bulk load (so batches do not evict each other; but see below), but displaced by any
  * interactive demand that needs the room, after idle models and before warm ones; its running bulk
  * jobs finish first. Bulk work adds one reload to its victim cost (the batch will need it loaded
  * once more) but enters neither `priority` nor `keepValue`. A bulk candidate displaces nothing but
- * idle models. Bulk therefore takes only GPU memory nobody else is asking for, and gives it back.
+ * idle models, and fill whose batch lines are only held back while its candidate has bulk jobs queued
+ * (a batch feeds one model at a time). Bulk therefore takes only GPU memory nobody else is asking for,
+ * and gives it back.
  *
  * Models larger than any GPU of their pool: refused (never placed; the residency entry says not
  * servable and the edge answers 503) unless their catalogue entry allows CPU offload (`offload:
@@ -326,8 +328,15 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       if (plan.holders(w.snap.pool, v.model) <= catalogueEntry.pinned) return false;
     }
     const cls = this.victimClass(plan, w, v);
-    // Bulk work takes only what nobody needs: idle models, in an uncontended pool.
-    if (c.bulk) return cls === VictimClass.Idle && !this.contended.has(w.snap.pool);
+    // Bulk work takes only what nobody needs: idle models, in an uncontended pool. And a model whose
+    // batch work is only lines the batch service holds back (none queued, none running) yields to
+    // bulk jobs queued now: a batch feeds its models one at a time, so otherwise the model it feeds
+    // could wait forever for room held by the ones it will feed later.
+    if (c.bulk) {
+      const fedNow = (c.demand?.bulkWaiting ?? 0) > 0;
+      const heldBack = (plan.demand(w.snap.pool, v.model)?.bulkWaiting ?? 0) === 0 && v.busySlots === 0;
+      return (cls === VictimClass.Idle || (cls === VictimClass.Fill && fedNow && heldBack)) && !this.contended.has(w.snap.pool);
+    }
     // Bulk fill gives its GPU back to any interactive demand.
     if (cls === VictimClass.Fill) return c.reason !== 'pin' && c.demand !== undefined;
     const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);

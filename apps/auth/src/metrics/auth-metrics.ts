@@ -28,7 +28,7 @@ export class AuthMetrics {
     });
     this.usageRecordsTotal = new Counter({
       name: 'switchyard_auth_usage_records_total',
-      help: 'RecordUsage calls by outcome (recorded | duplicate).',
+      help: 'Usage entries written to the ledger (usage stream or RecordUsage) by outcome (recorded | duplicate).',
       labelNames: ['outcome'],
       registers: [registry],
     });

@@ -7,7 +7,8 @@
  *  2. keeps pinned models at their pinned replica count in their catalogue pool (into free memory or
  *     in place of idle models only);
  *  3. places every other model with waiting jobs and no replica, by priority
- *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)`;
+ *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)` (with fewer than a batch
+ *     waiting, it displaces a resident model only once its oldest job has waited `displaceAfterMs`);
  *  4. adds a replica of a model that has replicas when its *expected wait* — queued interactive
  *     jobs × its mean service time ÷ the slots serving it — reaches `replicateAtFraction` (half) of
  *     `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the bound, so an

@@ -22,7 +22,6 @@ export class FakeUsageTransport implements UsageTransport {
       throw new Error('Connection is closed.');
     }
   }
-  close(): void {}
 }
 
 export class FakeHealth {

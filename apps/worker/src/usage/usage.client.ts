@@ -9,7 +9,6 @@ export const USAGE_TRANSPORT = Symbol('USAGE_TRANSPORT');
 /** Where usage entries go; null when AUTH_GRPC_URL=none (no auth: usage is not recorded). */
 export interface UsageTransport {
   append(entry: UsageEntry): Promise<void>;
-  close(): void;
 }
 
 /**
@@ -26,10 +25,6 @@ export class RedisUsageTransport implements UsageTransport {
 
   async append(entry: UsageEntry): Promise<void> {
     await this.redis.xadd(this.key, '*', USAGE_ENTRY_FIELD, JSON.stringify(entry));
-  }
-
-  close(): void {
-    // the connection is the worker's own, closed by RedisModule
   }
 }
 
@@ -86,7 +81,6 @@ export class UsageRecorder {
 
   close(): void {
     this.closed = true;
-    this.transport?.close();
   }
 
   private async send(transport: UsageTransport, rec: UsageRecord): Promise<void> {

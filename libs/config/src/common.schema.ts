@@ -12,10 +12,22 @@ export const flag = (fallback: boolean) =>
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
+/**
+ * The socket path of a `unix:///path/to/redis.sock` REDIS_URL (a Redis on the same machine, reached
+ * without TCP: each command costs less system time); undefined for `redis://` and `rediss://` URLs.
+ */
+export function redisUnixSocket(url: string): string | undefined {
+  return url.startsWith('unix://') ? decodeURIComponent(new URL(url).pathname) : undefined;
+}
+
 /** Variables every Switchyard service reads. */
 export const commonEnv = {
   LOG_LEVEL: logLevel,
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** `redis://host:port`, `rediss://…` (TLS), or `unix:///path/to/redis.sock` (a Redis on this machine, over its unix socket). */
+  REDIS_URL: z
+    .string()
+    .refine((u) => /^(rediss?|unix):\/\//.test(u) && URL.canParse(u), 'expected redis://host:port, rediss://host:port or unix:///path/to/redis.sock')
+    .default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ queue and Redis key, so several deployments (or tests) can share a Redis. */
   SWITCHYARD_PREFIX: z.string().regex(/^[A-Za-z0-9:_{}-]+$/).default('sy'),
   HOST: z.string().default('127.0.0.1'),

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisUnixSocket } from '@switchyard/config';
 
 /**
  * What a connection is for decides how it behaves while Redis is away:
@@ -30,7 +31,7 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
  * (ioredis `enableAutoPipelining`): one system call, and one reply read, instead of one per command.
  */
 export function createRedisConnection(url: string, opts: { name: string; role: RedisRole; lazyConnect?: boolean; autoPipelining?: boolean }): Redis {
-  return new Redis(url, {
+  return new Redis(redisUnixSocket(url) ?? url, {
     connectionName: opts.name,
     lazyConnect: opts.lazyConnect ?? false,
     retryStrategy: reconnectDelayMs,

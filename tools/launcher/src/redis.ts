@@ -1,11 +1,20 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { redisUnixSocket } from '@switchyard/config';
 
-/** True when something at `url` answers PING with PONG within `timeoutMs`. */
+/** Where the redis-server the launcher starts on `port` puts its unix socket (one per port, so launchers side by side do not meet). */
+export function redisSocketPath(port: string): string {
+  return path.join(os.tmpdir(), `switchyard-redis-${port}.sock`);
+}
+
+/** True when something at `url` (redis:// or unix://) answers PING with PONG within `timeoutMs`. */
 export function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
   const u = new URL(url);
+  const socketPath = redisUnixSocket(url);
   return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
+    const socket = socketPath ? net.connect({ path: socketPath }) : net.connect({ host: u.hostname, port: Number(u.port || 6379) });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);

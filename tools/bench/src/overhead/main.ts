@@ -16,7 +16,7 @@
  *   --systems direct,portkey,switchyard --model llama3.1:8b --time-scale 100000
  *   --keep-logs (the stack's LOG_DIR is kept) --database-url postgres://…/postgres (auth and batch on a fresh
  *   PostgreSQL database made there, as a deployment would run them, instead of npm start's PGlite; the
- *   server processes serving it are counted as `postgres`) --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the 32-connection run, written to DIR; top self time printed)
+ *   server processes serving it are counted as `postgres`) --cpu-prof DIR (CPU profiles of the edge, the worker and auth over the --cpu-at run, written to DIR; top self time printed) --cpu-at 32 (the connection count whose CPU per request and profiles are measured)
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,8 +32,6 @@ import { REPO_ROOT, startPortkey, startSimulator, startSwitchyard, type Started 
 
 type SystemName = 'direct' | 'portkey' | 'switchyard';
 const SYSTEMS: SystemName[] = ['direct', 'portkey', 'switchyard'];
-/** The connection count whose CPU per request is printed (the issue's headline). */
-const CPU_AT = 32;
 
 function flags() {
   const { values } = parseArgs({
@@ -50,6 +48,7 @@ function flags() {
       'cpu-prof': { type: 'string' },
       'keep-logs': { type: 'boolean', default: false },
       'database-url': { type: 'string' },
+      'cpu-at': { type: 'string', default: '32' },
     },
   });
   const systems = values.systems.split(',').map((s) => s.trim()) as SystemName[];
@@ -67,6 +66,8 @@ function flags() {
     cpuProf: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
     keepLogs: values['keep-logs'],
     databaseUrl: values['database-url'],
+    /** The connection count whose CPU per request (and --cpu-prof profiles) is measured; 32 is the issue's headline. */
+    cpuAt: Number(values['cpu-at']),
   };
 }
 
@@ -206,7 +207,7 @@ export async function runOverheadBench(): Promise<void> {
         const backends = s === 'switchyard' && database ? await database.backendPids() : [];
         const meter = new CpuMeter({ ...named, 'load client (this process)': process.pid }, { postgres: backends });
         let seconds: Record<string, number> = {};
-        // At CPU_AT connections: CPU meters, and the stack's CPU profiles (--cpu-prof) over the same window.
+        // At o.cpuAt connections: CPU meters, and the stack's CPU profiles (--cpu-prof) over the same window.
         const profile = () => {
           if (!o.cpuProf || s !== 'switchyard') return;
           for (const p of PROFILED) {
@@ -217,16 +218,16 @@ export async function runOverheadBench(): Promise<void> {
             }
           }
         };
-        const commands = s === 'switchyard' && stack && c === CPU_AT ? new RedisCommandMeter(stack.redisUrl) : undefined;
+        const commands = s === 'switchyard' && stack && c === o.cpuAt ? new RedisCommandMeter(stack.redisUrl) : undefined;
         const window =
-          c === CPU_AT
+          c === o.cpuAt
             ? {
                 open: () => (meter.start(), commands?.start(), profile()),
                 close: () => ((seconds = meter.stop()), profile()),
               }
             : {};
         const r = await closedLoop(targets.get(s)!, c, o.seconds, 1, window);
-        if (c === CPU_AT) cpu.set(s, { requests: r.requests, seconds });
+        if (c === o.cpuAt) cpu.set(s, { requests: r.requests, seconds });
         if (commands) {
           redisCommands = { requests: r.requests, counts: await commands.stop() };
           commands.close();
@@ -262,10 +263,10 @@ export async function runOverheadBench(): Promise<void> {
       const { requests, counts } = redisCommands;
       const per = (n: number) => fmt(n / requests, 2);
       const total = counts.reduce((a, [, n]) => a + n, 0);
-      console.log(`\nRedis commands per request through Switchyard at ${CPU_AT} connections (INFO commandstats, the calls inside Lua scripts included; ${per(total)} in all)`);
+      console.log(`\nRedis commands per request through Switchyard at ${o.cpuAt} connections (INFO commandstats, the calls inside Lua scripts included; ${per(total)} in all)`);
       console.log(`  ${counts.map(([cmd, n]) => `${cmd} ${per(n)}`).join(', ')}`);
     }
-    if (o.cpuProf && stack && o.connections.includes(CPU_AT)) {
+    if (o.cpuProf && stack && o.connections.includes(o.cpuAt)) {
       const named = stack.pids();
       for (const name of PROFILED) {
         const file = await profileOf(o.cpuProf, named[name]);
@@ -275,7 +276,7 @@ export async function runOverheadBench(): Promise<void> {
         }
         const { busyMs, functions, areas } = selfTime(file, 20);
         const rows = (xs: typeof areas) => xs.map((t) => [t.name, fmt(t.ms, 0), `${fmt(t.share * 100, 1)}%`]);
-        console.log(`\nSelf time, ${name}, over the ${o.seconds} s at ${CPU_AT} connections (${fmt(busyMs / 1000, 2)} s busy; ${file})`);
+        console.log(`\nSelf time, ${name}, over the ${o.seconds} s at ${o.cpuAt} connections (${fmt(busyMs / 1000, 2)} s busy; ${file})`);
         console.log(table(['area', 'self ms', 'share'], rows(areas.slice(0, 12))));
         console.log(table(['function', 'self ms', 'share'], rows(functions)));
       }
@@ -339,7 +340,7 @@ function report(
   );
   for (const s of order) for (const t of throughput.get(s)!) if (t.firstError) console.log(`  ${name(s)} at ${t.connections}: ${t.firstError.slice(0, 200)}`);
   const procs = [...new Set(order.flatMap((s) => Object.keys(cpu.get(s)?.seconds ?? {})))];
-  console.log(`\nCPU per request at ${CPU_AT} connections, by process (ms of CPU; /proc/<pid>/stat, 10 ms ticks)`);
+  console.log(`\nCPU per request at ${o.cpuAt} connections, by process (ms of CPU; /proc/<pid>/stat, 10 ms ticks)`);
   const perReq = (s: SystemName, p: string) => {
     const c = cpu.get(s);
     const sec = c?.seconds[p];
@@ -373,7 +374,8 @@ function report(
       latencyMs: Object.fromEntries(lat),
       ttftMs: Object.fromEntries(tt),
       throughput: Object.fromEntries(order.map((s) => [s, throughput.get(s)!.map((t) => ({ connections: t.connections, rps: t.rps, p50: t.p50, p99: t.p99, errors: t.errors }))])),
-      cpuAt32: Object.fromEntries(cpu),
+      cpuAt: o.cpuAt,
+      cpu: Object.fromEntries(cpu),
       edgeRssMb: { idle: memory.idle, open: memory.open, after: memory.after, streams: memory.held },
     }),
   );

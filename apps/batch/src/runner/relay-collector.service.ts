@@ -24,7 +24,8 @@ export function parseLineRequestId(requestId: string): { batchId: string; line: 
 
 /**
  * Collects batch lines' results from the batch relay channel, like an edge: follows one run of a
- * job at a time (`started` seq 0, `chunk`s in order, then `final`), renders the response body and
+ * job at a time (from its seq 0: `started`, or the chunk or final of a non-stream run; then `chunk`s in
+ * order and the `final`), renders the response body and
  * records it — only on a line still `queued`, so with several replicas (all of which receive every
  * message) and across re-runs each line is answered once. A run seen only in part (subscribed
  * mid-run, a gap) is not recorded: its job is then gone without a result and the runner enqueues
@@ -97,8 +98,12 @@ export class RelayCollector implements OnModuleInit {
     }
   }
 
-  /** The run this message continues, when it is the next one of the run being followed. */
+  /**
+   * The run this message continues, when it is the next one of the run being followed; a message
+   * with `seq` 0 begins a run (a non-stream run, as every line is, sends no `started`).
+   */
   private follow(requestId: string, runId: string, seq: number): Run | undefined {
+    if (seq === 0) this.runs.set(requestId, { runId, nextSeq: 0, chunks: [] });
     const run = this.runs.get(requestId);
     if (!run || run.runId !== runId || run.nextSeq !== seq) {
       this.runs.delete(requestId);

@@ -56,7 +56,8 @@ export class FakeWorker {
     const runId = randomUUID();
     let seq = 0;
     const publish = (msg: RelayMessage) => this.pub.publish(channel, JSON.stringify(msg));
-    await publish({ type: 'started', requestId: job.requestId, runId, seq: seq++, workerId: 'fake', queueMs: Date.now() - job.createdAt });
+    // As the real worker: `started` for stream jobs only (batch lines never stream).
+    if (job.stream) await publish({ type: 'started', requestId: job.requestId, runId, seq: seq++, workerId: 'fake', queueMs: Date.now() - job.createdAt });
     await new Promise((r) => setTimeout(r, this.opts.delayMs ?? 5));
     if (this.cancelled.has(job.requestId)) return;
     const usage = { promptTokens: job.estimatedPromptTokens, completionTokens: 4, queueMs: 0, loadMs: 0, promptEvalMs: 1, evalMs: 1, totalMs: 2 };

@@ -74,6 +74,21 @@ test('a lost worker after text reached the client ends the stream at once; befor
   assert.deepEqual(await drain(n.run), { text: '', end: 'error:worker_lost' });
 });
 
+test('a non-stream run without `started` (the worker sends its chunk and final only) is answered; a lost worker before it is a 503 at once if not requeued, else waited out', async () => {
+  const plain = setup(false);
+  for (const m of [chunk('a', 0, 'All of it.'), final('a', 1)]) plain.inbox.push(m);
+  assert.deepEqual(await drain(plain.run), { text: 'All of it.', end: 'final' });
+
+  const failed = setup(false);
+  failed.inbox.push(lost('w-a', false));
+  assert.deepEqual(await drain(failed.run), { text: '', end: 'error:worker_lost' });
+  assert.deepEqual(failed.cancels, ['worker_lost']);
+
+  const requeued = setup(false);
+  for (const m of [lost('w-a'), chunk('b', 0, 'From the second run.'), final('b', 1)]) requeued.inbox.push(m);
+  assert.deepEqual(await drain(requeued.run), { text: 'From the second run.', end: 'final' });
+});
+
 test('a lost notice about another worker, duplicates and messages of a superseded run are ignored', async () => {
   const { inbox, run } = setup(true);
   for (const m of [started('a'), started('b'), lost('w-a'), chunk('a', 1, 'stale '), chunk('b', 1, 'one '), chunk('b', 1, 'one '), chunk('b', 2, 'two'), final('b', 3)]) inbox.push(m);

@@ -182,8 +182,15 @@ export class JobRun {
   }
 
   private onLost(msg: RelayLost): void {
+    if (!this.run) {
+      // No message of a run yet (a non-stream run sends none before its final, and a lost worker may
+      // not have sent `started`): the notice is about the run this job is waiting for. Requeued: the
+      // next run will come; not requeued: nothing will, answer now instead of at the deadline.
+      if (!msg.requeued && !this.delivered) this.fail(RunFailures.lostNotRequeued());
+      return;
+    }
     // Only the followed run's worker matters; a notice about an older run is stale.
-    if (!this.run || this.run.workerId !== msg.workerId) return;
+    if (this.run.workerId !== msg.workerId) return;
     this.supersededRuns.add(this.run.runId);
     this.run = undefined;
     this.held = [];

@@ -19,7 +19,7 @@ const RESYNC_DELAY_MS = 1000;
 @Injectable()
 export class JobRunner implements OnModuleInit {
   private readonly live = new Set<JobRun>();
-  /** Per open request: when its current run's `started` arrived (wall clock, for service times). */
+  /** Per open request: when its current run's `started` arrived (wall clock; stream runs send one). */
   private readonly startedAt = new Map<string, number>();
   private readonly hooks: JobRunHooks;
 
@@ -73,7 +73,10 @@ export class JobRunner implements OnModuleInit {
       this.metrics.queueWait.observe({ model: job.model }, msg.queueMs / 1000);
     } else if (msg.type === 'final') {
       const started = this.startedAt.get(job.requestId);
-      if (started !== undefined) this.serviceTimes.observe(job.model, Date.now() - started);
+      // A non-stream run sends no `started`: its final carries the queue wait and the run's service time.
+      if (started === undefined) this.metrics.queueWait.observe({ model: job.model }, msg.usage.queueMs / 1000);
+      const serviceMs = msg.serviceMs ?? (started !== undefined ? Date.now() - started : undefined);
+      if (serviceMs !== undefined) this.serviceTimes.observe(job.model, serviceMs);
       this.metrics.tokens.inc({ model: job.model, kind: 'prompt' }, msg.usage.promptTokens);
       this.metrics.tokens.inc({ model: job.model, kind: 'completion' }, msg.usage.completionTokens);
     }

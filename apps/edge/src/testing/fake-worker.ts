@@ -94,7 +94,8 @@ export class FakeWorker {
     const started = Date.now();
     try {
       if (delay) await sleep(Number(delay[1]), undefined, { signal: ctl.signal });
-      await publish({ type: 'started', requestId: job.requestId, runId, seq: seq++, workerId: this.id, queueMs: Math.max(0, started - job.createdAt) });
+      // As the real worker: `started` for stream jobs only.
+      if (job.stream) await publish({ type: 'started', requestId: job.requestId, runId, seq: seq++, workerId: this.id, queueMs: Math.max(0, started - job.createdAt) });
       const script = scriptOf(text);
       const usage = (completionTokens: number) => ({
         promptTokens: job.estimatedPromptTokens,

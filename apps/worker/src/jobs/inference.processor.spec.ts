@@ -144,7 +144,24 @@ test('a non-streaming job that breaks mid-generation is retried: nothing had rea
   f.ollama.scripts = [[...chatLines(3).slice(0, 3), { fail: new OllamaConnectionError('socket hang up') }]];
   const job = makeJob({ stream: false });
   await assert.rejects(f.processor.process(bullJob(job, { attemptsMade: 0 }), run), (err: unknown) => !(err instanceof UnrecoverableError));
-  assert.deepEqual(types(f.sink.messages(job.requestId)), ['started']);
+  assert.deepEqual(types(f.sink.messages(job.requestId)), [], 'a non-stream run publishes nothing before its end');
+});
+
+test('a non-stream job is relayed as one chunk and its final (no started): seq from 0, the final carries the queue wait and the service time', async () => {
+  const f = processorWithFakes();
+  f.ollama.scripts = [chatLines(4, { promptTokens: 7 })];
+  const job = makeJob({ stream: false, createdAt: Date.now() - 250 });
+  const before = performance.now();
+  await f.processor.process(bullJob(job), run);
+  const tookMs = performance.now() - before;
+  const msgs = f.sink.messages(job.requestId);
+  assert.deepEqual(types(msgs), ['chunk', 'final']);
+  assert.deepEqual(msgs.map((m) => m.seq), [0, 1]);
+  assert.ok(msgs[0].type === 'chunk' && msgs[0].content === 'tok0 tok1 tok2 tok3 ');
+  const final = msgs[1];
+  assert.ok(final.type === 'final' && final.workerId === 'w-test');
+  assert.ok(final.usage.queueMs >= 250, `queue wait ${final.usage.queueMs} ms`);
+  assert.ok(final.serviceMs !== undefined && final.serviceMs >= 0 && final.serviceMs <= tookMs, `service ${final.serviceMs} ms of ${tookMs}`);
 });
 
 test('a cancel aborts the Ollama request at once, frees the slot, relays nothing more and completes the job', async () => {

@@ -115,7 +115,9 @@ export class InferenceProcessor {
   private async run(job: Job, data: InferenceJob, run: ModelRun, signal: AbortSignal, token: string | undefined): Promise<InferenceResult> {
     const relay = this.relay.open(data, data.stream ? undefined : { coalesceMs: Infinity });
     const progress: Progress = { startedAt: performance.now(), queueMs: Math.max(0, Date.now() - data.createdAt), tokens: 0 };
-    relay.started(progress.queueMs);
+    // A stream's edge learns at once that its job runs; a non-stream edge needs nothing before the final,
+    // which carries the queue wait and the service time (one publish, and one wake-up of the edge, fewer).
+    if (data.stream) relay.started(progress.queueMs);
     if (data.numCtx !== run.numCtx) this.log.warn({ model: run.model, jobNumCtx: data.numCtx, numCtx: run.numCtx }, "job's num_ctx differs from the loaded model's: using the model's");
     try {
       const result = data.work.kind === 'embed' ? await this.embed(data, run, signal, relay, progress) : await this.generate(data, run, signal, relay, progress);
@@ -161,7 +163,7 @@ export class InferenceProcessor {
 
     const finishReason = last.done_reason === 'length' ? 'length' : calledTools ? 'tool_calls' : 'stop';
     const usage = usageTimings(last, progress, data.estimatedPromptTokens);
-    relay.final({ finishReason, usage });
+    relay.final({ finishReason, usage, serviceMs: performance.now() - progress.startedAt });
     const outcome: JobOutcome = finishReason === 'length' ? 'length' : 'ok';
     this.metrics.jobs.inc({ model: run.model, outcome });
     this.metrics.generatedTokens.inc({ model: run.model }, usage.completionTokens);
@@ -179,7 +181,7 @@ export class InferenceProcessor {
     );
     const usage = usageTimings(res, progress, data.estimatedPromptTokens);
     usage.completionTokens = 0;
-    relay.final({ finishReason: 'stop', usage, embeddings: res.embeddings });
+    relay.final({ finishReason: 'stop', usage, serviceMs: performance.now() - progress.startedAt, embeddings: res.embeddings });
     this.metrics.jobs.inc({ model: run.model, outcome: 'ok' });
     this.recordUsage(data, run, usage.promptTokens, 0, progress, 'ok');
     return { outcome: 'ok', completionTokens: 0 };

@@ -11,6 +11,7 @@ import { deleteKeysWithPrefix, randomPrefix, spawnSimulator, TEST_REDIS_URL, typ
 import { edgeQueue, enqueueLikeEdge, makeJob } from '../testing/jobs.fixture';
 import { RelayListener } from '../testing/relay-listener';
 import { startWorker, type RunningWorker } from '../testing/worker-harness';
+import { waitFor } from '../testing/wait';
 
 const MODEL = 'llama3.1:8b';
 const DRAIN_TIMEOUT_MS = 300;
@@ -61,7 +62,8 @@ describe('drain timeout', () => {
     await enqueueLikeEdge(queue, streaming);
     await enqueueLikeEdge(queue, buffered);
     await relay.first(streaming.requestId, 'chunk');
-    await relay.first(buffered.requestId, 'started');
+    // A non-stream run relays nothing before its end: its queue says it runs.
+    await waitFor(async () => (await queue.getJobState(buffered.requestId)) === 'active', 10_000, 'the buffered job to run');
 
     const closeStarted = Date.now();
     await first.close();
@@ -95,8 +97,10 @@ describe('drain timeout', () => {
     assert.ok(final.type === 'final', JSON.stringify(final));
     assert.equal(final.workerId, 'w-drain-2');
     assert.equal(final.finishReason, 'length');
-    const runs = new Set(relay.of(buffered.requestId).map((m) => m.runId));
-    assert.equal(runs.size, 2, 'the aborted run and the one that finished');
+    // The aborted run relayed nothing (a non-stream run sends nothing before its end): one run, complete from seq 0.
+    const relayed = relay.of(buffered.requestId);
+    assert.equal(new Set(relayed.map((m) => m.runId)).size, 1, 'only the run that finished relayed anything');
+    assert.deepEqual(relayed.map((m) => m.seq), relayed.map((_, i) => i));
     t.diagnostic(`shutdown took ${closeMs} ms (drain timeout ${DRAIN_TIMEOUT_MS} ms); the requeued job was served ${final.receivedAt - servedAt} ms after a second worker started`);
   });
 });

@@ -48,7 +48,7 @@ export class RelayPublisher {
 }
 
 /**
- * One run's messages in `seq` order: `started`, `chunk`s, then exactly one `final` or `error`, all
+ * One run's messages in `seq` order: `started` (if sent), `chunk`s, then exactly one `final` or `error`, all
  * carrying the run's own random `runId` (a rerun of the job elsewhere is another run).
  * Tokens are coalesced: the first is published at once (time to first token matters), later ones
  * at most once per `coalesceMs`, so a fast stream costs one Redis write per interval, not per token.
@@ -109,7 +109,7 @@ export class RelayStream {
     }
   }
 
-  final(body: { finishReason: 'stop' | 'length' | 'tool_calls'; usage: UsageTimings; embeddings?: number[][] }): void {
+  final(body: { finishReason: 'stop' | 'length' | 'tool_calls'; usage: UsageTimings; serviceMs?: number; embeddings?: number[][] }): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;

@@ -4,7 +4,8 @@ import { ollamaToolCallSchema } from './inference-job.schema';
 /**
  * Messages a worker publishes on the relay channel of the edge that owns a request. One *run* of a
  * job (one worker taking it once) has its own `runId`, and its messages arrive in `seq` order
- * (0, 1, 2, ... with no gaps): `started`, then `chunk`s, then exactly one `final` or `error`.
+ * (0, 1, 2, ... with no gaps): `started` (stream jobs only), then `chunk`s, then exactly one `final` or
+ * `error`. A non-stream job's run begins with its chunk or final (seq 0): its edge needs nothing sooner.
  * A job may run more than once (a lost worker, a stalled lock): each run starts afresh with a new
  * `runId`. The edge never lets a second run reach a client that already received text of the first
  * (DESIGN decision 5): it ends the stream with an in-band error instead. A gap in `seq` means
@@ -54,6 +55,8 @@ export const relayFinalSchema = z.object({
   /** Ollama's done_reason mapped to OpenAI's: "stop" | "length" | "tool_calls". */
   finishReason: z.enum(['stop', 'length', 'tool_calls']),
   usage: usageTimingsSchema,
+  /** Wall time of the run on its worker, from taking the job to this message (ms): the edge's service-time estimate. */
+  serviceMs: z.number().nonnegative().optional(),
   /** Embedding jobs: one vector per input. */
   embeddings: z.array(z.array(z.number())).optional(),
 });

@@ -37,7 +37,7 @@ export interface ResidencyAwareOptions extends CostModelOptions {
    * room (`tailSlotsPerWorker`). A model outside it (a *tail* model) with fewer than a batch waiting
    * takes only free room until its oldest job plus its load time reaches this wait; then it is
    * forced (goes first and is served until its queue drains), and it displaces other tail models,
-   * not the resident set's, until it has waited twice this. One load then serves a round of the
+   * not the resident set's, until it has waited 1.5 times this (or its expected wait reaches half the admission bound). One load then serves a round of the
    * tail model's requests instead of one.
    */
   tailRoundWaitMs: number;
@@ -73,7 +73,7 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   defaultServiceMs: 4_000,
   displaceAfterMs: 0,
   batchMinJobs: 0,
-  tailRoundWaitMs: 60_000,
+  tailRoundWaitMs: 90_000,
   tailSlotsPerWorker: 0.5,
   idleAfterMs: 10_000,
   keepHorizonMs: 10_000,

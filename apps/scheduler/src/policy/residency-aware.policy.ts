@@ -28,7 +28,7 @@
  * outside it (tail) with fewer than a batch waiting takes only free room until its oldest job plus
  * its load reaches `tailRoundWaitMs`; then it is forced (without making its pool contended),
  * displaces other tail models but not a round in progress, and the resident set's models only
- * after twice that wait; it gets no replica. One load serves a round of a rare model's requests.
+ * after 1.5 times that wait (or at once when its queue is urgent); it gets no replica. One load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`) make a model backlogged, forced, prioritised or hot. Bulk jobs never do.
@@ -91,6 +91,8 @@ const CHURN_SECONDS = 5;
 const RESIDENT_COST = 60;
 /** A model held now ranks for the resident set as if asked for this many times as often. */
 const RESIDENT_SET_HYSTERESIS = 1.5;
+/** A tail model displaces the resident set's models (and a round in progress) once it has waited this many round waits. */
+const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
 
 interface Candidate {
   pool: string;
@@ -102,7 +104,7 @@ interface Candidate {
   bulk?: boolean;
   /** Interactive expected wait at half `maxExpectedWaitMs` or more: a replica may displace warm models worth less. */
   urgent?: boolean;
-  /** Outside its pool's resident set (tail rotation): may not displace the resident set's models before twice its round wait. */
+  /** Outside its pool's resident set (tail rotation): may not displace the resident set's models before 1.5 round waits unless `urgent`. */
   tail?: boolean;
 }
 
@@ -280,7 +282,10 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (plan.inProgress(d.pool, d.model)) return;
     const replicas = plan.servingReplicas(d.pool, d.model);
     if (replicas === 0) {
-      this.place(plan, { pool: d.pool, model: d.model, reason: forced ? 'aging' : 'demand', forced, demand: d, tail: this.isTail(d) });
+      const tail = this.isTail(d);
+      // A tail model whose queue nears the edge's admission bound may not wait for its turn.
+      const urgent = tail && this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.replicateAtFraction;
+      this.place(plan, { pool: d.pool, model: d.model, reason: forced ? 'aging' : 'demand', forced, demand: d, tail, urgent });
       return;
     }
     const workers = plan.poolWorkers(d.pool);
@@ -423,11 +428,14 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (c.tail && c.demand) {
       // Tail rotation: before its round is due (a batch, or its oldest job + load at the round
       // wait) a tail model takes only free room; then it displaces other tail models (not one whose
-      // round is in progress), and the resident set's only once it has waited twice the round wait.
+      // round is in progress), and the resident set's only once it has waited 1.5 round waits (see below).
       if (!c.forced && !batch) return false;
-      // The resident set's models, and a round in progress (it is served until its queue drains).
-      const keep = cls === VictimClass.Backlogged || (this.resident.get(w.snap.pool)?.has(v.model) ?? false);
-      if (keep && !this.waited(plan, c.demand, this.tailShare(2))) return false;
+      // The resident set's models (unless the tail model's queue is urgent: its expected wait at
+      // `replicateAtFraction` of the edge's bound, beyond which the edge starts refusing), and a
+      // round in progress (it is served until its queue drains).
+      const longWait = this.waited(plan, c.demand, this.tailShare(TAIL_DISPLACES_RESIDENT_AFTER));
+      if (cls === VictimClass.Backlogged && !longWait) return false;
+      if (this.resident.get(w.snap.pool)?.has(v.model) && !longWait && c.urgent !== true) return false;
     }
     // Bulk fill gives its GPU back to any interactive demand.
     if (cls === VictimClass.Fill) return c.reason !== 'pin' && c.demand !== undefined;

@@ -71,7 +71,7 @@ describe('tail rotation', () => {
     assert.deepEqual(policy.decide(s, NOW), []);
   });
 
-  test('popular models are displaced by a tail model only when it has waited twice the round wait', () => {
+  test('popular models are displaced by a tail model only when it has waited one and a half round waits', () => {
     // Every slot holds a resident-set model (the rotation slot is taken by h3 too).
     const s = (oldestWaitMs: number) => cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't2:7b': { waiting: 1, oldestWaitMs } });
     const full = (oldestWaitMs: number) => {
@@ -80,7 +80,13 @@ describe('tail rotation', () => {
       return c;
     };
     assert.deepEqual(policy.decide(full(ROUND + 10_000), NOW), [], 'round due, but only popular models to displace');
-    assert.equal(evicts(policy.decide(full(2 * ROUND), NOW)).length, 1, 'at twice the round wait it takes one');
+    assert.equal(evicts(policy.decide(full(1.5 * ROUND), NOW)).length, 1, 'at one and a half round waits it takes one');
+  });
+
+  test('a tail model whose queue nears the admission bound displaces a popular model without waiting one and a half rounds', () => {
+    const full = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 'h2:7b']], { 't2:7b': { waiting: 12, oldestWaitMs: ROUND + 1_000, serviceMs: 10_000 } });
+    // 12 jobs × 10 s ÷ 4 slots + the load: past half the 60 s bound.
+    assert.equal(evicts(policy.decide(full, NOW)).length, 1);
   });
 
   test('free room is taken at once, round or not', () => {

@@ -40,6 +40,10 @@ export const schedulerEnvSchema = z
     /** A cold model's few waiting jobs displace a resident model only after waiting this long (a batch or a starving model at once). */
     SCHEDULER_DISPLACE_AFTER_MS: z.coerce.number().int().nonnegative().default(POLICY.displaceAfterMs),
     SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(POLICY.batchMinJobs),
+    /** Tail rotation: a model outside its pool's resident set (by arrival rate) waits this long (oldest job + load) for a round before it displaces anything (0 = off). */
+    SCHEDULER_TAIL_ROUND_WAIT_MS: z.coerce.number().int().nonnegative().default(POLICY.tailRoundWaitMs),
+    /** Rotation room per pool, in model slots per worker, kept out of the resident set. */
+    SCHEDULER_TAIL_SLOTS_PER_WORKER: z.coerce.number().min(0).max(8).default(POLICY.tailSlotsPerWorker),
     SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
     SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
     SCHEDULER_LOAD_TIMEOUT_MS: ms(300_000),
@@ -103,6 +107,8 @@ export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
     idleAfterMs: c.SCHEDULER_IDLE_AFTER_MS,
     keepHorizonMs: c.SCHEDULER_KEEP_HORIZON_MS,
     displaceAfterMs: c.SCHEDULER_DISPLACE_AFTER_MS,
+    tailRoundWaitMs: c.SCHEDULER_TAIL_ROUND_WAIT_MS,
+    tailSlotsPerWorker: c.SCHEDULER_TAIL_SLOTS_PER_WORKER,
     ollamaFitFraction: c.SCHEDULER_OLLAMA_FIT_FRACTION,
   };
 }

@@ -31,6 +31,18 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   displaceAfterMs: number;
   /** Waiting jobs that justify displacing a warm model (0 = the target worker's slots). */
   batchMinJobs: number;
+  /**
+   * Rotation for the tail (0 = off). Each round a pool's *resident set* is chosen by interactive
+   * arrival rate: the most requested models that fit its model slots and memory less the rotation
+   * room (`tailSlotsPerWorker`). A model outside it (a *tail* model) with fewer than a batch waiting
+   * takes only free room until its oldest job plus its load time reaches this wait; then it is
+   * forced (goes first and is served until its queue drains), and it displaces other tail models,
+   * not the resident set's, until it has waited 1.5 times this (or its expected wait reaches half the admission bound). One load then serves a round of the
+   * tail model's requests instead of one.
+   */
+  tailRoundWaitMs: number;
+  /** Rotation room per pool, in model slots per worker (rounded up per pool): kept out of the resident set. */
+  tailSlotsPerWorker: number;
   /** A model with no job seen for this long is idle: the cheapest to evict. */
   idleAfterMs: number;
   /** A warm model is worth the requests it is expected to get within this window (see keepValue). */
@@ -61,6 +73,8 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   defaultServiceMs: 4_000,
   displaceAfterMs: 0,
   batchMinJobs: 0,
+  tailRoundWaitMs: 90_000,
+  tailSlotsPerWorker: 0.5,
   idleAfterMs: 10_000,
   keepHorizonMs: 10_000,
   memoryReserveFraction: 0.05,

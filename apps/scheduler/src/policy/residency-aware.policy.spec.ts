@@ -8,8 +8,14 @@ import { ClusterPlan } from './cluster-plan';
 
 const NOW = 1_000_000_000;
 const LONG_AGO = NOW - 3_600_000;
-/** The defaults that run (SCHEDULER_* unset): 5 s residency, 60 s wait bound, 10 s idle and keep horizon. */
-const policy = new ResidencyAwarePolicy();
+/**
+ * The defaults that run (SCHEDULER_* unset: 5 s residency, 60 s wait bound, 10 s idle and keep
+ * horizon), with tail rotation off: these tests pin the rules every model follows inside its pool's
+ * resident set (most of their made-up clusters have no arrival rates, so every model would be
+ * tail). Rotation has its own tests in tail-rotation.spec.ts.
+ */
+const NO_ROTATION = { tailRoundWaitMs: 0 };
+const policy = new ResidencyAwarePolicy(NO_ROTATION);
 
 // Small contexts keep the KV part of the estimates small, so sizes read as "GB of memory".
 const small = { contextWindow: 1024 };
@@ -57,7 +63,7 @@ describe('fit', () => {
   });
 
   test("a worker holds at most maxModelsPerWorker models (Ollama's OLLAMA_MAX_LOADED_MODELS), whatever memory is left", () => {
-    const capped = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, maxModelsPerWorker: 2 });
+    const capped = new ResidencyAwarePolicy({ ...NO_ROTATION, minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, maxModelsPerWorker: 2 });
     const D = model('d:7b', 5, small);
     const held = worker('w1', 80, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO }), resident('b:7b', 6, { loadedAtMs: LONG_AGO })] });
     const s = state({ catalogue: [...catalogue, D], workers: [held], demand: [demand('d:7b', { waiting: 1, oldestWaitMs: 100 })] });
@@ -181,7 +187,7 @@ describe('hysteresis and no needless evictions', () => {
   });
 
   test('with displaceAfterMs, a lone request waits for company before it displaces anything; a batch does not wait', () => {
-    const gathering = new ResidencyAwarePolicy({ displaceAfterMs: 15_000 });
+    const gathering = new ResidencyAwarePolicy({ ...NO_ROTATION, displaceAfterMs: 15_000 });
     const withWait = (waiting: number, oldestWaitMs: number) =>
       state({ catalogue, workers: [fullWorker('w1', ['b:7b'])], demand: [demand('a:7b', { waiting, oldestWaitMs }), demand('b:7b')] });
     assert.deepEqual(gathering.decide(withWait(1, 5_000), NOW), [], 'one request, 5 s: it waits');
@@ -351,7 +357,7 @@ describe('contention', () => {
   });
 
   test('a popular model is valued over the longest cold wait when that is longer than the keep horizon', () => {
-    const shortHorizon = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, keepHorizonMs: 10_000 });
+    const shortHorizon = new ResidencyAwarePolicy({ ...NO_ROTATION, minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, keepHorizonMs: 10_000 });
     // b: 0.1 request/s, so 1 expected within 10 s; a has 2 jobs waiting.
     const warmB = demand('b:7b', { idleMs: 5_000, arrivalRate: 0.1 });
     const two = demand('a:7b', { waiting: 2, oldestWaitMs: 100 });
@@ -610,7 +616,7 @@ describe('pending bulk lines (batch service)', () => {
   test('a model with many pending bulk lines is not the first victim', () => {
     // Two models on a worker that holds at most two, both unused for long: the one a batch still needs
     // stays, though it would come first by name.
-    const capped = new ResidencyAwarePolicy({ minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, maxModelsPerWorker: 2 });
+    const capped = new ResidencyAwarePolicy({ ...NO_ROTATION, minResidencyMs: 30_000, maxWaitMs: 120_000, replicateWaitMs: 10_000, idleAfterMs: 60_000, maxModelsPerWorker: 2 });
     const held = worker('w1', 80, { resident: [resident('a:7b', 6, { loadedAtMs: LONG_AGO }), resident('b:7b', 6, { loadedAtMs: LONG_AGO })] });
     const s = state({ catalogue, workers: [held], demand: [demand('a:7b', { bulkPending: 2000 }), demand('b:7b'), demand('c:7b', { waiting: 1, oldestWaitMs: 100 })] });
     assert.deepEqual(evicts(capped.decide(s, NOW)), ['w1:b:7b->c:7b:demand']);

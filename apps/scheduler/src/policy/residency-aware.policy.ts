@@ -23,6 +23,13 @@
  *     `maxExpectedWaitMs` to drain, given one more replica — only into free memory or in place of
  *     idle models, and not while its pool is contended, most bulk work first.
  *
+ * Tail rotation (`tailRoundWaitMs` > 0, the default): each round a pool's *resident set* is chosen
+ * by arrival rate and packed into its GPUs with rotation room held back (see residentSet). A model
+ * outside it (tail) with fewer than a batch waiting takes only free room until its oldest job plus
+ * its load reaches `tailRoundWaitMs`; then it is forced (without making its pool contended),
+ * displaces other tail models but not a round in progress, and the resident set's models only
+ * after 1.5 times that wait (or at once when its queue is urgent); it gets no replica. One load serves a round of a rare model's requests.
+ *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`) make a model backlogged, forced, prioritised or hot. Bulk jobs never do.
  *
@@ -80,6 +87,12 @@ const BUSY_COST = 30;
 /** A backlog stranded by an eviction. */
 const BACKLOG_COST = 300;
 const CHURN_SECONDS = 5;
+/** With tail rotation, a model of the resident set evicted: its requests keep coming. */
+const RESIDENT_COST = 60;
+/** A model held now ranks for the resident set as if asked for this many times as often. */
+const RESIDENT_SET_HYSTERESIS = 1.5;
+/** A tail model displaces the resident set's models (and a round in progress) once it has waited this many round waits. */
+const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
 
 interface Candidate {
   pool: string;
@@ -91,6 +104,8 @@ interface Candidate {
   bulk?: boolean;
   /** Interactive expected wait at half `maxExpectedWaitMs` or more: a replica may displace warm models worth less. */
   urgent?: boolean;
+  /** Outside its pool's resident set (tail rotation): may not displace the resident set's models before 1.5 round waits unless `urgent`. */
+  tail?: boolean;
 }
 
 interface Option {
@@ -107,6 +122,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private contended = new Set<string>();
   /** Longest wait of a model with no GPU, per pool, in the current round. */
   private coldWaitMs = new Map<string, number>();
+  /** Each pool's resident set in the current round (see residentSet); empty when rotation is off. */
+  private resident = new Map<string, Set<string>>();
 
   constructor(opts: Partial<ResidencyAwareOptions> = {}) {
     this.opts = { ...DEFAULT_RESIDENCY_AWARE_OPTIONS, ...opts };
@@ -115,6 +132,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   decide(state: ClusterState, now: number): Command[] {
     const plan = new ClusterPlan(state, now, this.opts);
     const pools = new Set(state.workers.map((w) => w.pool));
+    this.resident = new Map([...pools].map((p) => [p, this.residentSet(plan, p)]));
 
     const demanded = state.demand
       .filter((d) => interactiveWaiting(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
@@ -127,7 +145,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     this.coldWaitMs = new Map();
     for (const { d, forced } of demanded) {
       if (plan.servingReplicas(d.pool, d.model) > 0) continue;
-      if (forced) this.contended.add(d.pool);
+      // A tail model whose round is due is rotation, not a sign that the GPUs are short.
+      if (forced && !this.isTail(d)) this.contended.add(d.pool);
       this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, oldestInteractiveWaitMs(d)));
     }
     const oldest = (x: { d: ModelDemand }) => oldestInteractiveWaitMs(x.d);
@@ -181,7 +200,68 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
+    if (this.isTail(d)) return this.waited(plan, d, this.tailShare(1));
     return this.waited(plan, d, this.opts.agingForceFraction);
+  }
+
+  /** `times` the tail round wait as a share of `maxWaitMs` (for `waited`). */
+  private tailShare(times: number): number {
+    return (this.opts.tailRoundWaitMs * times) / this.opts.maxWaitMs;
+  }
+
+  /** A model outside its pool's resident set, when rotation is on. */
+  isTail(d: { pool: string; model: string }): boolean {
+    if (this.opts.tailRoundWaitMs <= 0) return false;
+    return !(this.resident.get(d.pool)?.has(d.model) ?? false);
+  }
+
+  /**
+   * A pool's resident set: its most requested models (interactive arrival rate; pinned models
+   * first), packed into its GPUs by the same rules as a placement (memory, model slots, Ollama's fit
+   * rule) with rotation room held back: on `ceil(workers × tailSlotsPerWorker)` GPUs (the largest),
+   * one model slot and that share of the memory. A model that does not pack is tail. The packing is
+   * a plan of what can stay, not where each model is.
+   */
+  residentSet(plan: ClusterPlan, pool: string): Set<string> {
+    const set = new Set<string>();
+    if (this.opts.tailRoundWaitMs <= 0) return set;
+    const workers = plan.poolWorkers(pool).filter((w) => plan.reachable(w));
+    if (workers.length === 0) return set;
+    const share = Math.min(1, this.opts.tailSlotsPerWorker);
+    const rotation = Math.ceil(workers.length * share);
+    const bins = [...workers]
+      .sort((a, b) => b.capacity - a.capacity || a.snap.id.localeCompare(b.snap.id))
+      .map((w, i) => {
+        const held = i < rotation;
+        const total = Number.isFinite(w.total) ? w.total : Infinity;
+        const capacity = Number.isFinite(w.capacity) ? w.capacity : Infinity;
+        const slots = Number.isFinite(w.maxModels) ? w.maxModels : 3;
+        return { snap: w.snap, total, used: held && Number.isFinite(capacity) ? capacity * share : 0, capacity, slots: held ? slots - 1 : slots };
+      });
+    const pinned = (m: string) => (plan.facts.model(m)?.pinned ?? 0) > 0 && plan.facts.model(m)?.pool === pool;
+    // Hysteresis: a model held now ranks as if asked for RESIDENT_SET_HYSTERESIS times as often, so
+    // two models of about the same rate do not take turns (each turn a load).
+    const held = (m: string) => workers.some((w) => w.models.get(m)?.serving);
+    const score = (d: ModelDemand) => d.arrivalRate * (held(d.model) ? RESIDENT_SET_HYSTERESIS : 1);
+    const ranked = plan.state.demand
+      .filter((d) => d.pool === pool && plan.facts.model(d.model) && (d.arrivalRate > 0 || pinned(d.model)))
+      .sort((a, b) => Number(pinned(b.model)) - Number(pinned(a.model)) || score(b) - score(a) || a.model.localeCompare(b.model));
+    for (const d of ranked) {
+      const fitting = bins.filter((b) => {
+        const f = plan.facts.footprint(d.model, b.snap);
+        return b.slots > 0 && b.used + f <= b.capacity && (b.used === 0 || f <= this.opts.ollamaFitFraction * (b.total - b.used));
+      });
+      if (fitting.length === 0) {
+        if (pinned(d.model)) set.add(d.model);
+        continue;
+      }
+      // The bin with the most room left, so large models still find one.
+      const bin = fitting.reduce((best, b) => (b.capacity - b.used > best.capacity - best.used ? b : best));
+      bin.used += plan.facts.footprint(d.model, bin.snap);
+      bin.slots -= 1;
+      set.add(d.model);
+    }
+    return set;
   }
 
   private priority(plan: ClusterPlan, d: ModelDemand): number {
@@ -202,15 +282,20 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (plan.inProgress(d.pool, d.model)) return;
     const replicas = plan.servingReplicas(d.pool, d.model);
     if (replicas === 0) {
-      this.place(plan, { pool: d.pool, model: d.model, reason: forced ? 'aging' : 'demand', forced, demand: d });
+      const tail = this.isTail(d);
+      // A tail model whose queue nears the edge's admission bound may not wait for its turn.
+      const urgent = tail && this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.replicateAtFraction;
+      this.place(plan, { pool: d.pool, model: d.model, reason: forced ? 'aging' : 'demand', forced, demand: d, tail, urgent });
       return;
     }
     const workers = plan.poolWorkers(d.pool);
     if (replicas >= workers.length) return;
+    // A tail model is served in rounds on one copy: a replica would be one more load for a few requests.
+    if (this.isTail(d)) return;
     const slots = Math.min(...workers.map((w) => w.snap.slots));
     const hot = this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.replicateAtFraction;
     if (hot || (oldestInteractiveWaitMs(d) >= this.opts.replicateWaitMs && interactiveWaiting(d) >= this.batchMin(slots))) {
-      this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, urgent: hot });
+      this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, urgent: hot, tail: this.isTail(d) });
     }
   }
 
@@ -317,7 +402,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const d = plan.demand(w.snap.pool, v.model);
     const bulk = d && bulkWork(d) > 0 ? 1 : 0;
     const expected = Math.max(0.1, this.keepValue(plan, w, v)) + bulk;
-    return (cls === VictimClass.Backlogged ? BACKLOG_COST : 0) + (v.busySlots > 0 ? BUSY_COST : 0) + expected * reload;
+    const kept = this.resident.get(w.snap.pool)?.has(v.model) ? RESIDENT_COST : 0;
+    return (cls === VictimClass.Backlogged ? BACKLOG_COST : 0) + (v.busySlots > 0 ? BUSY_COST : 0) + kept + expected * reload;
   }
 
   /** Whether `v` on `w` may be evicted to make room for candidate `c`. */
@@ -338,9 +424,21 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       const heldBack = (plan.demand(w.snap.pool, v.model)?.bulkWaiting ?? 0) === 0 && v.busySlots === 0;
       return (cls === VictimClass.Idle || (cls === VictimClass.Fill && fedNow && heldBack)) && !this.contended.has(w.snap.pool);
     }
+    const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
+    if (c.tail && c.demand) {
+      // Tail rotation: before its round is due (a batch, or its oldest job + load at the round
+      // wait) a tail model takes only free room; then it displaces other tail models (not one whose
+      // round is in progress), and the resident set's only once it has waited 1.5 round waits (see below).
+      if (!c.forced && !batch) return false;
+      // The resident set's models (unless the tail model's queue is urgent: its expected wait at
+      // `replicateAtFraction` of the edge's bound, beyond which the edge starts refusing), and a
+      // round in progress (it is served until its queue drains).
+      const longWait = this.waited(plan, c.demand, this.tailShare(TAIL_DISPLACES_RESIDENT_AFTER));
+      if (cls === VictimClass.Backlogged && !longWait) return false;
+      if (this.resident.get(w.snap.pool)?.has(v.model) && !longWait && c.urgent !== true) return false;
+    }
     // Bulk fill gives its GPU back to any interactive demand.
     if (cls === VictimClass.Fill) return c.reason !== 'pin' && c.demand !== undefined;
-    const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
     // Contended: only a batch or a starving model displaces anything, so one load serves many.
     // Uncontended: a cold model's first requests wait `displaceAfterMs` for others to join them.
     const gathered = c.reason !== 'demand' || (c.demand !== undefined && oldestInteractiveWaitMs(c.demand) >= this.opts.displaceAfterMs);
@@ -384,14 +482,18 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const eligible = [...w.models.values()].filter((v) => this.evictable(plan, w, v, c));
     // Idle first, then bulk fill, then warm models not running anything, then running ones, then backlogged;
     // within a class the one expected to be asked for least (Belady's rule with rates as the guess).
+    // With tail rotation, models outside the resident set go first (but not a round in progress).
+    const residentSet = this.resident.get(w.snap.pool);
     const key = (v: PlanModel) => {
       const d = plan.demand(w.snap.pool, v.model);
-      return { cls: this.victimClass(plan, w, v), busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, bulk: d ? bulkWork(d) : 0, idle: d?.idleMs ?? Infinity };
+      const cls = this.victimClass(plan, w, v);
+      const kept = cls === VictimClass.Backlogged ? 2 : residentSet?.has(v.model) ? 1 : 0;
+      return { kept, cls, busy: v.busySlots > 0 ? 1 : 0, rate: d?.arrivalRate ?? 0, bulk: d ? bulkWork(d) : 0, idle: d?.idleMs ?? Infinity };
     };
     eligible.sort((a, b) => {
       const ka = key(a);
       const kb = key(b);
-      return ka.cls - kb.cls || ka.busy - kb.busy || ka.rate - kb.rate || ka.bulk - kb.bulk || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
+      return ka.kept - kb.kept || ka.cls - kb.cls || ka.busy - kb.busy || ka.rate - kb.rate || ka.bulk - kb.bulk || kb.idle - ka.idle || this.victimCost(plan, w, a) - this.victimCost(plan, w, b) || a.model.localeCompare(b.model);
     });
     const enough = (chosen: PlanModel[]) => plan.fitsAfter(w, footprint, chosen.length, chosen.reduce((sum, v) => sum + v.footprint, 0));
     const chosen: PlanModel[] = [];

@@ -112,7 +112,7 @@ export async function runBaseline(kind: BaselineKind, trace: TraceEntry[], cfg: 
  */
 /** The scheduler's fractions (not times, so not scaled), when BENCH_<NAME> sets one for an experiment. */
 export function switchyardFractions(): Record<string, string> {
-  const names = ['SCHEDULER_AGING_FORCE_FRACTION', 'SCHEDULER_REPLICATE_AT_FRACTION'];
+  const names = ['SCHEDULER_AGING_FORCE_FRACTION', 'SCHEDULER_REPLICATE_AT_FRACTION', 'SCHEDULER_TAIL_SLOTS_PER_WORKER'];
   return Object.fromEntries(names.filter((k) => process.env[`BENCH_${k}`]).map((k) => [k, String(process.env[`BENCH_${k}`])]));
 }
 
@@ -126,6 +126,7 @@ export function switchyardTimingsSim(): Record<string, number> {
     SCHEDULER_IDLE_AFTER_MS: 10_000,
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
     SCHEDULER_DISPLACE_AFTER_MS: 0,
+    SCHEDULER_TAIL_ROUND_WAIT_MS: 90_000,
     SCHEDULER_RATE_TAU_MS: 60_000,
     EDGE_MAX_EXPECTED_WAIT_MS: DEFAULT_MAX_EXPECTED_WAIT_MS,
     EDGE_DEFAULT_SERVICE_MS: 4_000,

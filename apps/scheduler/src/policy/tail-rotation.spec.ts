@@ -1,0 +1,140 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ClusterState, Command, ModelDemand } from './cluster-state';
+import { ResidencyAwarePolicy, DEFAULT_RESIDENCY_AWARE_OPTIONS } from './residency-aware.policy';
+import { demand, model, resident, state, worker } from './cluster-state.fixtures';
+import { ClusterPlan } from './cluster-plan';
+
+const NOW = 1_000_000_000;
+const LONG_AGO = NOW - 3_600_000;
+const small = { contextWindow: 1024 };
+const names = ['h1:7b', 'h2:7b', 'h3:7b', 't1:7b', 't2:7b', 't3:7b'];
+const catalogue = names.map((n) => model(n, 5, small));
+/** Arrival rates: three popular models, three rarely asked for. */
+const RATES: Record<string, number> = { 'h1:7b': 1, 'h2:7b': 0.5, 'h3:7b': 0.3, 't1:7b': 0.02, 't2:7b': 0.01, 't3:7b': 0.01 };
+
+/** The defaults that run (rotation on, half a slot per worker), 2 models per worker. */
+const policy = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
+/** The round wait; a 5 GB model's estimated load is 2 s (5 GB at 10 GB/s + 1.5 s). */
+const ROUND = policy.opts.tailRoundWaitMs;
+
+function loads(cmds: Command[]) {
+  return cmds.filter((c) => c.kind === 'load').map((c) => `${c.workerId}:${c.model}:${c.reason}`);
+}
+function evicts(cmds: Command[]) {
+  return cmds.filter((c) => c.kind === 'evict').map((c) => `${c.workerId}:${c.model}->${c.kind === 'evict' ? c.forModel : ''}`);
+}
+
+/** Two 48 GB workers holding two models each (idle for a minute), and demand as given (rates from RATES). */
+function cluster(held: [string[], string[]], waiting: Record<string, Partial<ModelDemand>>): ClusterState {
+  const w = (id: string, models: string[]) => worker(id, 48, { resident: models.map((m) => resident(m, 6, { loadedAtMs: LONG_AGO })) });
+  return state({
+    catalogue,
+    workers: [w('w1', held[0]), w('w2', held[1])],
+    demand: names.map((n) => demand(n, { arrivalRate: RATES[n], idleMs: 60_000, ...waiting[n] })),
+  });
+}
+
+describe('tail rotation', () => {
+  test('is on by default', () => {
+    assert.ok(DEFAULT_RESIDENCY_AWARE_OPTIONS.tailRoundWaitMs > 0);
+  });
+
+  test("the resident set is the most requested models that fit, less the rotation room", () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
+    const plan = new ClusterPlan(s, NOW, policy.opts);
+    // 2 workers × 2 slots, less ceil(2 × 0.5) = 1 rotation slot: three models.
+    assert.deepEqual([...policy.residentSet(plan, 'shared')].sort(), ['h1:7b', 'h2:7b', 'h3:7b']);
+  });
+
+  test("a tail model's lone request does not evict anything before its round is due", () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 1, oldestWaitMs: ROUND / 3 } });
+    assert.deepEqual(policy.decide(s, NOW), []);
+  });
+
+  test('once its oldest request (plus the load) reaches the round wait, a tail model takes the rotation slot, not a popular model', () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 2, oldestWaitMs: ROUND - 1_000 } });
+    const cmds = policy.decide(s, NOW);
+    assert.deepEqual(evicts(cmds), ['w2:t1:7b->t2:7b']);
+  });
+
+  test('a batch of tail requests is a round at once', () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 4, oldestWaitMs: 1_000 } });
+    assert.deepEqual(evicts(policy.decide(s, NOW)), ['w2:t1:7b->t2:7b']);
+  });
+
+  test('a tail round in progress is not cut short by the next tail model', () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {
+      't1:7b': { waiting: 2, oldestWaitMs: 2_000, idleMs: 0 },
+      't2:7b': { waiting: 1, oldestWaitMs: ROUND + 1_000 },
+    });
+    assert.deepEqual(policy.decide(s, NOW), []);
+  });
+
+  test('popular models are displaced by a tail model only when it has waited one and a half round waits', () => {
+    // Every slot holds a resident-set model (the rotation slot is taken by h3 too).
+    const s = (oldestWaitMs: number) => cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't2:7b': { waiting: 1, oldestWaitMs } });
+    const full = (oldestWaitMs: number) => {
+      const c = s(oldestWaitMs);
+      c.workers[1].resident.push(resident('h2:7b', 6, { loadedAtMs: LONG_AGO }));
+      return c;
+    };
+    assert.deepEqual(policy.decide(full(ROUND + 10_000), NOW), [], 'round due, but only popular models to displace');
+    assert.equal(evicts(policy.decide(full(1.5 * ROUND), NOW)).length, 1, 'at one and a half round waits it takes one');
+  });
+
+  test('a tail model whose queue nears the admission bound displaces a popular model without waiting one and a half rounds', () => {
+    const full = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 'h2:7b']], { 't2:7b': { waiting: 12, oldestWaitMs: ROUND + 1_000, serviceMs: 10_000 } });
+    // 12 jobs × 10 s ÷ 4 slots + the load: past half the 60 s bound.
+    assert.equal(evicts(policy.decide(full, NOW)).length, 1);
+  });
+
+  test('free room is taken at once, round or not', () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't2:7b': { waiting: 1, oldestWaitMs: 500 } });
+    assert.deepEqual(loads(policy.decide(s, NOW)), ['w2:t2:7b:demand']);
+  });
+
+  test('a popular model that is cold is placed at once, in place of an idle tail model', () => {
+    const s = cluster([['h1:7b', 't3:7b'], ['h3:7b', 't1:7b']], { 'h2:7b': { waiting: 1, oldestWaitMs: 500 } });
+    const cmds = policy.decide(s, NOW);
+    assert.equal(evicts(cmds).length, 1);
+    assert.match(evicts(cmds)[0], /t[13]:7b->h2:7b/);
+  });
+
+  test('a model that does not pack beside the popular ones is tail, however often it is asked for', () => {
+    const big = model('big:70b', 40, small);
+    const s = state({
+      catalogue: [...catalogue, big],
+      workers: [worker('w1', 48), worker('w2', 48)],
+      demand: [...names.map((n) => demand(n, { arrivalRate: RATES[n] })), demand('big:70b', { arrivalRate: 0.4 })],
+    });
+    const plan = new ClusterPlan(s, NOW, policy.opts);
+    // The rotation room (half of one GPU and one slot) leaves no 40 GB hole beside h1 and h2.
+    assert.ok(!policy.residentSet(plan, 'shared').has('big:70b'));
+    assert.ok(policy.residentSet(plan, 'shared').has('h1:7b'));
+  });
+
+  test('a model held now keeps its place in the resident set against one asked for slightly more often', () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['t1:7b']], {});
+    s.demand = s.demand.map((d) => (d.model === 't1:7b' ? { ...d, arrivalRate: 0.25 } : d.model === 'h3:7b' ? { ...d, arrivalRate: 0.3 } : d));
+    const plan = new ClusterPlan(s, NOW, policy.opts);
+    assert.deepEqual([...policy.residentSet(plan, 'shared')].sort(), ['h1:7b', 'h2:7b', 't1:7b']);
+  });
+
+  test('a tail model gets no replica: its queue is served in its round', () => {
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't1:7b': { waiting: 30, oldestWaitMs: 40_000, serviceMs: 10_000 } });
+    s.workers[0].resident.push(resident('t1:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 }));
+    s.workers[0].memoryTotalBytes = 60e9;
+    s.workers[0].resident = s.workers[0].resident.slice(0, 1).concat(s.workers[0].resident.slice(2));
+    assert.deepEqual(loads(policy.decide(s, NOW)), []);
+    // Without rotation the same queue gets a second copy in w2's free memory.
+    const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailRoundWaitMs: 0 });
+    assert.deepEqual(loads(off.decide(s, NOW)), ['w2:t1:7b:replicate']);
+  });
+
+  test('with tailRoundWaitMs 0 a lone request displaces an idle model at once (the rules before rotation)', () => {
+    const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailRoundWaitMs: 0 });
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 1, oldestWaitMs: 500 } });
+    assert.equal(evicts(off.decide(s, NOW)).length, 1);
+  });
+});

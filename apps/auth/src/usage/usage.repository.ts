@@ -1,20 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { UsageEntry } from '@switchyard/contracts';
 import { DATABASE, type Database } from '@switchyard/database';
 
-export interface UsageRecord {
-  requestId: string;
-  keyId: string;
-  userId: string;
-  model: string;
-  promptTokens: number;
-  completionTokens: number;
-  queueMs: number;
-  generationMs: number;
-  workerId: string;
-  outcome: string;
-  pool: string;
-  createdAt: Date;
-}
+/** One ledger row: a worker's `UsageEntry`, with its creation time as a Date. */
+export type UsageRecord = Omit<UsageEntry, 'createdAtMs'> & { createdAt: Date };
 
 export interface UsageFilter {
   userId?: string;

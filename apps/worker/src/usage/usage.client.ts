@@ -28,20 +28,8 @@ export class RedisUsageTransport implements UsageTransport {
   }
 }
 
-export interface UsageRecord {
-  requestId: string;
-  keyId: string;
-  userId: string;
-  model: string;
-  pool: string;
-  promptTokens: number;
-  completionTokens: number;
-  queueMs: number;
-  generationMs: number;
-  /** "ok" | "length" | "cancelled" | "error" */
-  outcome: string;
-  createdAtMs: number;
-}
+/** What the processor records: a `UsageEntry` without the worker's id (the recorder adds it). */
+export type UsageRecord = Omit<UsageEntry, 'workerId'>;
 
 /**
  * Records usage for auth, keyed by request id (auth ignores a second row for the same id, so a

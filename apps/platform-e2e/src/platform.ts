@@ -55,7 +55,8 @@ export async function startPlatform(extraEnv: NodeJS.ProcessEnv = {}): Promise<P
   const logDir = path.join(dir, 'logs');
   const demoKey = `sk-e2e${randomBytes(16).toString('hex')}`;
   const adminToken = `e2e-admin-${randomBytes(16).toString('hex')}`;
-  const timeScale = 20;
+  // Simulated seconds per real second; the scheduler's timers below follow it.
+  const timeScale = Number(extraEnv.SIM_TIME_SCALE ?? 20);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(edge),

@@ -13,7 +13,7 @@ export interface ResidencyAwareOptions extends CostModelOptions {
    * refuses beyond the whole bound, so an admitted queue only approaches it).
    */
   replicateAtFraction: number;
-  /** Queue wait of a model with replicas that asks for one more. */
+  /** Queue wait of a model with replicas that asks for one more (with a batch waiting), when tail rotation is off. */
   replicateWaitMs: number;
   /**
    * The bound on an interactive job's expected wait (queued interactive jobs × mean service time ÷
@@ -34,7 +34,7 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   /**
    * Rotation for the tail (0 = off). Each round a pool's *resident set* is chosen by interactive
    * arrival rate: the most requested models that fit its model slots and memory less the rotation
-   * room (`tailSlotsPerWorker`). A model outside it (a *tail* model) with fewer than a batch waiting
+   * room (`tailSlotsPerWorker`). A model outside it (a *tail* model), however many of its jobs wait,
    * takes only free room until its oldest job plus its load time reaches this wait; then it is
    * forced (goes first and is served until its queue drains), and it displaces other tail models,
    * not the resident set's, until it has waited 1.5 times this (or its expected wait reaches half the admission bound). One load then serves a round of the

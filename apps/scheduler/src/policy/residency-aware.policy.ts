@@ -14,9 +14,9 @@
  *     `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the bound, so an
  *     admitted queue only approaches it, and the other half leaves time for the replica to load
  *     before requests are refused (as aging forces a cold model at half its bound). Such a replica is
- *     *urgent* and may displace warm models worth less than its queue. A replica is also added when
- *     the oldest job has waited `replicateWaitMs` with at least a batch waiting. One replica at a
- *     time per model;
+ *     *urgent* and may displace warm models worth less than its queue. With tail rotation off, a
+ *     replica is also added when the oldest job has waited `replicateWaitMs` with at least a batch
+ *     waiting. One replica at a time per model;
  *  5. last, bulk work as fill: a model with no interactive job waiting but bulk jobs queued or bulk
  *     lines pending in the batch service (`bulkPending`: lines of running batches kept out of the
  *     queues by the batch window) is loaded — or, when its bulk queue alone would take longer than
@@ -25,7 +25,7 @@
  *
  * Tail rotation (`tailRoundWaitMs` > 0, the default): each round a pool's *resident set* is chosen
  * by arrival rate and packed into its GPUs with rotation room held back (see residentSet). A model
- * outside it (tail) with fewer than a batch waiting takes only free room until its oldest job plus
+ * outside it (tail) takes only free room, however many of its jobs wait, until its oldest job plus
  * its load reaches `tailRoundWaitMs`; then it is forced (without making its pool contended),
  * displaces other tail models but not a round in progress, and the resident set's models only
  * after 1.5 times that wait (or at once when its queue is urgent); it gets no replica. One load serves a round of a rare model's requests.
@@ -294,7 +294,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (this.isTail(d)) return;
     const slots = Math.min(...workers.map((w) => w.snap.slots));
     const hot = this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.replicateAtFraction;
-    if (hot || (oldestInteractiveWaitMs(d) >= this.opts.replicateWaitMs && interactiveWaiting(d) >= this.batchMin(slots))) {
+    // With tail rotation, replicas come from the expected wait alone: under overload nearly every
+    // busy queue has a batch that waited `replicateWaitMs`, and a replica made for it takes room that
+    // the next round reloads a model into.
+    const waitedLong = this.opts.tailRoundWaitMs <= 0 && oldestInteractiveWaitMs(d) >= this.opts.replicateWaitMs && interactiveWaiting(d) >= this.batchMin(slots);
+    if (hot || waitedLong) {
       this.place(plan, { pool: d.pool, model: d.model, reason: 'replicate', forced: false, demand: d, urgent: hot, tail: this.isTail(d) });
     }
   }
@@ -426,10 +430,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     }
     const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
     if (c.tail && c.demand) {
-      // Tail rotation: before its round is due (a batch, or its oldest job + load at the round
-      // wait) a tail model takes only free room; then it displaces other tail models (not one whose
-      // round is in progress), and the resident set's only once it has waited 1.5 round waits (see below).
-      if (!c.forced && !batch) return false;
+      // Tail rotation: before its round is due (its oldest job + load at the round wait) a tail
+      // model takes only free room, however many of its jobs wait; then it displaces other tail
+      // models (not one whose round is in progress), and the resident set's only once it has waited
+      // 1.5 round waits (see below).
+      if (!c.forced) return false;
       // The resident set's models (unless the tail model's queue is urgent: its expected wait at
       // `replicateAtFraction` of the edge's bound, beyond which the edge starts refusing), and a
       // round in progress (it is served until its queue drains).

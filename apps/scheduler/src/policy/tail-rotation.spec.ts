@@ -58,9 +58,24 @@ describe('tail rotation', () => {
     assert.deepEqual(evicts(cmds), ['w2:t1:7b->t2:7b']);
   });
 
-  test('a batch of tail requests is a round at once', () => {
-    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 4, oldestWaitMs: 1_000 } });
-    assert.deepEqual(evicts(policy.decide(s, NOW)), ['w2:t1:7b->t2:7b']);
+  test('a batch of tail requests waits for its round too: one load a round, not one a batch', () => {
+    const s = (oldestWaitMs: number) => cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 8, oldestWaitMs } });
+    assert.deepEqual(policy.decide(s(1_000), NOW), [], 'two batches waiting, the round not due');
+    assert.deepEqual(evicts(policy.decide(s(ROUND), NOW)), ['w2:t1:7b->t2:7b']);
+  });
+
+  test("a popular model's queue gets a replica by its expected wait, not because a batch has waited a while", () => {
+    // h1 on w1 with its 4 slots busy; w2 has room. 8 jobs of 4 s on 4 slots: 8 s expected.
+    const s = (waiting: number) => {
+      const c = cluster([['h1:7b'], ['h3:7b']], { 'h1:7b': { waiting, interactiveWaiting: waiting, oldestWaitMs: 20_000, serviceMs: 4_000, idleMs: 0 } });
+      c.workers[0].resident[0].busySlots = 4;
+      return c;
+    };
+    assert.deepEqual(loads(policy.decide(s(8), NOW)), [], 'waited 20 s, but 8 s expected: the queue moves');
+    assert.deepEqual(loads(policy.decide(s(30), NOW)), ['w2:h1:7b:replicate'], '30 s expected: half the bound');
+    // Without rotation, the batch that waited past SCHEDULER_REPLICATE_WAIT_MS (10 s) asks for one too.
+    const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailRoundWaitMs: 0 });
+    assert.deepEqual(loads(off.decide(s(8), NOW)), ['w2:h1:7b:replicate']);
   });
 
   test('a tail round in progress is not cut short by the next tail model', () => {

@@ -25,8 +25,9 @@
  *
  * Tail rotation (`tailRoundWaitMs` > 0, the default): each round a pool's *resident set* is chosen
  * by arrival rate and packed into its GPUs with rotation room held back (see residentSet). A model
- * outside it (tail) takes only free room, however many of its jobs wait, until its oldest job plus
- * its load reaches `tailRoundWaitMs`; then it is forced (without making its pool contended),
+ * outside it (tail) takes only free room (and unused models not expected within a round), however
+ * many of its jobs wait, until its oldest job plus its load reaches `tailRoundWaitMs`; then it is
+ * forced (without making its pool contended),
  * displaces other tail models but not a round in progress, and the resident set's models only
  * after 1.5 times that wait (or at once when its queue is urgent); it gets no replica. One load serves a round of a rare model's requests.
  *
@@ -431,10 +432,13 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
     if (c.tail && c.demand) {
       // Tail rotation: before its round is due (its oldest job + load at the round wait) a tail
-      // model takes only free room, however many of its jobs wait; then it displaces other tail
-      // models (not one whose round is in progress), and the resident set's only once it has waited
-      // 1.5 round waits (see below).
-      if (!c.forced) return false;
+      // model takes only free room, however many of its jobs wait, and the place of an unused model
+      // nobody is expected to ask for within a round (it is in no rotation); then it displaces other
+      // tail models (not one whose round is in progress), and the resident set's only once it has
+      // waited 1.5 round waits (see below).
+      const inRound = (plan.demand(w.snap.pool, v.model)?.arrivalRate ?? 0) * (this.opts.tailRoundWaitMs / 1000);
+      const unused = v.busySlots === 0 && cls !== VictimClass.Backlogged && cls !== VictimClass.Fill && inRound < 1;
+      if (!c.forced && !unused) return false;
       // The resident set's models (unless the tail model's queue is urgent: its expected wait at
       // `replicateAtFraction` of the edge's bound, beyond which the edge starts refusing), and a
       // round in progress (it is served until its queue drains).

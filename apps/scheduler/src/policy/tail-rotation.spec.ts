@@ -104,6 +104,12 @@ describe('tail rotation', () => {
     assert.equal(evicts(policy.decide(full, NOW)).length, 1);
   });
 
+  test('before its round, a tail model may take the place of an idle model nobody is expected to ask for within a round', () => {
+    // w2's second model is dead (no request in its rate window); t1 expects 1.8 requests a round.
+    const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 1, oldestWaitMs: 500 }, 't1:7b': { arrivalRate: 0 } });
+    assert.deepEqual(evicts(policy.decide(s, NOW)), ['w2:t1:7b->t2:7b']);
+  });
+
   test('free room is taken at once, round or not', () => {
     const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't2:7b': { waiting: 1, oldestWaitMs: 500 } });
     assert.deepEqual(loads(policy.decide(s, NOW)), ['w2:t2:7b:demand']);

@@ -85,9 +85,9 @@ describe('one key floods a model', () => {
         `${overtook.length} of them served first; its time to first token ${mine.firstTokenAt! - before} ms`,
     );
     assert.ok(waiting.length >= 16, `the flood was still queued when the other key asked (${waiting.length} waiting)`);
-    const timeline = admitted
+    const timeline = [...admitted]
+      .sort((a, b) => a.firstTokenAt! - b.firstTokenAt!)
       .map((t) => `${t.sentAt - before}→${t.firstTokenAt! - before}`)
-      .sort((a, b) => Number(a.split('→')[1]) - Number(b.split('→')[1]))
       .join(' ');
     assert.ok(
       overtook.length <= 8 + 2,

@@ -25,11 +25,13 @@
  *
  * Tail rotation (`tailRoundWaitMs` > 0, the default): each round a pool's *resident set* is chosen
  * by arrival rate and packed into its GPUs with rotation room held back (see residentSet). A model
- * outside it (tail) takes only free room (and unused models not expected within a round), however
- * many of its jobs wait, until its oldest job plus its load reaches `tailRoundWaitMs`; then it is
- * forced (without making its pool contended),
+ * outside it (tail) takes only free room (and unused models not expected within `tailRoundWaitMs`),
+ * however many of its jobs wait, until its oldest job plus its load reaches the pool's *round wait*
+ * — the shortest, from half of `maxWaitMs` up to `tailRoundWaitMs`, that the rotation room can
+ * sustain (see sustainableRoundMs); then it is forced (without making its pool contended),
  * displaces other tail models but not a round in progress, and the resident set's models only
- * after 1.5 times that wait (or at once when its queue is urgent); it gets no replica. One load serves a round of a rare model's requests.
+ * after 1.5 times `tailRoundWaitMs` (or at once when its queue is urgent); it gets no replica. One
+ * load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`) make a model backlogged, forced, prioritised or hot. Bulk jobs never do.
@@ -92,8 +94,11 @@ const CHURN_SECONDS = 5;
 const RESIDENT_COST = 60;
 /** A model held now ranks for the resident set as if asked for this many times as often. */
 const RESIDENT_SET_HYSTERESIS = 1.5;
-/** A tail model displaces the resident set's models (and a round in progress) once it has waited this many round waits. */
+/** A tail model displaces the resident set's models (and a round in progress) once it has waited this many `tailRoundWaitMs`. */
 const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
+/** The most of its time a pool's rotation room is planned to be busy (see sustainableRoundMs). */
+const ROTATION_UTILISATION = 0.5;
+const ROUND_STEPS = 12;
 
 interface Candidate {
   pool: string;
@@ -105,7 +110,7 @@ interface Candidate {
   bulk?: boolean;
   /** Interactive expected wait at half `maxExpectedWaitMs` or more: a replica may displace warm models worth less. */
   urgent?: boolean;
-  /** Outside its pool's resident set (tail rotation): may not displace the resident set's models before 1.5 round waits unless `urgent`. */
+  /** Outside its pool's resident set (tail rotation): may not displace the resident set's models before 1.5 × `tailRoundWaitMs` unless `urgent`. */
   tail?: boolean;
 }
 
@@ -125,6 +130,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private coldWaitMs = new Map<string, number>();
   /** Each pool's resident set in the current round (see residentSet); empty when rotation is off. */
   private resident = new Map<string, Set<string>>();
+  /** Each pool's round wait in the current round (see roundWaitMs). */
+  private rounds = new Map<string, number>();
 
   constructor(opts: Partial<ResidencyAwareOptions> = {}) {
     this.opts = { ...DEFAULT_RESIDENCY_AWARE_OPTIONS, ...opts };
@@ -134,6 +141,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const plan = new ClusterPlan(state, now, this.opts);
     const pools = new Set(state.workers.map((w) => w.pool));
     this.resident = new Map([...pools].map((p) => [p, this.residentSet(plan, p)]));
+    this.rounds = new Map([...pools].map((p) => [p, this.sustainableRoundMs(plan, p)]));
 
     const demanded = state.demand
       .filter((d) => interactiveWaiting(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
@@ -201,13 +209,48 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
-    if (this.isTail(d)) return this.waited(plan, d, this.tailShare(1));
+    if (this.isTail(d)) return this.waited(plan, d, this.tailShare(d.pool, 1));
     return this.waited(plan, d, this.opts.agingForceFraction);
   }
 
-  /** `times` the tail round wait as a share of `maxWaitMs` (for `waited`). */
-  private tailShare(times: number): number {
-    return (this.opts.tailRoundWaitMs * times) / this.opts.maxWaitMs;
+  /** `times` the pool's round wait as a share of `maxWaitMs` (for `waited`). */
+  private tailShare(pool: string, times: number): number {
+    return (this.roundWaitMs(pool) * times) / this.opts.maxWaitMs;
+  }
+
+  /** A pool's round wait in the current round: see sustainableRoundMs. */
+  roundWaitMs(pool: string): number {
+    return this.rounds.get(pool) ?? this.opts.tailRoundWaitMs;
+  }
+
+  /**
+   * The shortest round wait, between `agingForceFraction` of `maxWaitMs` (when a resident model's
+   * queue is forced) and `tailRoundWaitMs`, that the pool's rotation room can sustain: each round
+   * every tail model asked for within it is loaded once (a model of arrival rate λ is asked for
+   * within a round R with probability 1 − e^(−λR)) and serves the round's requests (λR × its
+   * service time, over its slots), and that work must keep the rotation room (one model slot on
+   * `ceil(workers × tailSlotsPerWorker)` GPUs) at most ROTATION_UTILISATION busy. Where the room is
+   * ample (many GPUs, few tail models) rounds are short and tail requests wait less; where it is
+   * scarce they stay long, so that one load serves many requests.
+   */
+  private sustainableRoundMs(plan: ClusterPlan, pool: string): number {
+    const max = this.opts.tailRoundWaitMs;
+    if (max <= 0) return 0;
+    const min = Math.min(max, this.opts.maxWaitMs * this.opts.agingForceFraction);
+    const workers = plan.poolWorkers(pool).filter((w) => plan.reachable(w));
+    const rotation = Math.ceil(workers.length * Math.min(1, this.opts.tailSlotsPerWorker));
+    if (rotation === 0) return max;
+    const resident = this.resident.get(pool) ?? new Set<string>();
+    const slots = this.poolSlots(plan, pool);
+    const tail = plan.state.demand.filter((d) => d.pool === pool && d.arrivalRate > 0 && !resident.has(d.model) && plan.facts.model(d.model));
+    const busyMs = (roundMs: number) =>
+      tail.reduce((sum, d) => {
+        const asked = d.arrivalRate * (roundMs / 1000);
+        return sum + (1 - Math.exp(-asked)) * plan.facts.loadSeconds(d.model) * 1000 + (asked * (d.serviceMs ?? this.opts.defaultServiceMs)) / slots;
+      }, 0);
+    const step = (max - min) / ROUND_STEPS;
+    for (let r = min; r < max; r += step) if (busyMs(r) <= ROTATION_UTILISATION * rotation * r) return Math.round(r);
+    return max;
   }
 
   /** A model outside its pool's resident set, when rotation is on. */
@@ -431,18 +474,20 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     }
     const batch = c.demand !== undefined && interactiveWaiting(c.demand) >= this.batchMin(w.snap.slots);
     if (c.tail && c.demand) {
-      // Tail rotation: before its round is due (its oldest job + load at the round wait) a tail
-      // model takes only free room, however many of its jobs wait, and the place of an unused model
-      // nobody is expected to ask for within a round (it is in no rotation); then it displaces other
-      // tail models (not one whose round is in progress), and the resident set's only once it has
-      // waited 1.5 round waits (see below).
+      // Tail rotation: before its round is due (its oldest job + load at the pool's round wait) a
+      // tail model takes only free room, however many of its jobs wait, and the place of an unused
+      // model nobody is expected to ask for within `tailRoundWaitMs` (it is in no rotation); then it
+      // displaces other tail models (not one whose round is in progress), and the resident set's
+      // only once it has waited 1.5 × `tailRoundWaitMs` (see below). Those two stay on the longest
+      // round, not the pool's: a shorter round brings tail models back sooner, not more often in
+      // place of the models that stay.
       const inRound = (plan.demand(w.snap.pool, v.model)?.arrivalRate ?? 0) * (this.opts.tailRoundWaitMs / 1000);
       const unused = v.busySlots === 0 && cls !== VictimClass.Backlogged && cls !== VictimClass.Fill && inRound < 1;
       if (!c.forced && !unused) return false;
       // The resident set's models (unless the tail model's queue is urgent: its expected wait at
       // `replicateAtFraction` of the edge's bound, beyond which the edge starts refusing), and a
       // round in progress (it is served until its queue drains).
-      const longWait = this.waited(plan, c.demand, this.tailShare(TAIL_DISPLACES_RESIDENT_AFTER));
+      const longWait = this.waited(plan, c.demand, (this.opts.tailRoundWaitMs * TAIL_DISPLACES_RESIDENT_AFTER) / this.opts.maxWaitMs);
       if (cls === VictimClass.Backlogged && !longWait) return false;
       if (this.resident.get(w.snap.pool)?.has(v.model) && !longWait && c.urgent !== true) return false;
     }

@@ -15,8 +15,14 @@ const RATES: Record<string, number> = { 'h1:7b': 1, 'h2:7b': 0.5, 'h3:7b': 0.3, 
 
 /** The defaults that run (rotation on, half a slot per worker), 2 models per worker. */
 const policy = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
-/** The round wait; a 5 GB model's estimated load is 2 s (5 GB at 10 GB/s + 1.5 s). */
-const ROUND = policy.opts.tailRoundWaitMs;
+/**
+ * The pool's round wait. A 5 GB model's estimated load is 2 s (5 GB at 10 GB/s + 1.5 s) and the tail
+ * models here are rare, so the rotation room sustains the shortest round: when a resident model's
+ * queue is forced (half the 60 s max wait).
+ */
+const ROUND = policy.opts.maxWaitMs * policy.opts.agingForceFraction;
+/** `tailRoundWaitMs`: the longest round, and (× 1.5) when a tail model may displace the resident set. */
+const LONG_ROUND = policy.opts.tailRoundWaitMs;
 
 function loads(cmds: Command[]) {
   return cmds.filter((c) => c.kind === 'load').map((c) => `${c.workerId}:${c.model}:${c.reason}`);
@@ -45,6 +51,27 @@ describe('tail rotation', () => {
     const plan = new ClusterPlan(s, NOW, policy.opts);
     // 2 workers × 2 slots, less ceil(2 × 0.5) = 1 rotation slot: three models.
     assert.deepEqual([...policy.residentSet(plan, 'shared')].sort(), ['h1:7b', 'h2:7b', 'h3:7b']);
+  });
+
+  test('the round is as short as the rotation room can sustain, and as long as tailRoundWaitMs where it is scarce', () => {
+    const rare = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
+    policy.decide(rare, NOW);
+    assert.equal(policy.roundWaitMs('shared'), ROUND, 'three rare tail models, 2 s loads, one rotation slot');
+    // Asked for every few seconds, each tail model's round brings a queue of 4 s jobs (18 in 90 s),
+    // more than one rotation slot serves in the shortest round.
+    const busy = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
+    busy.demand = busy.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.2 } : d));
+    policy.decide(busy, NOW);
+    assert.equal(policy.roundWaitMs('shared'), LONG_ROUND);
+    // In between, a round in between; more GPUs (rotation room, and room for the resident set) shorten it.
+    const some = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
+    some.demand = some.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.12 } : d));
+    policy.decide(some, NOW);
+    const between = policy.roundWaitMs('shared');
+    assert.ok(between > ROUND && between < LONG_ROUND, `${between}`);
+    some.workers.push(worker('w3', 48), worker('w4', 48));
+    policy.decide(some, NOW);
+    assert.ok(policy.roundWaitMs('shared') < between);
   });
 
   test("a tail model's lone request does not evict anything before its round is due", () => {
@@ -86,7 +113,7 @@ describe('tail rotation', () => {
     assert.deepEqual(policy.decide(s, NOW), []);
   });
 
-  test('popular models are displaced by a tail model only when it has waited one and a half round waits', () => {
+  test('popular models are displaced by a tail model only when it has waited one and a half of the longest round wait', () => {
     // Every slot holds a resident-set model (the rotation slot is taken by h3 too).
     const s = (oldestWaitMs: number) => cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't2:7b': { waiting: 1, oldestWaitMs } });
     const full = (oldestWaitMs: number) => {
@@ -94,8 +121,8 @@ describe('tail rotation', () => {
       c.workers[1].resident.push(resident('h2:7b', 6, { loadedAtMs: LONG_AGO }));
       return c;
     };
-    assert.deepEqual(policy.decide(full(ROUND + 10_000), NOW), [], 'round due, but only popular models to displace');
-    assert.equal(evicts(policy.decide(full(1.5 * ROUND), NOW)).length, 1, 'at one and a half round waits it takes one');
+    assert.deepEqual(policy.decide(full(LONG_ROUND + 10_000), NOW), [], 'round due, but only popular models to displace');
+    assert.equal(evicts(policy.decide(full(1.5 * LONG_ROUND), NOW)).length, 1, 'at one and a half of the longest round wait it takes one');
   });
 
   test('a tail model whose queue nears the admission bound displaces a popular model without waiting one and a half rounds', () => {

@@ -98,6 +98,7 @@ const RESIDENT_SET_HYSTERESIS = 1.5;
 const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
 /** The most of its time a pool's rotation room is planned to be busy (see sustainableRoundMs). */
 const ROTATION_UTILISATION = 0.5;
+/** The round wait is searched in this many steps from its floor up to `tailRoundWaitMs`. */
 const ROUND_STEPS = 12;
 
 interface Candidate {
@@ -209,13 +210,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
-    if (this.isTail(d)) return this.waited(plan, d, this.tailShare(d.pool, 1));
+    if (this.isTail(d)) return this.waited(plan, d, this.roundWaitMs(d.pool) / this.opts.maxWaitMs);
     return this.waited(plan, d, this.opts.agingForceFraction);
-  }
-
-  /** `times` the pool's round wait as a share of `maxWaitMs` (for `waited`). */
-  private tailShare(pool: string, times: number): number {
-    return (this.roundWaitMs(pool) * times) / this.opts.maxWaitMs;
   }
 
   /** A pool's round wait in the current round: see sustainableRoundMs. */

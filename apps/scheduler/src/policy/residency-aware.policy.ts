@@ -182,7 +182,19 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   expectedWaitMs(plan: ClusterPlan, d: ModelDemand, queued = interactiveWaiting(d)): number {
     const slots = plan.servingSlots(d.pool, d.model);
     const loadMs = slots > 0 ? 0 : plan.facts.loadSeconds(d.model) * 1000;
-    return loadMs + (queued * (d.serviceMs ?? this.opts.defaultServiceMs)) / Math.max(1, slots || this.poolSlots(plan, d.pool));
+    return loadMs + (queued * this.serviceMs(d)) / Math.max(1, slots || this.poolSlots(plan, d.pool));
+  }
+
+  /** A model's mean service time of one job: its queue's measured one, else `defaultServiceMs`. */
+  private serviceMs(d: ModelDemand): number {
+    return d.serviceMs ?? this.opts.defaultServiceMs;
+  }
+
+  /** A pool's reachable workers, and how many of them hold rotation room back (`ceil(workers × tailSlotsPerWorker)`). */
+  private rotationRoom(plan: ClusterPlan, pool: string): { workers: PlanWorker[]; share: number; rotation: number } {
+    const workers = plan.poolWorkers(pool).filter((w) => plan.reachable(w));
+    const share = Math.min(1, this.opts.tailSlotsPerWorker);
+    return { workers, share, rotation: Math.ceil(workers.length * share) };
   }
 
   private poolSlots(plan: ClusterPlan, pool: string): number {
@@ -233,8 +245,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const max = this.opts.tailRoundWaitMs;
     if (max <= 0) return 0;
     const min = Math.min(max, this.opts.maxWaitMs * this.opts.agingForceFraction);
-    const workers = plan.poolWorkers(pool).filter((w) => plan.reachable(w));
-    const rotation = Math.ceil(workers.length * Math.min(1, this.opts.tailSlotsPerWorker));
+    const { rotation } = this.rotationRoom(plan, pool);
     if (rotation === 0) return max;
     const resident = this.resident.get(pool) ?? new Set<string>();
     const slots = this.poolSlots(plan, pool);
@@ -242,7 +253,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const busyMs = (roundMs: number) =>
       tail.reduce((sum, d) => {
         const asked = d.arrivalRate * (roundMs / 1000);
-        return sum + (1 - Math.exp(-asked)) * plan.facts.loadSeconds(d.model) * 1000 + (asked * (d.serviceMs ?? this.opts.defaultServiceMs)) / slots;
+        return sum + (1 - Math.exp(-asked)) * plan.facts.loadSeconds(d.model) * 1000 + (asked * this.serviceMs(d)) / slots;
       }, 0);
     const step = (max - min) / ROUND_STEPS;
     for (let r = min; r < max; r += step) if (busyMs(r) <= ROTATION_UTILISATION * rotation * r) return Math.round(r);
@@ -265,10 +276,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   residentSet(plan: ClusterPlan, pool: string): Set<string> {
     const set = new Set<string>();
     if (this.opts.tailRoundWaitMs <= 0) return set;
-    const workers = plan.poolWorkers(pool).filter((w) => plan.reachable(w));
+    const { workers, share, rotation } = this.rotationRoom(plan, pool);
     if (workers.length === 0) return set;
-    const share = Math.min(1, this.opts.tailSlotsPerWorker);
-    const rotation = Math.ceil(workers.length * share);
     const bins = [...workers]
       .sort((a, b) => b.capacity - a.capacity || a.snap.id.localeCompare(b.snap.id))
       .map((w, i) => {

@@ -154,6 +154,7 @@ test('a non-stream job is relayed as one chunk and its final (no started): seq f
   const before = performance.now();
   await f.processor.process(bullJob(job), run);
   const tookMs = performance.now() - before;
+  assert.equal((f.ollama.calls.find((c) => c.op === 'chat')?.body as OllamaChatRequest).stream, false, 'Ollama is asked for the whole answer at once');
   const msgs = f.sink.messages(job.requestId);
   assert.deepEqual(types(msgs), ['chunk', 'final']);
   assert.deepEqual(msgs.map((m) => m.seq), [0, 1]);
@@ -212,4 +213,8 @@ test('time to first token and generated tokens are measured; no request id ever 
   assert.match(text, /switchyard_worker_time_to_first_token_seconds_count\{model="llama3.1:8b"\} 1/);
   assert.match(text, /switchyard_worker_tokens_per_second_count\{model="llama3.1:8b"\} 1/);
   assert.ok(!text.includes(job.requestId));
+  // A non-stream job's answer comes whole; its time to first token is still observed once.
+  f.ollama.scripts = [chatLines(4)];
+  await f.processor.process(bullJob(makeJob({ stream: false })), run);
+  assert.match(await f.registry.metrics(), /switchyard_worker_time_to_first_token_seconds_count\{model="llama3.1:8b"\} 2/);
 });

@@ -135,10 +135,13 @@ export class InferenceProcessor {
     const work = data.work;
     if (work.kind === 'embed') throw new Error('unreachable');
     const options: OllamaRunnerOptions = { ...work.options, num_ctx: run.numCtx };
+    // A non-stream job's edge waits for the whole answer, so Ollama is asked for it whole too: one
+    // response instead of a line per token (and a wake-up of this worker for each).
+    const stream = data.stream;
     const lines =
       work.kind === 'chat'
-        ? this.ollama.chat({ model: run.model, messages: work.messages, tools: work.tools, format: work.format, options, keep_alive: -1, stream: true, ...NO_TRUNCATION }, signal)
-        : this.ollama.generate({ model: run.model, prompt: work.prompt, suffix: work.suffix, raw: work.raw, format: work.format, options, keep_alive: -1, stream: true, ...NO_TRUNCATION }, signal);
+        ? this.ollama.chat({ model: run.model, messages: work.messages, tools: work.tools, format: work.format, options, keep_alive: -1, stream, ...NO_TRUNCATION }, signal)
+        : this.ollama.generate({ model: run.model, prompt: work.prompt, suffix: work.suffix, raw: work.raw, format: work.format, options, keep_alive: -1, stream, ...NO_TRUNCATION }, signal);
     let last: OllamaStreamLine | undefined;
     let calledTools = false;
     for await (const line of lines) {
@@ -148,7 +151,7 @@ export class InferenceProcessor {
       if (text.length > 0 || (toolCalls && toolCalls.length > 0)) {
         if (progress.firstTokenAt === undefined) {
           progress.firstTokenAt = performance.now();
-          this.metrics.timeToFirstToken.observe({ model: run.model }, (progress.firstTokenAt - progress.startedAt) / 1000);
+          if (stream) this.metrics.timeToFirstToken.observe({ model: run.model }, (progress.firstTokenAt - progress.startedAt) / 1000);
         }
         progress.tokens++;
         if (toolCalls && toolCalls.length > 0) calledTools = true;
@@ -163,7 +166,10 @@ export class InferenceProcessor {
 
     const finishReason = last.done_reason === 'length' ? 'length' : calledTools ? 'tool_calls' : 'stop';
     const usage = usageTimings(last, progress, data.estimatedPromptTokens);
-    relay.final({ finishReason, usage, serviceMs: performance.now() - progress.startedAt });
+    const serviceMs = performance.now() - progress.startedAt;
+    relay.final({ finishReason, usage, serviceMs });
+    // An answer that came whole: its first token came when Ollama began generating (its eval time before the end).
+    if (!stream) this.metrics.timeToFirstToken.observe({ model: run.model }, Math.max(0, serviceMs - usage.evalMs) / 1000);
     const outcome: JobOutcome = finishReason === 'length' ? 'length' : 'ok';
     this.metrics.jobs.inc({ model: run.model, outcome });
     this.metrics.generatedTokens.inc({ model: run.model }, usage.completionTokens);

@@ -65,7 +65,7 @@ describe('tail rotation', () => {
     assert.equal(policy.roundWaitMs('shared'), LONG_ROUND);
     // In between, a round in between; more GPUs (rotation room, and room for the resident set) shorten it.
     const some = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
-    some.demand = some.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.08 } : d));
+    some.demand = some.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.12 } : d));
     policy.decide(some, NOW);
     const between = policy.roundWaitMs('shared');
     assert.ok(between > ROUND && between < LONG_ROUND, `${between}`);

@@ -97,7 +97,7 @@ const RESIDENT_SET_HYSTERESIS = 1.5;
 /** A tail model displaces the resident set's models (and a round in progress) once it has waited this many `tailRoundWaitMs`. */
 const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
 /** The most of its time a pool's rotation room is planned to be busy (see sustainableRoundMs). */
-const ROTATION_UTILISATION = 0.35;
+const ROTATION_UTILISATION = 0.5;
 /** The round wait is searched in this many steps from its floor up to `tailRoundWaitMs`. */
 const ROUND_STEPS = 12;
 

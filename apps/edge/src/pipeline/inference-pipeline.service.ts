@@ -92,16 +92,9 @@ export class InferencePipeline {
     const detach = this.cancelOnClose(http, run);
     try {
       const chunks: RelayChunk[] = [];
-      let first = true;
       const final = await waitForFinal(
         run,
-        (chunk) => {
-          if (first && (chunk.content || chunk.toolCalls?.length)) {
-            first = false;
-            this.firstToken(http, run.job);
-          }
-          chunks.push(chunk);
-        },
+        (chunk) => chunks.push(chunk),
         () => requestTimedOut(this.config.EDGE_REQUEST_TIMEOUT_MS),
         fromRelayError,
       );
@@ -111,6 +104,9 @@ export class InferencePipeline {
         return undefined;
       }
       this.settle(ctx, ticket, run.job, final);
+      // The worker asks Ollama for a non-stream answer whole: its first token came when generating
+      // began, the answer's generation time before now.
+      if (chunks.some((c) => c.content || c.toolCalls?.length)) this.firstToken(http, run.job, final.usage.evalMs);
       return { chunks, final, headers: ticket.headers };
     } finally {
       detach();
@@ -223,8 +219,9 @@ export class InferencePipeline {
     void this.admission.settle(ctx, ticket, job.requestId, used);
   }
 
-  private firstToken(http: Http, job: InferenceJob): void {
-    this.metrics.timeToFirstToken.observe({ model: job.model }, http.reply.elapsedTime / 1000);
+  /** Observes the time to first token: now, or `sinceMs` before now. */
+  private firstToken(http: Http, job: InferenceJob, sinceMs = 0): void {
+    this.metrics.timeToFirstToken.observe({ model: job.model }, Math.max(0, http.reply.elapsedTime - sinceMs) / 1000);
   }
 }
 

@@ -33,7 +33,8 @@ const REPLY = ['Hello', ' from', ' the fake worker.'];
  * `started` → `chunk`s → `final` | `error` on the owning edge's relay channel, and aborts a
  * running job when a cancel message names it. Tags in the prompt choose the behaviour:
  * `[tool]`, `[slow]` (a chunk every 50 ms until cancelled), `[fail-before]`, `[fail-after]`,
- * `[length]`, `[delay:MS]` (wait before starting), `[echo]` (answer the options as JSON).
+ * `[length]`, `[delay:MS]` (wait before starting), `[echo]` (answer the options as JSON), `[whole:MS]` (the
+ * answer at once after generating for MS, as Ollama gives a non-stream one; `evalMs` = MS).
  */
 export class FakeWorker {
   readonly received: InferenceJob[] = [];
@@ -115,6 +116,13 @@ export class FakeWorker {
         const echo = JSON.stringify({ options: job.work.options, format: job.work.format ?? null, numCtx: job.numCtx });
         await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: echo });
         await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: usage(1) });
+        return;
+      }
+      const whole = /\[whole:(\d+)\]/.exec(text);
+      if (whole) {
+        await sleep(Number(whole[1]), undefined, { signal: ctl.signal });
+        await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: 'Hello, all at once.' });
+        await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: { ...usage(5), evalMs: Number(whole[1]) } });
         return;
       }
       switch (script.kind) {

@@ -264,6 +264,17 @@ describe('POST chat/completions (official openai client, fake worker over real R
     assertOpenAISchema('ErrorResponse', last);
   });
 
+  test("a non-stream answer's time to first token is when generating began, not when the whole answer came", async () => {
+    const ttftSum = async () => Number(/switchyard_edge_time_to_first_token_seconds_sum\{model="llama3\.1:8b"\} ([0-9.e-]+)/.exec(await h.metrics())?.[1] ?? 0);
+    const before = await ttftSum();
+    const sent = Date.now();
+    const data = await h.client().chat.completions.create({ model: 'llama3.1:8b', messages: [{ role: 'user', content: 'hello [whole:600]' }] });
+    const tookS = (Date.now() - sent) / 1000;
+    assert.equal(data.choices[0].message.content, 'Hello, all at once.');
+    const ttft = (await ttftSum()) - before;
+    assert.ok(tookS >= 0.6 && ttft >= 0 && ttft < tookS - 0.5, `the answer took ${tookS} s, of which 0.6 s generating; time to first token ${ttft} s`);
+  });
+
   test('metrics: requests by route/model/status, latency, TTFT, queue wait, tokens; no key or request id in labels', async () => {
     const text = await h.metrics();
     assert.match(text, /switchyard_edge_requests_total\{route="chat\/completions",model="llama3\.1:8b",status="200"\} \d+/);

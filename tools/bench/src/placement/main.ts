@@ -20,12 +20,15 @@ import { runBaseline, RunConfig, switchyardFractions, switchyardTimingsSim, Swit
  * simulated time), and reports per system and the spread over seeds.
  */
 
-const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds 9301,9302,9303] [--gpus 4x80,2x40]
+/** The README's held-out run: the default seeds (1 and 2 were the tuning seeds). */
+const HELD_OUT_SEEDS = '9301,9302,9303';
+
+const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds ${HELD_OUT_SEEDS}] [--gpus 4x80,2x40]
        [--requests N] [--load 0.8 | --rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
        [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
        [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial]
   --shape            trace shape(s), comma-separated or all (default all)
-  --seeds            trace seeds (default 9301–9303, the README's held-out run; 1 and 2 were the tuning seeds)
+  --seeds            trace seeds (default ${HELD_OUT_SEEDS}, the README's held-out run; 1 and 2 were the tuning seeds)
   --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
   --load L           offered load: the trace's mean rate is L × what the GPUs could complete of its mix with
                      every slot busy and no loads (default 0.8: a busy cluster, overloaded once loads count)
@@ -76,7 +79,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const quick = flags.quick;
   const shapes = (flags.shape ?? (quick ? 'steady' : 'all')) === 'all' ? [...SHAPES] : (flags.shape ?? 'steady').split(',').map((s) => s.trim());
   for (const s of shapes) if (!isShape(s)) throw new Error(`unknown shape ${s} (${SHAPES.join(', ')}, bursty, all)`);
-  const seeds = (flags.seeds ?? flags.seed ?? (quick ? '1' : '9301,9302,9303')).split(',').map(Number);
+  const seeds = (flags.seeds ?? flags.seed ?? (quick ? '1' : HELD_OUT_SEEDS)).split(',').map(Number);
   const gpuConfigs = (flags.gpus ?? (quick ? '2x40' : '4x80,2x40')).split(',').map((g) => {
     const m = /^(\d+)x(\d+)$/.exec(g.trim());
     if (!m) throw new Error(`--gpus ${g}: expected COUNTxGB, e.g. 4x80`);

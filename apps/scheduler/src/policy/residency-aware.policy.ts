@@ -270,12 +270,30 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
    * A pool's resident set: its most requested models (interactive arrival rate; pinned models
    * first), packed into its GPUs by the same rules as a placement (memory, model slots, Ollama's fit
    * rule) with rotation room held back: on `ceil(workers × tailSlotsPerWorker)` GPUs (the largest),
-   * one model slot and that share of the memory. A model that does not pack is tail. The packing is
-   * a plan of what can stay, not where each model is.
+   * one model slot and that share of the memory. The first of them keeps more when the largest
+   * tail model asked for needs it (its footprint, and by Ollama's fit rule 1/0.8 of it free beside
+   * the residents there): otherwise each of that model's rounds would displace resident models, each
+   * reloaded on its next request. A model that does not pack is tail. The packing is a plan of what
+   * can stay, not where each model is.
    */
   residentSet(plan: ClusterPlan, pool: string): Set<string> {
+    if (this.opts.tailRoundWaitMs <= 0) return new Set();
+    const set = this.packResident(plan, pool, 0);
+    // The rotation room must take every tail model: the packing again, with room for the largest.
+    const workers = this.rotationRoom(plan, pool).workers;
+    const tailFootprint = Math.max(
+      0,
+      ...plan.state.demand
+        .filter((d) => d.pool === pool && d.arrivalRate > 0 && !set.has(d.model) && plan.facts.model(d.model))
+        .map((d) => Math.max(...workers.map((w) => plan.facts.footprint(d.model, w.snap))))
+        .filter((f) => workers.some((w) => plan.couldFit(w, f))),
+    );
+    return tailFootprint > 0 ? this.packResident(plan, pool, tailFootprint) : set;
+  }
+
+  /** The packing behind residentSet; `tailFootprint` > 0: the first held GPU keeps room for a model that large. */
+  private packResident(plan: ClusterPlan, pool: string, tailFootprint: number): Set<string> {
     const set = new Set<string>();
-    if (this.opts.tailRoundWaitMs <= 0) return set;
     const { workers, share, rotation } = this.rotationRoom(plan, pool);
     if (workers.length === 0) return set;
     const bins = [...workers]
@@ -285,7 +303,12 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
         const total = Number.isFinite(w.total) ? w.total : Infinity;
         const capacity = Number.isFinite(w.capacity) ? w.capacity : Infinity;
         const slots = Number.isFinite(w.maxModels) ? w.maxModels : 3;
-        return { snap: w.snap, total, used: held && Number.isFinite(capacity) ? capacity * share : 0, capacity, slots: held ? slots - 1 : slots };
+        let room = held && Number.isFinite(capacity) ? capacity * share : 0;
+        // Room for the largest tail model beside the residents: its footprint, and by Ollama's fit rule.
+        if (i === 0 && held && tailFootprint > 0 && Number.isFinite(total)) {
+          room = Math.min(capacity, Math.max(room, tailFootprint, capacity - (total - tailFootprint / this.opts.ollamaFitFraction)));
+        }
+        return { snap: w.snap, total, used: room, capacity, slots: held ? slots - 1 : slots };
       });
     const pinned = (m: string) => (plan.facts.model(m)?.pinned ?? 0) > 0 && plan.facts.model(m)?.pool === pool;
     // Hysteresis: a model held now ranks as if asked for RESIDENT_SET_HYSTERESIS times as often, so

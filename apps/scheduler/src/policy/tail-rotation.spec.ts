@@ -162,6 +162,23 @@ describe('tail rotation', () => {
     assert.ok(policy.residentSet(plan, 'shared').has('h1:7b'));
   });
 
+  test("the rotation room takes the largest tail model asked for: its round displaces tail models, not the resident set's", () => {
+    // Two 80 GB workers, three models each: half of one GPU (38 GB) is too small for big:56b (60 GB
+    // with its cache), so that GPU keeps room for it and h4 (30 GB) no longer packs beside the rest.
+    const sizes: Record<string, number> = { 'h1:8b': 10, 'h2:8b': 10, 'h3:30b': 30, 'h4:30b': 30, 't1:3b': 3, 'big:56b': 56 };
+    const rates: Record<string, number> = { 'h1:8b': 1, 'h2:8b': 0.8, 'h3:30b': 0.6, 'h4:30b': 0.4, 't1:3b': 0.2, 'big:56b': 0.05 };
+    const held = (models: string[]) => models.map((m) => resident(m, sizes[m], { loadedAtMs: LONG_AGO }));
+    const s = state({
+      catalogue: Object.keys(sizes).map((n) => model(n, sizes[n], small)),
+      workers: [worker('w1', 80, { resident: held(['h4:30b', 't1:3b']) }), worker('w2', 80, { resident: held(['h1:8b', 'h2:8b', 'h3:30b']) })],
+      demand: Object.keys(sizes).map((n) => demand(n, { arrivalRate: rates[n], idleMs: 60_000, ...(n === 'big:56b' ? { waiting: 3, oldestWaitMs: LONG_ROUND } : {}) })),
+    });
+    const p = new ResidencyAwarePolicy();
+    assert.deepEqual([...p.residentSet(new ClusterPlan(s, NOW, p.opts), 'shared')].sort(), ['h1:8b', 'h2:8b', 'h3:30b', 't1:3b']);
+    // Its round is due: it takes h4's place at once, not after 1.5 × tailRoundWaitMs in place of resident models.
+    assert.deepEqual(evicts(p.decide(s, NOW)), ['w1:h4:30b->big:56b']);
+  });
+
   test('a model held now keeps its place in the resident set against one asked for slightly more often', () => {
     const s = cluster([['h1:7b', 'h2:7b'], ['t1:7b']], {});
     s.demand = s.demand.map((d) => (d.model === 't1:7b' ? { ...d, arrivalRate: 0.25 } : d.model === 'h3:7b' ? { ...d, arrivalRate: 0.3 } : d));

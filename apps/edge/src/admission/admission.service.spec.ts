@@ -95,6 +95,26 @@ test('pool and priority come from the key\'s policy; the model\'s pool otherwise
   assert.equal(t2.bullPriority, 7, 'the job is added at the place its claim got');
 });
 
+test('with an enqueue step, a key without rate limits is placed and enqueued in one step; a key with limits is not', async () => {
+  const { svc, depthCalls, rateCalls } = setup({ queued: 3, ahead: 2 });
+  const steps: Array<{ model: string; place: PlaceRequest }> = [];
+  const enqueue = async (t: { model: { name: string } }, place: PlaceRequest): Promise<Place> => {
+    steps.push({ model: t.model.name, place });
+    return { outcome: place.bound !== undefined && 3 >= place.bound ? 'full' : 'admitted', bullPriority: 9, ahead: 2, queued: 3 };
+  };
+  const t = await svc.admit(ctx({ priority: 'interactive', share: 2 }), req(), enqueue);
+  assert.equal(t.bullPriority, 9);
+  assert.ok(t.headers[EXPECTED_WAIT_HEADER] !== undefined, 'the expected wait is computed from the place the job got');
+  assert.deepEqual(depthCalls, [], 'no separate claim');
+  assert.equal(steps.length, 1);
+  assert.deepEqual({ ...steps[0].place, maxAhead: undefined }, { priority: 'interactive', key: 'k', share: 2, maxAhead: undefined, bound: 10 });
+  await assert.rejects(svc.admit(ctx({ priority: 'interactive' }), req(), async (tk, place) => enqueue(tk, { ...place, bound: 3 })), rejects(503, 'queue_full'));
+  await svc.admit(ctx({ requestsPerMinute: 5 }), req(), enqueue);
+  assert.equal(steps.length, 2, 'a key with rate limits is claimed beside its windows, then enqueued by the pipeline');
+  assert.deepEqual(depthCalls, ['shared|a']);
+  assert.equal(rateCalls.length, 1);
+});
+
 test('a max_tokens beyond the room the prompt leaves in the window is clamped to it, not refused', async () => {
   const { svc } = setup();
   const t = await svc.admit(ctx(), req({ contextTokens: 960, maxTokens: 50 }));

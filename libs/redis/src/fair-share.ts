@@ -1,6 +1,17 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_SHARE, PRIORITY_RANGE, type PriorityClass } from '@switchyard/contracts';
 
+/** Where the claim script finds its keys and arguments (Lua expressions such as `KEYS[1]`). */
+export interface ClaimSlots {
+  prioritized: string;
+  wait: string;
+  paused: string;
+  delayed: string;
+  fair: string;
+  /** The script's first claim argument is ARGV[argBase + 1]. */
+  argBase: number;
+}
+
 /**
  * Fair share within one `(pool, model)` queue and priority class, on BullMQ's open-source
  * primitives: start-time fair queuing, where a job's BullMQ priority is its tag.
@@ -19,42 +30,55 @@ import { DEFAULT_SHARE, PRIORITY_RANGE, type PriorityClass } from '@switchyard/c
  * The same script checks the queue's bounds and claims the place only when admitted, so a refused
  * request does not advance its key: the count bound (a memory guard) and the number of jobs that
  * would run before this one (what its expected wait is computed from).
+ *
+ * The claim is a Lua function `syClaim()` returning `code, prio, ahead, queued` (code 1 admitted, 0
+ * full, 2 too many ahead), so that bullmq-add.ts can run it and BullMQ's add in one script.
  */
-const CLAIM_PLACE_LUA = `
-local SH = 4294967296
-local function n(x) return string.format('%.0f', x) end
-local pmin, pmax = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cost, maxAhead, bound, reserved = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local span = pmax - pmin
-local v
-local head = redis.call('ZRANGEBYSCORE', KEYS[1], n(pmin * SH), n((pmax + 1) * SH - 1), 'WITHSCORES', 'LIMIT', 0, 1)
-if #head > 0 then
-  v = math.floor(tonumber(head[2]) / SH) - pmin
-else
-  v = tonumber(redis.call('HGET', KEYS[5], '~v') or '0')
-  if v > span / 2 then
-    redis.call('DEL', KEYS[5])
-    v = 0
+export function claimPlaceLua(s: ClaimSlots): string {
+  const a = (i: number) => `ARGV[${s.argBase + i}]`;
+  return `
+local function syClaim()
+  local SH = 4294967296
+  local function n(x) return string.format('%.0f', x) end
+  local pmin, pmax = tonumber(${a(1)}), tonumber(${a(2)})
+  local cost, maxAhead, bound, reserved = tonumber(${a(4)}), tonumber(${a(5)}), tonumber(${a(6)}), tonumber(${a(7)})
+  local span = pmax - pmin
+  local v
+  local head = redis.call('ZRANGEBYSCORE', ${s.prioritized}, n(pmin * SH), n((pmax + 1) * SH - 1), 'WITHSCORES', 'LIMIT', 0, 1)
+  if #head > 0 then
+    v = math.floor(tonumber(head[2]) / SH) - pmin
+  else
+    v = tonumber(redis.call('HGET', ${s.fair}, '~v') or '0')
+    if v > span / 2 then
+      redis.call('DEL', ${s.fair})
+      v = 0
+    end
   end
+  local tag = math.max(v, tonumber(redis.call('HGET', ${s.fair}, ${a(3)}) or '0'))
+  if tag > span then tag = span end
+  local prio = pmin + tag
+  local waitLen = redis.call('LLEN', ${s.wait})
+  local others = waitLen + redis.call('LLEN', ${s.paused}) + redis.call('ZCARD', ${s.delayed})
+  local inClass
+  if ${a(9)} == '1' then
+    inClass = redis.call('ZCARD', ${s.prioritized})
+  else
+    inClass = redis.call('ZCOUNT', ${s.prioritized}, n(pmin * SH), n((pmax + 1) * SH - 1))
+  end
+  local queued = inClass + others + reserved
+  local ahead = redis.call('ZCOUNT', ${s.prioritized}, '-inf', n((prio + 1) * SH - 1)) + waitLen + reserved
+  if bound >= 0 and queued >= bound then return 0, prio, ahead, queued end
+  if maxAhead >= 0 and ahead > maxAhead then return 2, prio, ahead, queued end
+  redis.call('HSET', ${s.fair}, ${a(3)}, tag + cost, '~v', v)
+  redis.call('PEXPIRE', ${s.fair}, tonumber(${a(8)}))
+  return 1, prio, ahead, queued
 end
-local tag = math.max(v, tonumber(redis.call('HGET', KEYS[5], ARGV[3]) or '0'))
-if tag > span then tag = span end
-local prio = pmin + tag
-local waitLen = redis.call('LLEN', KEYS[2])
-local others = waitLen + redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4])
-local inClass
-if ARGV[9] == '1' then
-  inClass = redis.call('ZCARD', KEYS[1])
-else
-  inClass = redis.call('ZCOUNT', KEYS[1], n(pmin * SH), n((pmax + 1) * SH - 1))
-end
-local queued = inClass + others + reserved
-local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', n((prio + 1) * SH - 1)) + waitLen + reserved
-if bound >= 0 and queued >= bound then return {0, prio, ahead, queued} end
-if maxAhead >= 0 and ahead > maxAhead then return {2, prio, ahead, queued} end
-redis.call('HSET', KEYS[5], ARGV[3], tag + cost, '~v', v)
-redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[8]))
-return {1, prio, ahead, queued}
+`;
+}
+
+const CLAIM_PLACE_LUA = `${claimPlaceLua({ prioritized: 'KEYS[1]', wait: 'KEYS[2]', paused: 'KEYS[3]', delayed: 'KEYS[4]', fair: 'KEYS[5]', argBase: 0 })}
+local code, prio, ahead, queued = syClaim()
+return {code, prio, ahead, queued}
 `;
 
 /**
@@ -102,28 +126,21 @@ export interface QueueKeys {
   fair: string;
 }
 
-type Reply = [number, number, number, number];
+/** The claim script's reply: code (1 admitted, 0 full, 2 wait), priority, ahead, queued. */
+export type ClaimReply = [number, number, number, number];
 
 interface ClaimCommand {
-  syClaimPlace(...args: string[]): Promise<Reply>;
+  syClaimPlace(...args: string[]): Promise<ClaimReply>;
 }
 
 const defined = new WeakSet<Redis>();
 
-export async function claimPlace(redis: Redis, keys: QueueKeys, req: PlaceRequest): Promise<Place> {
-  if (!defined.has(redis)) {
-    redis.defineCommand('syClaimPlace', { numberOfKeys: 5, lua: CLAIM_PLACE_LUA });
-    defined.add(redis);
-  }
+/** The claim script's arguments (ARGV[argBase + 1 ...]) for `req`. */
+export function claimArgs(req: PlaceRequest): string[] {
   const range = PRIORITY_RANGE[req.priority];
   const share = req.share !== undefined && req.share > 0 ? req.share : DEFAULT_SHARE;
   const cost = Math.max(1, Math.round(FAIR_COST_UNIT / share));
-  const [code, bullPriority, ahead, queued] = await (redis as unknown as ClaimCommand).syClaimPlace(
-    keys.prioritized,
-    keys.wait,
-    keys.paused,
-    keys.delayed,
-    keys.fair,
+  return [
     String(range.min),
     String(range.max),
     req.key,
@@ -133,6 +150,18 @@ export async function claimPlace(redis: Redis, keys: QueueKeys, req: PlaceReques
     String(req.reserved ?? 0),
     String(FAIR_STATE_TTL_MS),
     req.priority === 'bulk' ? '1' : '0',
-  );
+  ];
+}
+
+export function toPlace([code, bullPriority, ahead, queued]: ClaimReply): Place {
   return { outcome: code === 1 ? 'admitted' : code === 0 ? 'full' : 'wait', bullPriority, ahead, queued };
+}
+
+export async function claimPlace(redis: Redis, keys: QueueKeys, req: PlaceRequest): Promise<Place> {
+  if (!defined.has(redis)) {
+    redis.defineCommand('syClaimPlace', { numberOfKeys: 5, lua: CLAIM_PLACE_LUA });
+    defined.add(redis);
+  }
+  const reply = await (redis as unknown as ClaimCommand).syClaimPlace(keys.prioritized, keys.wait, keys.paused, keys.delayed, keys.fair, ...claimArgs(req));
+  return toPlace(reply);
 }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type CancelMessage, INFERENCE_JOB_NAME, type InferenceJob, Queues, RedisKeys } from '@switchyard/contracts';
+import { claimAndAdd } from './bullmq-add';
 import { claimPlace, type Place, type PlaceRequest } from './fair-share';
 
 /** Where a job is, as its queue tells it: waiting, taken by a worker, or gone (finished, failed, or lost with Redis's data). */
@@ -53,19 +54,41 @@ export class InferenceQueues {
   }
 
   /**
-   * Adds a job exactly as the protocol says; a job id already present is not added twice. Without
-   * `bullPriority` (from `claimPlace`), its place is claimed first, with no bound, at the job's `share`.
+   * Adds a job exactly as the protocol says at the place `claimPlace` gave it (`bullPriority`); a
+   * job id already present is not added twice. Without `bullPriority`, its place is claimed as it
+   * is added, with no bound, at the job's `share`.
    */
   async add(job: InferenceJob, bullPriority?: number): Promise<void> {
-    const priority = bullPriority ?? (await this.claimPlace(job.pool, job.model, { priority: job.priority, key: job.keyId, share: job.share })).bullPriority;
-    await this.get(job.pool, job.model).add(INFERENCE_JOB_NAME, job, {
-      jobId: job.requestId,
-      priority,
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: { age: 3600 },
-    });
+    if (bullPriority === undefined) {
+      await this.claimAndAdd(job, { priority: job.priority, key: job.keyId, share: job.share });
+      return;
+    }
+    const { name, data, opts } = this.bullJob(job);
+    await this.get(job.pool, job.model).add(name, data, { ...opts, priority: bullPriority });
+  }
+
+  /**
+   * Claims the job's place (as `claimPlace`) and, when admitted, adds it there, in one round trip
+   * (bullmq-add.ts); a refused job is not added.
+   */
+  claimAndAdd(job: InferenceJob, req: PlaceRequest): Promise<Place> {
+    const q = this.get(job.pool, job.model);
+    const extra = { wait: q.keys.wait, paused: q.keys.paused, fair: RedisKeys.fairShare(this.prefix, q.name, req.priority) };
+    return claimAndAdd(this.redis, q, extra, req, this.bullJob(job));
+  }
+
+  private bullJob(job: InferenceJob) {
+    return {
+      name: INFERENCE_JOB_NAME,
+      data: job,
+      opts: {
+        jobId: job.requestId,
+        attempts: 3,
+        backoff: { type: 'exponential' as const, delay: 500 },
+        removeOnComplete: true,
+        removeOnFail: { age: 3600 },
+      },
+    };
   }
 
   async presence(job: JobRef): Promise<JobPresence> {

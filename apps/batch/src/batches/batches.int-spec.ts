@@ -73,6 +73,7 @@ describe('batches', () => {
       assert.equal(l.error, null);
       assert.equal(l.response?.status_code, 200);
       assertOpenAISchema('CreateChatCompletionResponse', l.response?.body);
+      assert.match(String((l.response?.body as { choices: Array<{ message: { content: string } }> }).choices[0].message.content), /^Hello from /);
     }
     const file = await alice.json('GET', `/v1/files/${String(done.output_file_id)}`);
     assert.equal(file.body.purpose, 'batch_output');

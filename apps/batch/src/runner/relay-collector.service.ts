@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { BATCH_RELAY_ID, relayMessageSchema, RedisKeys, type RelayMessage } from '@switchyard/contracts';
+import { BATCH_RELAY_ID, finalText, relayMessageSchema, RedisKeys, type RelayMessage } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import { fromRelayError } from '@switchyard/openai';
 import { RedisSubscriber } from '@switchyard/redis';
@@ -82,7 +82,9 @@ export class RelayCollector implements OnModuleInit {
         const run = this.follow(id, msg.runId, msg.seq);
         this.runs.delete(id);
         if (!run) return;
-        void this.record(id, async (model, render) => ({ state: 'done', status: 200, body: renderBody(model, render, run.chunks, msg) }));
+        const tail = finalText(msg);
+        const chunks = tail ? [...run.chunks, tail] : run.chunks;
+        void this.record(id, async (model, render) => ({ state: 'done', status: 200, body: renderBody(model, render, chunks, msg) }));
         return;
       }
       case 'error': {

@@ -15,8 +15,8 @@ export interface FakeWorkerOptions {
 
 /**
  * A minimal stand-in for apps/worker in tests: takes InferenceJobs from the given queues and
- * relays `started`, one `chunk` (chat and generate) and a `final` on the job's relay channel, as
- * the real worker does for a non-stream job. A cancel message for a running job ends it without
+ * relays its answer on the job's relay channel as the real worker does: a non-stream job's whole
+ * answer in its `final` (seq 0); a stream's `started`, one `chunk` (chat and generate), then a `final`. A cancel message for a running job ends it without
  * relaying more. Counts the runs of each request id.
  */
 export class FakeWorker {
@@ -65,7 +65,12 @@ export class FakeWorker {
       await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: 'fake', finishReason: 'stop', usage, embeddings: job.work.input.map(() => [0.1, 0.2, 0.3]) });
       return;
     }
-    await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: `Hello from ${job.model}.` });
+    const content = `Hello from ${job.model}.`;
+    if (!job.stream) {
+      await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: 'fake', finishReason: 'stop', usage, content });
+      return;
+    }
+    await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content });
     await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: 'fake', finishReason: 'stop', usage });
   }
 

@@ -95,6 +95,26 @@ test('pool and priority come from the key\'s policy; the model\'s pool otherwise
   assert.equal(t2.bullPriority, 7, 'the job is added at the place its claim got');
 });
 
+test('with an enqueue step, a key without rate limits is placed and enqueued in one step; a key with limits is not', async () => {
+  const { svc, depthCalls, rateCalls } = setup({ queued: 3, ahead: 2 });
+  const steps: Array<{ model: string; place: PlaceRequest }> = [];
+  const enqueue = async (t: { model: { name: string } }, place: PlaceRequest): Promise<Place> => {
+    steps.push({ model: t.model.name, place });
+    return { outcome: place.bound !== undefined && 3 >= place.bound ? 'full' : 'admitted', bullPriority: 9, ahead: 2, queued: 3 };
+  };
+  const t = await svc.admit(ctx({ priority: 'interactive', share: 2 }), req(), enqueue);
+  assert.equal(t.bullPriority, 9);
+  assert.ok(t.headers[EXPECTED_WAIT_HEADER] !== undefined, 'the expected wait is computed from the place the job got');
+  assert.deepEqual(depthCalls, [], 'no separate claim');
+  assert.equal(steps.length, 1);
+  assert.deepEqual({ ...steps[0].place, maxAhead: undefined }, { priority: 'interactive', key: 'k', share: 2, maxAhead: undefined, bound: 10 });
+  await assert.rejects(svc.admit(ctx({ priority: 'interactive' }), req(), async (tk, place) => enqueue(tk, { ...place, bound: 3 })), rejects(503, 'queue_full'));
+  await svc.admit(ctx({ requestsPerMinute: 5 }), req(), enqueue);
+  assert.equal(steps.length, 2, 'a key with rate limits is claimed beside its windows, then enqueued by the pipeline');
+  assert.deepEqual(depthCalls, ['shared|a']);
+  assert.equal(rateCalls.length, 1);
+});
+
 test('a max_tokens beyond the room the prompt leaves in the window is clamped to it, not refused', async () => {
   const { svc } = setup();
   const t = await svc.admit(ctx(), req({ contextTokens: 960, maxTokens: 50 }));
@@ -151,14 +171,14 @@ test('a full queue: 503 with Retry-After from position, slots, service time and 
 
 test('an interactive request expected to wait past the bound gets 503 saying when it would be admitted', async () => {
   // Resident on one slot, 2 s a job, bound 3 s: one job ahead is the most (1 × 2 s); with 5 ahead,
-  // 4 must leave first: 8 s.
+  // 4 must start first: 8 s, and half a round more (9 s).
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 1, updatedAt: 0 };
   const s = setup({ queued: 5, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
   await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
     assert.ok(e instanceof OpenAIError && e.status === 503 && e.code === 'expected_wait_exceeded' && e.type === 'overloaded_error');
     assert.match(e.message, /wait about 10 s for a GPU \(5 requests ahead\), more than this server's bound of 3 s/);
-    assert.deepEqual(e.headers, { 'retry-after': '8', 'retry-after-ms': '8000' });
-    assert.match(e.message, /retry after 8 s/);
+    assert.deepEqual(e.headers, { 'retry-after': '9', 'retry-after-ms': '9000' });
+    assert.match(e.message, /retry after 9 s/);
     return true;
   });
   assert.equal(s.claims[0].maxAhead, 1);
@@ -169,6 +189,23 @@ test('an interactive request expected to wait past the bound gets 503 saying whe
   const wide = setup({ queued: 5, residency: { ...resident, slots: 4 }, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
   const t = await wide.svc.admit(ctx({ priority: 'interactive' }), req());
   assert.equal(t.headers[EXPECTED_WAIT_HEADER], '2500');
+});
+
+test("Retry-After for expected wait: whole rounds, and a burst's refusals spread over the rounds in which places free", async () => {
+  // Resident on 2 slots, 2 s a job, bound 3 s: at most 3 ahead. With 4 ahead one job must start first:
+  // a whole round (2 s), not 1 s, since jobs started together end together, and half a round more.
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
+  const waits: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
+      assert.ok(e instanceof OpenAIError && e.code === 'expected_wait_exceeded');
+      waits.push(e.headers['retry-after-ms']);
+      return true;
+    });
+  }
+  // Each refusal counts those told to come back before it: two places free per round.
+  assert.deepEqual(waits, ['3000', '3000', '5000', '5000', '7000']);
 });
 
 test('a cold model whose load alone exceeds the bound still admits one round, so it is loaded and served', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { CatalogueModel, PriorityClass, ResidencyEntry } from '@switchyard/contracts';
-import type { Place } from '@switchyard/redis';
+import type { Place, PlaceRequest } from '@switchyard/redis';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
@@ -11,6 +11,7 @@ import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';
 import { RateLimitRepository, type RateLimitResult } from './rate-limit.repository';
 import { ResidencyRepository } from '../models/residency.repository';
 import { RetryEstimator, retryHeaders, type WaitEstimate } from './retry-estimator.service';
+import { RetryPromises } from './retry-promises';
 
 /** On an admitted interactive response: the wait for a GPU slot admission expected, ms (how good the estimate is can be measured). */
 export const EXPECTED_WAIT_HEADER = 'x-switchyard-expected-wait-ms';
@@ -49,6 +50,13 @@ export interface Ticket {
 }
 
 /**
+ * Adds an admitted request's job with its place in the queue claimed in the same step (one round
+ * trip), for a ticket admission has otherwise granted; the place it got. A refused place adds
+ * nothing. Given by the pipeline, which builds the job and opens its relay inbox.
+ */
+export type PlaceAndEnqueue = (ticket: Ticket, place: Omit<PlaceRequest, 'reserved'>) => Promise<Place>;
+
+/**
  * Everything that decides, before anything is queued, whether a request may run: the model exists
  * and the key may use it, max_tokens and the context window, the key's token budget, the bound of
  * the model's queue (503) and the key's requests/tokens per minute (429). Refusals carry
@@ -56,6 +64,9 @@ export interface Ticket {
  */
 @Injectable()
 export class AdmissionService {
+  /** Refusals for expected wait told to come back, counted in the next refusals' Retry-After. */
+  private readonly promised = new RetryPromises();
+
   constructor(
     private readonly catalogue: ModelCatalogueService,
     private readonly producer: InferenceProducer,
@@ -74,7 +85,13 @@ export class AdmissionService {
     return model;
   }
 
-  async admit(ctx: AuthContext, req: AdmissionRequest): Promise<Ticket> {
+  /**
+   * Admits the request. With `enqueue`, a key without rate limits has its job's place claimed and
+   * its job added in one step (`enqueue`), so that once this returns the job is queued; otherwise
+   * the place is claimed here, side by side with the rate windows, and the ticket's `bullPriority`
+   * is what the job must be added with.
+   */
+  async admit(ctx: AuthContext, req: AdmissionRequest, enqueue?: PlaceAndEnqueue): Promise<Ticket> {
     const model = this.resolveModel(ctx, req.model);
     const maxTokens = this.checkShape(model, req);
     const pool = ctx.policy.pool ?? model.pool;
@@ -101,9 +118,18 @@ export class AdmissionService {
     const maxAhead = priority === 'bulk' ? undefined : est.maxAhead(this.config.EDGE_MAX_EXPECTED_WAIT_MS);
     const rpm = ctx.policy.requestsPerMinute;
     const tpm = ctx.policy.tokensPerMinute;
+    const placeReq = { priority, key: ctx.keyId, share: ctx.policy.share, maxAhead, bound };
+    if (enqueue && rpm <= 0 && tpm <= 0) {
+      const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
+      const place = await enqueue(ticket, placeReq);
+      if (place.outcome !== 'admitted') throw this.queueRefusal(pool, model, est, place, bound, maxAhead ?? 0);
+      ticket.bullPriority = place.bullPriority;
+      if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
+      return ticket;
+    }
     // The queue's place and the key's rate windows are claimed side by side: one round trip.
     const [placed, limited] = await Promise.allSettled([
-      this.producer.claim(pool, model.name, { priority, key: ctx.keyId, share: ctx.policy.share, maxAhead, bound }),
+      this.producer.claim(pool, model.name, placeReq),
       rpm > 0 || tpm > 0 ? this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens) : Promise.resolve(undefined),
     ]);
     const rate = limited.status === 'fulfilled' ? limited.value : undefined;
@@ -111,7 +137,7 @@ export class AdmissionService {
     if (!place || place.outcome !== 'admitted') {
       if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
       if (!place) throw (placed as PromiseRejectedResult).reason;
-      throw this.queueRefusal(model, est, place, bound, maxAhead ?? 0);
+      throw this.queueRefusal(pool, model, est, place, bound, maxAhead ?? 0);
     }
     if (!rate && limited.status === 'rejected') {
       this.producer.unreserve(pool, model.name);
@@ -127,7 +153,7 @@ export class AdmissionService {
   }
 
   /** 503 before anything is queued, saying when the request would be admitted. */
-  private queueRefusal(model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): OpenAIError {
+  private queueRefusal(pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): OpenAIError {
     if (place.outcome === 'full') {
       return new OpenAIError(
         503,
@@ -140,8 +166,12 @@ export class AdmissionService {
       );
     }
     const wait = est.waitMs(place.ahead);
-    // Admitted once enough of the jobs ahead have left for the rest to fit within the bound.
-    const retryMs = Math.max(1, wait - est.waitMs(maxAhead));
+    // Admitted once enough of the jobs ahead have started for the rest to fit within the bound, after
+    // the refusals told to come back before it (they take the first places that free).
+    const now = Date.now();
+    const queue = `${pool}|${model.name}`;
+    const retryMs = Math.max(1, est.startedAfterMs(place.ahead - maxAhead + this.promised.outstanding(queue, now)));
+    this.promised.add(queue, now + retryMs);
     return new OpenAIError(
       503,
       `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(this.config.EDGE_MAX_EXPECTED_WAIT_MS / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,

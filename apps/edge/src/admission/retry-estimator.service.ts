@@ -25,6 +25,17 @@ export class WaitEstimate {
     readonly serviceMs: number,
   ) {}
 
+  /**
+   * Time (ms) by which `jobs` more of the queued jobs will have started: the rounds (one service time
+   * on every slot) that free that many places, and half a round more. Jobs that started together
+   * (a burst) end together, so places free a round at a time, and around a round's expected end about
+   * half of its places are still held: a client told to come back then would be refused about as
+   * often as admitted.
+   */
+  startedAfterMs(jobs: number): number {
+    return (Math.ceil(Math.max(0, jobs) / this.slots) + 0.5) * this.serviceMs;
+  }
+
   /** Expected wait (ms) of a job with `jobsAhead` jobs to run before it. */
   waitMs(jobsAhead: number): number {
     return Math.round(this.loadMs + (Math.max(0, jobsAhead) * this.serviceMs) / this.slots);

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InferenceJob, RelayFinal, RelayRunMessage, Work } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
+import { isRedisUnavailable } from '@switchyard/redis';
 import { AdmissionService, type Endpoint, type Ticket } from '../admission/admission.service';
 import { AuthService, type AuthContext } from '../auth/auth.service';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
@@ -167,33 +168,57 @@ export class InferencePipeline {
     }
   }
 
-  /** Label, admit, build the job and start it; a job that cannot be enqueued is refunded and a 503. */
+  /**
+   * Label, admit, build the job and start it; a job that cannot be enqueued is refunded and a 503.
+   * A key without rate limits is admitted and enqueued in one step (its place claimed as its job is
+   * added); a key with limits has its place claimed beside its rate windows, then its job added.
+   */
   private async begin(http: Http, ctx: AuthContext, req: InferenceRequest): Promise<{ run: JobRun; ticket: Ticket }> {
     this.label(http.request, req.model);
     const requestId = jobRequestId(http.request);
-    const ticket = await this.admission.admit(ctx, {
-      requestId,
-      model: req.model,
-      endpoint: req.endpoint,
-      contextTokens: req.contextTokens,
-      promptTokens: req.promptTokens,
-      maxTokens: req.maxTokens,
-      promptParam: req.promptParam,
-      maxTokensParam: req.maxTokensParam,
-    });
-    const job = buildInferenceJob({
-      requestId,
-      pool: ticket.pool,
-      priority: ticket.priority,
-      model: ticket.model.name,
-      numCtx: ticket.model.contextWindow,
-      edgeId: this.config.EDGE_ID,
-      keyId: ctx.keyId,
-      userId: ctx.userId,
-      estimatedPromptTokens: req.promptTokens,
-      stream: req.stream,
-      work: withMaxTokens(req.work, ticket.maxTokens),
-    });
+    const build = (ticket: Ticket) =>
+      buildInferenceJob({
+        requestId,
+        pool: ticket.pool,
+        priority: ticket.priority,
+        model: ticket.model.name,
+        numCtx: ticket.model.contextWindow,
+        edgeId: this.config.EDGE_ID,
+        keyId: ctx.keyId,
+        userId: ctx.userId,
+        estimatedPromptTokens: req.promptTokens,
+        stream: req.stream,
+        work: withMaxTokens(req.work, ticket.maxTokens),
+      });
+    let started: JobRun | undefined;
+    const ticket = await this.admission.admit(
+      ctx,
+      {
+        requestId,
+        model: req.model,
+        endpoint: req.endpoint,
+        contextTokens: req.contextTokens,
+        promptTokens: req.promptTokens,
+        maxTokens: req.maxTokens,
+        promptParam: req.promptParam,
+        maxTokensParam: req.maxTokensParam,
+      },
+      async (t, place) => {
+        const job = build(t);
+        try {
+          const { run, place: got } = await this.runner.claimAndStart(job, http.reply.elapsedTime, place);
+          started = run;
+          return got;
+        } catch (err) {
+          // Without Redis nothing can be admitted: the exception filter answers its 503 (as for a claim).
+          if (isRedisUnavailable(err)) throw err;
+          this.logger.error({ err: String(err), model: job.model }, 'enqueue failed');
+          throw queueUnavailable();
+        }
+      },
+    );
+    if (started) return { run: started, ticket };
+    const job = build(ticket);
     try {
       return { run: await this.runner.start(job, http.reply.elapsedTime, ticket.bullPriority), ticket };
     } catch (err) {

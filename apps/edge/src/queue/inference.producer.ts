@@ -50,6 +50,18 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   /**
+   * Claims the job's place (as `claim`) and, when admitted, adds it there, in one script and one
+   * round trip (libs/redis bullmq-add.ts); a refused job is not added. The job is in the queue once
+   * this returns, so it holds no reservation; the reservations of this edge's other claims in flight
+   * are counted as in `claim`.
+   */
+  async claimAndEnqueue(job: InferenceJob, req: Omit<PlaceRequest, 'reserved'>): Promise<Place> {
+    assertRedisReady(this.redis, 'admission');
+    const live = this.liveClaims(job.pool, job.model);
+    return this.queues.claimAndAdd(job, { ...req, reserved: live.length });
+  }
+
+  /**
    * Claims a job's place in its queue: fair share between keys and the queue's bounds, checked and
    * claimed in one script (libs/redis fair-share.ts). Counted with the depth in Redis are this
    * edge's requests admitted but not yet enqueued: without them a burst of concurrent requests would
@@ -57,12 +69,8 @@ export class InferenceProducer implements OnApplicationShutdown {
    * its job is enqueued (or `unreserve` is called), and lapses after RESERVATION_TTL_MS in any case.
    */
   async claim(pool: string, model: string, req: Omit<PlaceRequest, 'reserved'>): Promise<Place> {
-    const key = Queues.inference(pool, model);
     const now = Date.now();
-    let live = this.reserved.get(key);
-    if (!live) this.reserved.set(key, (live = []));
-    // One array per queue, changed in place: a claim still awaiting Redis holds the same one.
-    while (live.length > 0 && now - live[0] >= RESERVATION_TTL_MS) live.shift();
+    const live = this.liveClaims(pool, model, now);
     assertRedisReady(this.redis, 'admission');
     // Claimed before the script runs, so concurrent claims of this edge count each other.
     live.push(now);
@@ -76,6 +84,16 @@ export class InferenceProducer implements OnApplicationShutdown {
         if (i >= 0) live.splice(i, 1);
       }
     }
+  }
+
+  /** This edge's claims of the queue admitted and not yet enqueued (lapsed ones dropped). */
+  private liveClaims(pool: string, model: string, now = Date.now()): number[] {
+    const key = Queues.inference(pool, model);
+    let live = this.reserved.get(key);
+    if (!live) this.reserved.set(key, (live = []));
+    // One array per queue, changed in place: a claim still awaiting Redis holds the same one.
+    while (live.length > 0 && now - live[0] >= RESERVATION_TTL_MS) live.shift();
+    return live;
   }
 
   /** Releases the oldest claim made by `claim` for this queue. */

@@ -65,6 +65,15 @@ test("a non-stream answer holds a run's text until its final, so a rerun after a
   assert.deepEqual(await drain(run), { text: 'A whole answer.', end: 'final' });
 });
 
+test("a final carrying the run's last text is answered with it, after the run's chunks (non-stream: the whole answer in one message)", async () => {
+  const whole = setup(false);
+  whole.inbox.push({ type: 'final', requestId: 'r1', runId: 'a', seq: 0, workerId: 'w-a', finishReason: 'stop', usage, content: 'All of it.' });
+  assert.deepEqual(await drain(whole.run), { text: 'All of it.', end: 'final' });
+  const stream = setup(true);
+  for (const m of [started('a'), chunk('a', 1, 'Once '), { ...final('a', 2), content: 'upon a time.' } as RelayMessage]) stream.inbox.push(m);
+  assert.deepEqual(await drain(stream.run), { text: 'Once upon a time.', end: 'final' });
+});
+
 test('a lost worker after text reached the client ends the stream at once; before text, a job not requeued is a 503', async () => {
   const s = setup(true);
   for (const m of [started('a'), chunk('a', 1, 'Once upon'), lost('w-a')]) s.inbox.push(m);

@@ -1,4 +1,4 @@
-import type { InferenceJob, RelayLost, RelayMessage, RelayRunMessage } from '@switchyard/contracts';
+import { finalText, type InferenceJob, type RelayLost, type RelayMessage, type RelayRunMessage } from '@switchyard/contracts';
 import type { JobPresence } from '@switchyard/redis';
 import type { RelayInbox } from '../relay/relay-inbox';
 
@@ -170,10 +170,13 @@ export class JobRun {
           this.out.push(msg);
         }
         return;
-      case 'final':
-        this.out.push(...this.held, msg);
+      case 'final': {
+        // The run's last text (a non-stream run's whole answer) comes in the final, after its chunks.
+        const tail = finalText(msg);
+        this.out.push(...this.held, ...(tail ? [tail] : []), msg);
         this.held = [];
         return;
+      }
       case 'error':
         this.held = [];
         this.out.push({ type: 'error', status: msg.status, code: msg.code, message: msg.message });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { InferenceJob, RelayRunMessage } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
+import type { Place, PlaceRequest } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 import { EdgeMetrics } from '../metrics/edge-metrics.service';
 import { RelayService } from '../relay/relay.service';
@@ -65,6 +66,28 @@ export class JobRunner implements OnModuleInit {
     const run = new JobRun(job, inbox, this.hooks, Math.max(1, this.config.EDGE_REQUEST_TIMEOUT_MS - elapsedMs));
     this.live.add(run);
     return run;
+  }
+
+  /**
+   * Opens the request's relay inbox, then claims the job's place and adds it in one step
+   * (`InferenceProducer.claimAndEnqueue`): a run when admitted, none when the place was refused.
+   */
+  async claimAndStart(job: InferenceJob, elapsedMs: number, req: Omit<PlaceRequest, 'reserved'>): Promise<{ run?: JobRun; place: Place }> {
+    const inbox = this.relay.open(job.requestId);
+    let place: Place;
+    try {
+      place = await this.producer.claimAndEnqueue(job, req);
+    } catch (err) {
+      inbox.close();
+      throw err;
+    }
+    if (place.outcome !== 'admitted') {
+      inbox.close();
+      return { place };
+    }
+    const run = new JobRun(job, inbox, this.hooks, Math.max(1, this.config.EDGE_REQUEST_TIMEOUT_MS - elapsedMs));
+    this.live.add(run);
+    return { run, place };
   }
 
   private observe(job: InferenceJob, msg: RelayRunMessage): void {

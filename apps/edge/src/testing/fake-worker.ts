@@ -121,8 +121,8 @@ export class FakeWorker {
       const whole = /\[whole:(\d+)\]/.exec(text);
       if (whole) {
         await sleep(Number(whole[1]), undefined, { signal: ctl.signal });
-        await publish({ type: 'chunk', requestId: job.requestId, runId, seq: seq++, content: 'Hello, all at once.' });
-        await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: { ...usage(5), evalMs: Number(whole[1]) } });
+        // As the real worker relays an answer it asked Ollama for whole: the text in the final.
+        await publish({ type: 'final', requestId: job.requestId, runId, seq: seq++, workerId: this.id, finishReason: 'stop', usage: { ...usage(5), evalMs: Number(whole[1]) }, content: 'Hello, all at once.' });
         return;
       }
       switch (script.kind) {

@@ -2,7 +2,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { BULLMQ_PRIORITY, bullmqPriority, poolModelField, Queues, RedisKeys } from '@switchyard/contracts';
+import { BULLMQ_PRIORITY, bullmqPriority, type InferenceJob, poolModelField, Queues, RedisKeys } from '@switchyard/contracts';
+import { InferenceQueues } from '@switchyard/redis';
 import { loadSchedulerConfig } from '../config/scheduler.config';
 import { model } from '../policy/cluster-state.fixtures';
 import { dropPrefix, newPrefix, TEST_REDIS_URL } from '../testing/scheduler-harness';
@@ -110,6 +111,26 @@ test('jobs that finished since the last read', async () => {
   assert.equal(s?.added, 3);
   assert.equal(s?.finished, 3);
   await z.close();
+});
+
+test("jobs the edge claims and adds in one script (libs/redis bullmq-add.ts) are seen as BullMQ's own adds are", async () => {
+  const queues = new InferenceQueues(redis, prefix);
+  const job = (requestId: string, priority: 'interactive' | 'bulk', createdAt: number): InferenceJob => ({
+    requestId, pool: 'performance', model: 'x:7b', numCtx: 8192, priority, edgeId: 'e', keyId: 'k', userId: 'u',
+    createdAt, estimatedPromptTokens: 3, stream: false, work: { kind: 'generate', prompt: 'x', options: {} },
+  });
+  await read('performance', 'x:7b');
+  const before = Date.now();
+  await queues.claimAndAdd(job('one-int', 'interactive', before), { priority: 'interactive', key: 'k' });
+  await queues.claimAndAdd(job('one-bulk', 'bulk', before), { priority: 'bulk', key: 'k' });
+  const s = await read('performance', 'x:7b');
+  assert.equal(s?.waiting, 2);
+  assert.equal(s?.interactiveWaiting, 1);
+  assert.equal(s?.bulkWaiting, 1);
+  assert.equal(s?.added, 2);
+  assert.equal(s?.addedBulk, 1);
+  assert.ok(s?.oldestInteractiveCreatedMs !== undefined && s.oldestInteractiveCreatedMs >= before);
+  await queues.closeAll();
 });
 
 test("pending bulk lines: the batch service's hash, by (pool, model)", async () => {

@@ -32,7 +32,7 @@ test('a chat job becomes /api/chat with the fixed num_ctx and keep_alive -1, rel
   assert.equal(msgs[0].type, 'started');
   assert.equal(msgs.at(-1)?.type, 'final');
   assert.deepEqual(msgs.map((m) => m.seq), msgs.map((_, i) => i));
-  const text = msgs.flatMap((m) => (m.type === 'chunk' ? [m.content] : [])).join('');
+  const text = msgs.flatMap((m) => (m.type === 'chunk' || m.type === 'final' ? [m.content ?? ''] : [])).join('');
   assert.equal(text, 'tok0 tok1 tok2 tok3 tok4 ');
   const final = msgs.at(-1);
   assert.ok(final?.type === 'final');
@@ -147,7 +147,7 @@ test('a non-streaming job that breaks mid-generation is retried: nothing had rea
   assert.deepEqual(types(f.sink.messages(job.requestId)), [], 'a non-stream run publishes nothing before its end');
 });
 
-test('a non-stream job is relayed as one chunk and its final (no started): seq from 0, the final carries the queue wait and the service time', async () => {
+test('a non-stream job is relayed as one final carrying the whole answer (no started, no chunk): seq 0, with the queue wait and the service time', async () => {
   const f = processorWithFakes();
   f.ollama.scripts = [chatLines(4, { promptTokens: 7 })];
   const job = makeJob({ stream: false, createdAt: Date.now() - 250 });
@@ -156,10 +156,10 @@ test('a non-stream job is relayed as one chunk and its final (no started): seq f
   const tookMs = performance.now() - before;
   assert.equal((f.ollama.calls.find((c) => c.op === 'chat')?.body as OllamaChatRequest).stream, false, 'Ollama is asked for the whole answer at once');
   const msgs = f.sink.messages(job.requestId);
-  assert.deepEqual(types(msgs), ['chunk', 'final']);
-  assert.deepEqual(msgs.map((m) => m.seq), [0, 1]);
-  assert.ok(msgs[0].type === 'chunk' && msgs[0].content === 'tok0 tok1 tok2 tok3 ');
-  const final = msgs[1];
+  assert.deepEqual(types(msgs), ['final']);
+  assert.deepEqual(msgs.map((m) => m.seq), [0]);
+  const final = msgs[0];
+  assert.ok(final.type === 'final' && final.content === 'tok0 tok1 tok2 tok3 ');
   assert.ok(final.type === 'final' && final.workerId === 'w-test');
   assert.ok(final.usage.queueMs >= 250, `queue wait ${final.usage.queueMs} ms`);
   assert.ok(final.serviceMs !== undefined && final.serviceMs >= 0 && final.serviceMs <= tookMs, `service ${final.serviceMs} ms of ${tookMs}`);

@@ -52,6 +52,7 @@ export class RelayPublisher {
  * carrying the run's own random `runId` (a rerun of the job elsewhere is another run).
  * Tokens are coalesced: the first is published at once (time to first token matters), later ones
  * at most once per `coalesceMs`, so a fast stream costs one Redis write per interval, not per token.
+ * Text still held when the run ends goes in the `final` itself: a non-stream answer is one message.
  * Publishes are issued in order on one connection, which keeps them in order on the channel.
  */
 export class RelayStream {
@@ -111,9 +112,20 @@ export class RelayStream {
 
   final(body: { finishReason: 'stop' | 'length' | 'tool_calls'; usage: UsageTimings; serviceMs?: number; embeddings?: number[][] }): void {
     if (this.closed) return;
-    this.flush();
+    const content = this.pending;
+    const toolCalls = this.pendingTools.length > 0 ? this.pendingTools : undefined;
+    this.dropPending();
     this.closed = true;
-    this.send({ type: 'final', requestId: this.requestId, runId: this.runId, seq: this.seq++, workerId: this.workerId, ...body });
+    this.send({
+      type: 'final',
+      requestId: this.requestId,
+      runId: this.runId,
+      seq: this.seq++,
+      workerId: this.workerId,
+      ...body,
+      ...(content ? { content } : {}),
+      ...(toolCalls ? { toolCalls } : {}),
+    });
   }
 
   /**

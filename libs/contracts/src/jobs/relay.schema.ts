@@ -5,7 +5,9 @@ import { ollamaToolCallSchema } from './inference-job.schema';
  * Messages a worker publishes on the relay channel of the edge that owns a request. One *run* of a
  * job (one worker taking it once) has its own `runId`, and its messages arrive in `seq` order
  * (0, 1, 2, ... with no gaps): `started` (stream jobs only), then `chunk`s, then exactly one `final` or
- * `error`. A non-stream job's run begins with its chunk or final (seq 0): its edge needs nothing sooner.
+ * `error`. Text not yet published when the run ends travels in the `final` itself (`content`,
+ * `toolCalls`), after every chunk: a non-stream job's whole answer is one message, its final (seq 0).
+ * A non-stream job's run begins with its final (seq 0): its edge needs nothing sooner.
  * A job may run more than once (a lost worker, a stalled lock): each run starts afresh with a new
  * `runId`. The edge never lets a second run reach a client that already received text of the first
  * (DESIGN decision 5): it ends the stream with an in-band error instead. A gap in `seq` means
@@ -59,6 +61,9 @@ export const relayFinalSchema = z.object({
   serviceMs: z.number().nonnegative().optional(),
   /** Embedding jobs: one vector per input. */
   embeddings: z.array(z.array(z.number())).optional(),
+  /** The run's last text, after every chunk (a non-stream run's whole answer): read it with `finalText`. */
+  content: z.string().optional(),
+  toolCalls: z.array(ollamaToolCallSchema).optional(),
 });
 
 export const relayErrorSchema = z.object({
@@ -90,6 +95,15 @@ export const relayLostSchema = z.object({
 export const relayMessageSchema = z.discriminatedUnion('type', [relayStartedSchema, relayChunkSchema, relayFinalSchema, relayErrorSchema, relayLostSchema]);
 export type RelayMessage = z.infer<typeof relayMessageSchema>;
 export type RelayFinal = z.infer<typeof relayFinalSchema>;
+export type RelayChunk = z.infer<typeof relayChunkSchema>;
+
+/** The text a final carries (after every chunk of its run), as the chunk it stands for; none without text. */
+export function finalText(final: RelayFinal): RelayChunk | undefined {
+  if (!final.content && !final.toolCalls?.length) return undefined;
+  const chunk: RelayChunk = { type: 'chunk', requestId: final.requestId, runId: final.runId, seq: final.seq, content: final.content ?? '' };
+  if (final.toolCalls?.length) chunk.toolCalls = final.toolCalls;
+  return chunk;
+}
 export type RelayError = z.infer<typeof relayErrorSchema>;
 export type RelayLost = z.infer<typeof relayLostSchema>;
 /** A message of one run (everything but `lost`). */

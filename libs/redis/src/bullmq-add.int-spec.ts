@@ -8,6 +8,7 @@ import { type InferenceJob, PRIORITY_RANGE, Queues } from '@switchyard/contracts
 import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
 import { BULLMQ_VERSION, INSTALLED_BULLMQ_VERSION, patchedAddScript } from './bullmq-add';
 import { InferenceQueues } from './inference-queues';
+import { inferenceJob } from './inference-job.fixture';
 
 const prefix = randomPrefix('t-bulladd');
 const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
@@ -19,24 +20,8 @@ after(async () => {
   redis.disconnect();
 });
 
-let n = 0;
-function job(model: string, keyId: string): InferenceJob {
-  n += 1;
-  return {
-    requestId: `req_${keyId}_${n}`,
-    pool: 'shared',
-    model,
-    numCtx: 8192,
-    priority: 'interactive',
-    edgeId: 'e',
-    keyId,
-    userId: `u-${keyId}`,
-    createdAt: 1_700_000_000_000,
-    estimatedPromptTokens: 3,
-    stream: false,
-    work: { kind: 'generate', prompt: 'x', options: {} },
-  };
-}
+/** One creation time, so two jobs' stored data differ only in their ids. */
+const job = (model: string, keyId: string): InferenceJob => ({ ...inferenceJob(model, keyId), createdAt: 1_700_000_000_000 });
 
 test('BullMQ is the pinned version its add script was read from, and the script still has the shape patched', () => {
   const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as { dependencies: Record<string, string> };

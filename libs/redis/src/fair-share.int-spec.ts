@@ -2,9 +2,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import IORedis from 'ioredis';
 import { Worker } from 'bullmq';
-import { type InferenceJob, Queues, type PriorityClass } from '@switchyard/contracts';
+import { type InferenceJob, Queues } from '@switchyard/contracts';
 import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
 import { InferenceQueues } from './inference-queues';
+import { inferenceJob } from './inference-job.fixture';
 
 const prefix = randomPrefix('t-fair');
 const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
@@ -16,24 +17,7 @@ after(async () => {
   redis.disconnect();
 });
 
-let n = 0;
-function job(model: string, keyId: string, priority: PriorityClass = 'interactive'): InferenceJob {
-  n += 1;
-  return {
-    requestId: `req_${keyId}_${n}`,
-    pool: 'shared',
-    model,
-    numCtx: 8192,
-    priority,
-    edgeId: 'e',
-    keyId,
-    userId: `u-${keyId}`,
-    createdAt: Date.now(),
-    estimatedPromptTokens: 3,
-    stream: false,
-    work: { kind: 'generate', prompt: 'x', options: {} },
-  };
-}
+const job = inferenceJob;
 
 /** Takes `count` jobs one at a time, as one worker slot would (BullMQ's manual fetch): their keys, in order. */
 async function takeOrder(model: string, count: number): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CatalogueModel, PriorityClass, ResidencyEntry } from '@switchyard/contracts';
+import { poolModelField, type CatalogueModel, type PriorityClass, type ResidencyEntry } from '@switchyard/contracts';
 import type { Place, PlaceRequest } from '@switchyard/redis';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
@@ -169,7 +169,7 @@ export class AdmissionService {
     // Admitted once enough of the jobs ahead have started for the rest to fit within the bound, after
     // the refusals told to come back before it (they take the first places that free).
     const now = Date.now();
-    const queue = `${pool}|${model.name}`;
+    const queue = poolModelField(pool, model.name);
     const retryMs = Math.max(1, est.startedAfterMs(place.ahead - maxAhead + this.promised.outstanding(queue, now)));
     this.promised.add(queue, now + retryMs);
     return new OpenAIError(

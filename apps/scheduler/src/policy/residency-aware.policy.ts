@@ -249,7 +249,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (rotation === 0) return max;
     const resident = this.resident.get(pool) ?? new Set<string>();
     const slots = this.poolSlots(plan, pool);
-    const tail = plan.state.demand.filter((d) => d.pool === pool && d.arrivalRate > 0 && !resident.has(d.model) && plan.facts.model(d.model));
+    const tail = this.tailDemand(plan, pool, resident);
     const busyMs = (roundMs: number) =>
       tail.reduce((sum, d) => {
         const asked = d.arrivalRate * (roundMs / 1000);
@@ -258,6 +258,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const step = (max - min) / ROUND_STEPS;
     for (let r = min; r < max; r += step) if (busyMs(r) <= ROTATION_UTILISATION * rotation * r) return Math.round(r);
     return max;
+  }
+
+  /** Demand of the pool's models outside `resident` that are asked for (the tail, given a resident set). */
+  private tailDemand(plan: ClusterPlan, pool: string, resident: Set<string>): ModelDemand[] {
+    return plan.state.demand.filter((d) => d.pool === pool && d.arrivalRate > 0 && !resident.has(d.model) && plan.facts.model(d.model));
   }
 
   /** A model outside its pool's resident set, when rotation is on. */
@@ -283,8 +288,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const workers = this.rotationRoom(plan, pool).workers;
     const tailFootprint = Math.max(
       0,
-      ...plan.state.demand
-        .filter((d) => d.pool === pool && d.arrivalRate > 0 && !set.has(d.model) && plan.facts.model(d.model))
+      ...this.tailDemand(plan, pool, set)
         .map((d) => Math.max(...workers.map((w) => plan.facts.footprint(d.model, w.snap))))
         .filter((f) => workers.some((w) => plan.couldFit(w, f))),
     );

@@ -74,10 +74,14 @@
  *
  * Evictions and the load they make room for are two steps: the evictions go out, the worker frees
  * the memory (in-flight jobs finish first), and the load follows in a later round; meanwhile the
- * placement counts as in progress, so it is not made twice. One command at a time per worker.
+ * placement counts as in progress, so it is not made twice. Once the memory is free, the model it
+ * was freed for is placed before any other (for `minResidencyMs`): otherwise the next model in line
+ * takes the room and the first evicts again elsewhere, a load for nothing. One command at a time
+ * per worker.
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, PlacementPolicy } from './cluster-state';
 import { bulkWork, interactiveWaiting, oldestInteractiveWaitMs } from './cluster-state';
+import { poolModelField } from '@switchyard/contracts';
 import { ClusterPlan, PlanModel, PlanWorker } from './cluster-plan';
 import { DEFAULT_RESIDENCY_AWARE_OPTIONS, type ResidencyAwareOptions } from './residency-aware.options';
 
@@ -133,6 +137,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private resident = new Map<string, Set<string>>();
   /** Each pool's round wait in the current round (see roundWaitMs). */
   private rounds = new Map<string, number>();
+  /** Per worker: the model its last eviction made room for, and when the eviction was last seen in progress (see roomOwners). */
+  private roomFor = new Map<string, { pool: string; model: string; seenMs: number }>();
 
   constructor(opts: Partial<ResidencyAwareOptions> = {}) {
     this.opts = { ...DEFAULT_RESIDENCY_AWARE_OPTIONS, ...opts };
@@ -160,9 +166,14 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       this.coldWaitMs.set(d.pool, Math.max(this.coldWaitMs.get(d.pool) ?? 0, oldestInteractiveWaitMs(d)));
     }
     const oldest = (x: { d: ModelDemand }) => oldestInteractiveWaitMs(x.d);
-    const forced = demanded.filter((x) => x.forced).sort((a, b) => oldest(b) - oldest(a));
-    const rest = demanded.filter((x) => !x.forced).sort((a, b) => b.priority - a.priority || oldest(b) - oldest(a));
+    // A model an eviction just made room for is placed first: the room is its own, not the next
+    // model's in line (which would send it to evict again elsewhere, one more load for nothing).
+    const owners = this.roomOwners(plan, now);
+    const owns = (x: { d: ModelDemand }) => owners.has(poolModelField(x.d.pool, x.d.model));
+    const forced = demanded.filter((x) => x.forced && !owns(x)).sort((a, b) => oldest(b) - oldest(a));
+    const rest = demanded.filter((x) => !x.forced && !owns(x)).sort((a, b) => b.priority - a.priority || oldest(b) - oldest(a));
 
+    for (const x of demanded.filter(owns)) this.placeDemand(plan, x.d, x.forced);
     for (const { d } of forced) this.placeDemand(plan, d, true);
     this.placePins(plan, pools);
     for (const { d } of rest) this.placeDemand(plan, d, false);
@@ -173,6 +184,31 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       .sort((a, b) => (b.bulkWaiting ?? 0) - (a.bulkWaiting ?? 0) || bulkWork(b) - bulkWork(a) || a.model.localeCompare(b.model));
     for (const d of bulkOnly) this.placeBulk(plan, d);
     return plan.commands;
+  }
+
+  /**
+   * The models (`pool|model`) whose room an eviction has just made: an eviction and the load it
+   * makes room for are two steps (see the header), and once the worker has freed the memory nothing
+   * in the cluster's state says for whom. So the policy remembers, per worker, the model its
+   * eviction in progress was for, and keeps the room for it for `minResidencyMs` after the eviction
+   * is done, or until it is on that worker.
+   */
+  private roomOwners(plan: ClusterPlan, now: number): Set<string> {
+    const owners = new Set<string>();
+    for (const w of plan.workers) {
+      const id = w.snap.id;
+      const forModel = w.snap.evicting.find((e) => e.forModel !== undefined)?.forModel;
+      if (forModel !== undefined) {
+        this.roomFor.set(id, { pool: w.snap.pool, model: forModel, seenMs: now });
+        continue;
+      }
+      const room = this.roomFor.get(id);
+      if (!room) continue;
+      if (w.models.has(room.model) || now - room.seenMs > this.opts.minResidencyMs) this.roomFor.delete(id);
+      else owners.add(poolModelField(room.pool, room.model));
+    }
+    for (const id of this.roomFor.keys()) if (!plan.workers.some((w) => w.snap.id === id)) this.roomFor.delete(id);
+    return owners;
   }
 
   /**

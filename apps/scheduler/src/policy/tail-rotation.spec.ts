@@ -186,6 +186,25 @@ describe('tail rotation', () => {
     assert.deepEqual([...policy.residentSet(plan, 'shared')].sort(), ['h1:7b', 'h2:7b', 't1:7b']);
   });
 
+  test('the room an eviction made is kept for the model it was made for, not taken by the next in line', () => {
+    const p = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
+    // Round 1: w1 is evicting t2 to make room for h3 (a resident-set model).
+    const during = cluster([['h1:7b', 't2:7b'], ['h2:7b', 't3:7b']], { 'h3:7b': { waiting: 1, oldestWaitMs: 5_000 } });
+    during.workers[0].evicting = [{ model: 't2:7b', forModel: 'h3:7b' }];
+    assert.deepEqual(p.decide(during, NOW), []);
+    // Round 2: the memory is free, and t1's round has come (forced, it goes first among the others).
+    const after = (now: number) =>
+      cluster([['h1:7b'], ['h2:7b', 't3:7b']], { 'h3:7b': { waiting: 1, oldestWaitMs: 5_000 + now - NOW }, 't1:7b': { waiting: 3, oldestWaitMs: ROUND + now - NOW } });
+    const next = p.decide(after(NOW + 100), NOW + 100);
+    assert.deepEqual(loads(next), ['w1:h3:7b:demand']);
+    // t1 takes another tail model's place instead.
+    assert.deepEqual(evicts(next), ['w2:t3:7b->t1:7b']);
+    // The room is kept for minResidencyMs: later it goes to whoever is first.
+    const q = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
+    q.decide(during, NOW);
+    assert.deepEqual(loads(q.decide(after(NOW + q.opts.minResidencyMs + 100), NOW + q.opts.minResidencyMs + 100)), ['w1:t1:7b:aging']);
+  });
+
   test('a tail model gets no replica: its queue is served in its round', () => {
     const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't1:7b': { waiting: 30, oldestWaitMs: 40_000, serviceMs: 10_000 } });
     s.workers[0].resident.push(resident('t1:7b', 6, { loadedAtMs: LONG_AGO, busySlots: 4 }));

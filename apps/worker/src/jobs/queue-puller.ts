@@ -112,6 +112,8 @@ export class QueuePuller {
       let job: Job | undefined;
       try {
         if (tookLast) {
+          // The job just taken goes first: its request reaches Ollama before these writes reach Redis.
+          await new Promise<void>((r) => setImmediate(r));
           // Sent before the look, on the same connection: Redis runs them in this order.
           const marker = this.connection.zpopmin(this.worker.keys.marker);
           job = await this.worker.getNextJob(token, { block: false });

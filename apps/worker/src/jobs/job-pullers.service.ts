@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { INFERENCE_JOB_NAME, Queues } from '@switchyard/contracts';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
@@ -7,7 +7,6 @@ import { WORKER_CONFIG, type WorkerConfig } from '../config/worker.config';
 import { OllamaHealth } from '../ollama/ollama-health.service';
 import { REDIS_BLOCKING, requeueJob } from '@switchyard/redis';
 import { InferenceProcessor, type InferenceResult, type ModelRun, RequeueJob } from './inference.processor';
-import { QueuePuller } from './queue-puller';
 
 type JobName = typeof INFERENCE_JOB_NAME;
 type Handler = (job: Job, run: ModelRun, token: string | undefined) => Promise<InferenceResult>;
@@ -17,14 +16,14 @@ const ABORTED_SETTLE_MS = 5_000;
 
 interface Puller {
   run: ModelRun;
-  puller: QueuePuller;
+  worker: Worker;
 }
 
 /**
- * One QueuePuller (a BullMQ Worker fetched by hand, fewer round trips per job) per resident model,
- * on that model's `(pool, model)` queue, with WORKER_SLOTS jobs at once (BullMQ hands out the
- * highest priority first). Stopping a puller waits for its jobs in flight, then closes its Worker.
- * While Ollama is down every puller is paused (jobs in flight go on) until residency resumes them.
+ * One BullMQ Worker per resident model, on that model's `(pool, model)` queue, with
+ * concurrency = WORKER_SLOTS (BullMQ hands out the highest priority first). Stopping a puller
+ * closes its Worker, which waits for the jobs in flight. While Ollama is down every puller is
+ * paused (jobs in flight go on) until residency resumes them.
  */
 @Injectable()
 export class JobPullers {
@@ -67,21 +66,21 @@ export class JobPullers {
     if (previous) await previous;
     if (this.pullers.has(run.model)) return;
     const queueName = Queues.inference(this.config.WORKER_POOL, run.model);
-    const puller = new QueuePuller(queueName, (job: Job, token?: string) => this.dispatch(job, run, token), {
+    const worker = new Worker(queueName, (job: Job, token?: string) => this.dispatch(job, run, token), {
       connection: this.connection,
       prefix: Queues.bullPrefix(this.config.SWITCHYARD_PREFIX),
       name: this.config.WORKER_ID,
-      slots: this.config.WORKER_SLOTS,
+      concurrency: this.config.WORKER_SLOTS,
       lockDuration: this.config.WORKER_LOCK_DURATION_MS,
       maxStalledCount: 1,
-      paused: this.paused,
+      autorun: !this.paused,
       // No removeOnComplete/removeOnFail here: the edge sets them on every job, and a job's own options win over the Worker's.
     });
-    puller.worker.on('error', (err) => this.log.error({ err: err.message, model: run.model }, 'BullMQ worker error'));
-    puller.worker.on('failed', (job, err) => {
+    worker.on('error', (err) => this.log.error({ err: err.message, model: run.model }, 'BullMQ worker error'));
+    worker.on('failed', (job, err) => {
       if (job) this.log.debug({ requestId: job.id, model: run.model, err: err.message, attemptsMade: job.attemptsMade }, 'job failed');
     });
-    this.pullers.set(run.model, { run, puller });
+    this.pullers.set(run.model, { run, worker });
     this.log.info({ model: run.model, queue: queueName, concurrency: this.config.WORKER_SLOTS, numCtx: run.numCtx }, 'pulling queue');
   }
 
@@ -90,7 +89,7 @@ export class JobPullers {
     const puller = this.pullers.get(model);
     if (puller) {
       this.pullers.delete(model);
-      this.closing.set(model, puller.puller.close().finally(() => this.closing.delete(model)));
+      this.closing.set(model, puller.worker.close().finally(() => this.closing.delete(model)));
       this.log.info({ model }, 'stopped pulling queue; waiting for jobs in flight');
     }
     await this.closing.get(model);
@@ -135,15 +134,15 @@ export class JobPullers {
   pauseAll(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const { puller } of this.pullers.values()) puller.pause();
+    for (const { worker } of this.pullers.values()) void worker.pause(true).catch(() => undefined);
   }
 
   /** Ollama answers again. */
   resumeAll(): void {
     if (!this.paused) return;
     this.paused = false;
-    // resume() also starts a puller created paused.
-    for (const { puller } of this.pullers.values()) puller.resume();
+    // resume() also starts a Worker created paused (autorun false).
+    for (const { worker } of this.pullers.values()) worker.resume();
   }
 }
 

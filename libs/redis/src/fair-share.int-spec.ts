@@ -5,7 +5,7 @@ import { Worker } from 'bullmq';
 import { type InferenceJob, Queues } from '@switchyard/contracts';
 import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
 import { InferenceQueues } from './inference-queues';
-import { inferenceJob } from './inference-job.fixture';
+import { inferenceJob as job } from './inference-job.fixture';
 
 const prefix = randomPrefix('t-fair');
 const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
@@ -16,8 +16,6 @@ after(async () => {
   await deleteKeysWithPrefix(prefix);
   redis.disconnect();
 });
-
-const job = inferenceJob;
 
 /** Takes `count` jobs one at a time, as one worker slot would (BullMQ's manual fetch): their keys, in order. */
 async function takeOrder(model: string, count: number): Promise<string[]> {

@@ -207,7 +207,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       if (w.models.has(room.model) || now - room.seenMs > this.opts.minResidencyMs) this.roomFor.delete(id);
       else owners.add(poolModelField(room.pool, room.model));
     }
-    for (const id of this.roomFor.keys()) if (!plan.workers.some((w) => w.snap.id === id)) this.roomFor.delete(id);
+    const present = new Set(plan.workers.map((w) => w.snap.id));
+    for (const id of this.roomFor.keys()) if (!present.has(id)) this.roomFor.delete(id);
     return owners;
   }
 

@@ -20,7 +20,7 @@ import { runBaseline, RunConfig, switchyardFractions, switchyardTimingsSim, Swit
  * simulated time), and reports per system and the spread over seeds.
  */
 
-/** The README's held-out run: the default seeds (1 and 2 were the tuning seeds). */
+/** The README's held-out run: the default seeds (the README's "Seeds" says which were tuned on and which are spent). */
 const HELD_OUT_SEEDS = '9701,9702,9703';
 
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds ${HELD_OUT_SEEDS}] [--gpus 4x80,2x40]

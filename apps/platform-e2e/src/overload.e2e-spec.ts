@@ -26,6 +26,17 @@ after(async () => {
 const MODEL = 'llama3.1:8b';
 /** A flood job's length: about half a second of real time at 5×, 4 to a GPU. */
 const FLOOD_TOKENS = 200;
+/**
+ * The fair-share flood: at half a second a job, about 56 fit a 3 s bound on 8 slots, so the flood is
+ * well past it. 60 were too few: on a quiet machine 6 were refused, and a busy one, spreading their
+ * arrival while jobs finished, could refuse none.
+ */
+const FLOOD_SIZE = 100;
+/**
+ * The retry test's job length, about a second: about 24 fit the bound, so 60 overflow it by far even
+ * when their arrival is spread over a second or two. At half a second a CI run refused none of 60.
+ */
+const RETRY_FLOOD_TOKENS = 400;
 
 interface Timed {
   key: string;
@@ -68,7 +79,7 @@ describe('one key floods a model', () => {
     for (let i = 0; i < 2; i++) await stream(client(flooder.key), 'warm', FLOOD_TOKENS);
     await stream(client(light.key), 'light', 1);
 
-    const flood = Array.from({ length: 60 }, () => stream(client(flooder.key), 'flooder', FLOOD_TOKENS));
+    const flood = Array.from({ length: FLOOD_SIZE }, () => stream(client(flooder.key), 'flooder', FLOOD_TOKENS));
     await new Promise((r) => setTimeout(r, 1500));
     const before = Date.now();
     const mine = await stream(client(light.key), 'light', 20);
@@ -77,7 +88,7 @@ describe('one key floods a model', () => {
     assert.equal(mine.status, 200, 'the light key is admitted: nothing of its own is ahead of it');
     const admitted = floodDone.filter((t) => t.status === 200);
     const refused = floodDone.filter((t) => t.status === 503);
-    assert.ok(refused.length > 0, `a flood of 60 on one model exceeds a 3 s expected wait: ${floodDone.map((t) => t.status).join(',')}`);
+    assert.ok(refused.length > 0, `a flood of ${FLOOD_SIZE} on one model exceeds a 3 s expected wait: ${floodDone.map((t) => t.status).join(',')}`);
     assert.ok(admitted.length >= 8, `the flood is served as far as the bound allows (${admitted.length} admitted)`);
     for (const t of refused) assert.ok(t.retryAfterMs! > 0, 'every refusal says when to retry');
     // Flood requests without a first token when the light key's request was queued, that got one before
@@ -106,13 +117,15 @@ describe('one key floods a model', () => {
   test('requests refused for their expected wait are admitted when they retry after Retry-After', async () => {
     const flooder = await admin(p).createKey();
     const client = new OpenAI({ baseURL: `${p.baseUrl}/v1`, apiKey: flooder.key, maxRetries: 0, timeout: 120_000 });
+    // A round of the longer jobs first, so the edge's service-time estimate is theirs, not the last test's.
+    await Promise.all(Array.from({ length: 8 }, () => stream(client, 'warm', RETRY_FLOOD_TOKENS)));
     // Each refused client waits as told, then asks once more, while the rest of the flood runs.
     const attempts = await Promise.all(
       Array.from({ length: 60 }, async () => {
-        const first = await stream(client, 'flooder', FLOOD_TOKENS);
+        const first = await stream(client, 'flooder', RETRY_FLOOD_TOKENS);
         if (first.status !== 503) return { first };
         await new Promise((r) => setTimeout(r, first.retryAfterMs));
-        return { first, retry: await stream(client, 'retry', FLOOD_TOKENS) };
+        return { first, retry: await stream(client, 'retry', RETRY_FLOOD_TOKENS) };
       }),
     );
     const retried = attempts.filter((a) => a.retry);

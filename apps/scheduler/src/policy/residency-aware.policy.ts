@@ -119,6 +119,15 @@ interface Candidate {
   tail?: boolean;
 }
 
+/** A GPU in the resident set's packing: memory planned to be used, model slots left. */
+interface Bin {
+  snap: PlanWorker['snap'];
+  total: number;
+  used: number;
+  capacity: number;
+  slots: number;
+}
+
 interface Option {
   worker: PlanWorker;
   victims: PlanModel[];
@@ -349,7 +358,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
         if (i === 0 && held && tailFootprint > 0 && Number.isFinite(total)) {
           room = Math.min(capacity, Math.max(room, tailFootprint, capacity - (total - tailFootprint / this.opts.ollamaFitFraction)));
         }
-        return { snap: w.snap, total, used: room, capacity, slots: held ? slots - 1 : slots };
+        return { snap: w.snap, total, used: room, capacity, slots: held ? slots - 1 : slots } satisfies Bin;
       });
     const pinned = (m: string) => (plan.facts.model(m)?.pinned ?? 0) > 0 && plan.facts.model(m)?.pool === pool;
     // Hysteresis: a model held now ranks as if asked for RESIDENT_SET_HYSTERESIS times as often, so
@@ -359,22 +368,35 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const ranked = plan.state.demand
       .filter((d) => d.pool === pool && plan.facts.model(d.model) && (d.arrivalRate > 0 || pinned(d.model)))
       .sort((a, b) => Number(pinned(b.model)) - Number(pinned(a.model)) || score(b) - score(a) || a.model.localeCompare(b.model));
+    // Each model in rank order joins if the set with it still packs. The packing places the largest
+    // first, each in the bin with the most room left: placed in rank order, a large model ranked
+    // below a few small ones would find every GPU already too full for it (by Ollama's fit rule a
+    // 47 GB model needs 59 GB free beside others), and stay tail however often it is asked for.
+    const accepted: string[] = [];
     for (const d of ranked) {
-      const fitting = bins.filter((b) => {
-        const f = plan.facts.footprint(d.model, b.snap);
-        return b.slots > 0 && b.used + f <= b.capacity && (b.used === 0 || f <= this.opts.ollamaFitFraction * (b.total - b.used));
-      });
-      if (fitting.length === 0) {
-        if (pinned(d.model)) set.add(d.model);
-        continue;
-      }
-      // The bin with the most room left, so large models still find one.
-      const bin = fitting.reduce((best, b) => (b.capacity - b.used > best.capacity - best.used ? b : best));
-      bin.used += plan.facts.footprint(d.model, bin.snap);
-      bin.slots -= 1;
-      set.add(d.model);
+      if (this.packs(plan, bins, [...accepted, d.model])) {
+        accepted.push(d.model);
+        set.add(d.model);
+      } else if (pinned(d.model)) set.add(d.model);
     }
     return set;
+  }
+
+  /** Whether `models` fit the bins (memory, model slots, Ollama's fit rule), largest first, each where the most room is left. */
+  private packs(plan: ClusterPlan, template: Bin[], models: string[]): boolean {
+    const bins = template.map((b) => ({ ...b }));
+    const size = (m: string) => Math.max(...bins.map((b) => plan.facts.footprint(m, b.snap)));
+    for (const m of [...models].sort((a, b) => size(b) - size(a) || a.localeCompare(b))) {
+      const fitting = bins.filter((b) => {
+        const f = plan.facts.footprint(m, b.snap);
+        return b.slots > 0 && b.used + f <= b.capacity && (b.used === 0 || f <= this.opts.ollamaFitFraction * (b.total - b.used));
+      });
+      if (fitting.length === 0) return false;
+      const bin = fitting.reduce((best, b) => (b.capacity - b.used > best.capacity - best.used ? b : best));
+      bin.used += plan.facts.footprint(m, bin.snap);
+      bin.slots -= 1;
+    }
+    return true;
   }
 
   private priority(plan: ClusterPlan, d: ModelDemand): number {

@@ -162,6 +162,21 @@ describe('tail rotation', () => {
     assert.ok(policy.residentSet(plan, 'shared').has('h1:7b'));
   });
 
+  test('a large model asked for often is resident though smaller ones rank above it: the set is packed largest first', () => {
+    // Two 80 GB workers, three models each; one holds rotation room (half its memory, one slot). In
+    // rank order the three 10 GB models fill the free GPU's slots and big:47b finds no GPU; packed
+    // largest first, it has one GPU and the three share the rest (t1 takes the fifth slot either way).
+    const sizes: Record<string, number> = { 'h1:8b': 10, 'h2:8b': 10, 'h3:8b': 10, 'big:47b': 47, 't1:3b': 3 };
+    const rates: Record<string, number> = { 'h1:8b': 1, 'h2:8b': 0.9, 'h3:8b': 0.8, 'big:47b': 0.7, 't1:3b': 0.01 };
+    const s = state({
+      catalogue: Object.keys(sizes).map((n) => model(n, sizes[n], small)),
+      workers: [worker('w1', 80), worker('w2', 80)],
+      demand: Object.keys(sizes).map((n) => demand(n, { arrivalRate: rates[n] })),
+    });
+    const p = new ResidencyAwarePolicy();
+    assert.deepEqual([...p.residentSet(new ClusterPlan(s, NOW, p.opts), 'shared')].sort(), ['big:47b', 'h1:8b', 'h2:8b', 'h3:8b', 't1:3b']);
+  });
+
   test("the rotation room takes the largest tail model asked for: its round displaces tail models, not the resident set's", () => {
     // Two 80 GB workers, three models each: half of one GPU (38 GB) is too small for big:56b (60 GB
     // with its cache), so that GPU keeps room for it and h4 (30 GB) no longer packs beside the rest.

@@ -319,9 +319,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   /**
    * A pool's resident set: its most requested models (interactive arrival rate; pinned models
-   * first), packed into its GPUs by the same rules as a placement (memory, model slots, Ollama's fit
-   * rule) with rotation room held back: on `ceil(workers × tailSlotsPerWorker)` GPUs (the largest),
-   * one model slot and that share of the memory. The first of them keeps more when the largest
+   * first), each joining while the set still packs into its GPUs, largest first, by the same rules as
+   * a placement (memory, model slots, Ollama's fit rule), with rotation room held back: on
+   * `ceil(workers × tailSlotsPerWorker)` GPUs (the largest), one model slot and that share of the memory. The first of them keeps more when the largest
    * tail model asked for needs it (its footprint, and by Ollama's fit rule 1/0.8 of it free beside
    * the residents there): otherwise each of that model's rounds would displace resident models, each
    * reloaded on its next request. A model that does not pack is tail. The packing is a plan of what

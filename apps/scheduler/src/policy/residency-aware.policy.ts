@@ -321,11 +321,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
    * A pool's resident set: its most requested models (interactive arrival rate; pinned models
    * first), each joining while the set still packs into its GPUs, largest first, by the same rules as
    * a placement (memory, model slots, Ollama's fit rule), with rotation room held back: on
-   * `ceil(workers × tailSlotsPerWorker)` GPUs (the largest), one model slot and that share of the memory. The first of them keeps more when the largest
-   * tail model asked for needs it (its footprint, and by Ollama's fit rule 1/0.8 of it free beside
-   * the residents there): otherwise each of that model's rounds would displace resident models, each
-   * reloaded on its next request. A model that does not pack is tail. The packing is a plan of what
-   * can stay, not where each model is.
+   * `ceil(workers × tailSlotsPerWorker)` GPUs (the largest), one model slot and that share of the
+   * memory. The first of them keeps more when the largest tail model asked for needs it (its
+   * footprint, and by Ollama's fit rule 1/0.8 of it free beside the residents there): otherwise each
+   * of that model's rounds would displace resident models, each reloaded on its next request. A model
+   * that does not pack is tail. The packing is a plan of what can stay, not where each model is.
    */
   residentSet(plan: ClusterPlan, pool: string): Set<string> {
     if (this.opts.tailRoundWaitMs <= 0) return new Set();
@@ -370,8 +370,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       .sort((a, b) => Number(pinned(b.model)) - Number(pinned(a.model)) || score(b) - score(a) || a.model.localeCompare(b.model));
     // Each model in rank order joins if the set with it still packs. The packing places the largest
     // first, each in the bin with the most room left: placed in rank order, a large model ranked
-    // below a few small ones would find every GPU already too full for it (by Ollama's fit rule a
-    // 47 GB model needs 59 GB free beside others), and stay tail however often it is asked for.
+    // below a few small ones would find every GPU already too full for it (by Ollama's fit rule
+    // qwen2.5:72b, 57.7 GB with its cache, needs 72 GB free beside others), and stay tail however
+    // often it is asked for.
     const accepted: string[] = [];
     for (const d of ranked) {
       if (this.packs(plan, bins, [...accepted, d.model])) {

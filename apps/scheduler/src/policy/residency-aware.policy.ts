@@ -373,21 +373,23 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // below a few small ones would find every GPU already too full for it (by Ollama's fit rule
     // qwen2.5:72b, 57.7 GB with its cache, needs 72 GB free beside others), and stay tail however
     // often it is asked for.
-    const accepted: string[] = [];
+    const size = new Map(ranked.map((d) => [d.model, Math.max(...bins.map((b) => plan.facts.footprint(d.model, b.snap)))]));
+    const largestFirst = (a: string, b: string) => size.get(b)! - size.get(a)! || a.localeCompare(b);
+    let accepted: string[] = [];
     for (const d of ranked) {
-      if (this.packs(plan, bins, [...accepted, d.model])) {
-        accepted.push(d.model);
+      const withIt = [...accepted, d.model].sort(largestFirst);
+      if (this.packs(plan, bins, withIt)) {
+        accepted = withIt;
         set.add(d.model);
       } else if (pinned(d.model)) set.add(d.model);
     }
     return set;
   }
 
-  /** Whether `models` fit the bins (memory, model slots, Ollama's fit rule), largest first, each where the most room is left. */
+  /** Whether `models`, in the order given, fit the bins (memory, model slots, Ollama's fit rule), each where the most room is left. */
   private packs(plan: ClusterPlan, template: Bin[], models: string[]): boolean {
     const bins = template.map((b) => ({ ...b }));
-    const size = (m: string) => Math.max(...bins.map((b) => plan.facts.footprint(m, b.snap)));
-    for (const m of [...models].sort((a, b) => size(b) - size(a) || a.localeCompare(b))) {
+    for (const m of models) {
       const fitting = bins.filter((b) => {
         const f = plan.facts.footprint(m, b.snap);
         return b.slots > 0 && b.used + f <= b.capacity && (b.used === 0 || f <= this.opts.ollamaFitFraction * (b.total - b.used));

@@ -94,6 +94,14 @@ export const RedisKeys = {
    * Carries the queue's hash tag, so it lives in the queue's Redis Cluster slot.
    */
   fairShare: (prefix: string, queueName: string, cls: string) => `${prefix}:fair:${queueName}:${cls}`,
+  /**
+   * Sorted set of one `(pool, model)` queue's deferred demand: requests the edge refused for their
+   * expected wait and told to come back (member: request id, score: the unix ms, by Redis's clock,
+   * at which it was told to come back). Edges count those still to come back in a refusal's
+   * Retry-After; the scheduler counts them as demand beside the queue (libs/redis DeferredDemand).
+   * Carries the queue's hash tag, so it lives in the queue's Redis Cluster slot.
+   */
+  deferred: (prefix: string, queueName: string) => `${prefix}:deferred:${queueName}`,
   /** String `<replicaId>:<fencing token>` with a TTL: the scheduler replica that leads (holds the lease). */
   schedulerLeader: (prefix: string) => `${prefix}:scheduler:leader`,
   /** Counter INCRed by each scheduler replica that acquires the lease: its fencing token. */

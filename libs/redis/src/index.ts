@@ -4,3 +4,4 @@ export * from './redis.module';
 export * from './inference-queues';
 export * from './requeue';
 export * from './fair-share';
+export * from './deferred-demand';

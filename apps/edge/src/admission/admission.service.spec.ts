@@ -40,7 +40,15 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const depthCalls: string[] = [];
   const bounds: Array<number | undefined> = [];
   const claims: PlaceRequest[] = [];
+  // Refusals told to come back, as DeferredDemand keeps them (its script: libs/redis deferred-demand.int-spec.ts).
+  const deferred: number[] = [];
   const producer = {
+    defer: async (_p: string, _m: string, _id: string, retryAfterMs: (outstanding: number) => number): Promise<number> => {
+      const now = Date.now();
+      const ms = retryAfterMs(deferred.filter((t) => t > now).length);
+      deferred.push(now + ms);
+      return ms;
+    },
     claim: async (pool: string, model: string, r: PlaceRequest): Promise<Place> => {
       depthCalls.push(`${pool}|${model}`);
       bounds.push(r.bound);
@@ -68,7 +76,7 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const redis = { hget: async () => null } as unknown as Redis;
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
   const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }));
-  return { svc, depthCalls, rateCalls, bounds, claims };
+  return { svc, depthCalls, rateCalls, bounds, claims, deferred };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({

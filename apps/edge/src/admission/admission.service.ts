@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { poolModelField, type CatalogueModel, type PriorityClass, type ResidencyEntry } from '@switchyard/contracts';
+import { type CatalogueModel, type PriorityClass, type ResidencyEntry } from '@switchyard/contracts';
 import type { Place, PlaceRequest } from '@switchyard/redis';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
@@ -11,7 +11,6 @@ import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';
 import { RateLimitRepository, type RateLimitResult } from './rate-limit.repository';
 import { ResidencyRepository } from '../models/residency.repository';
 import { RetryEstimator, retryHeaders, type WaitEstimate } from './retry-estimator.service';
-import { RetryPromises } from './retry-promises';
 
 /** On an admitted interactive response: the wait for a GPU slot admission expected, ms (how good the estimate is can be measured). */
 export const EXPECTED_WAIT_HEADER = 'x-switchyard-expected-wait-ms';
@@ -64,9 +63,6 @@ export type PlaceAndEnqueue = (ticket: Ticket, place: Omit<PlaceRequest, 'reserv
  */
 @Injectable()
 export class AdmissionService {
-  /** Refusals for expected wait told to come back, counted in the next refusals' Retry-After. */
-  private readonly promised = new RetryPromises();
-
   constructor(
     private readonly catalogue: ModelCatalogueService,
     private readonly producer: InferenceProducer,
@@ -122,7 +118,7 @@ export class AdmissionService {
     if (enqueue && rpm <= 0 && tpm <= 0) {
       const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
       const place = await enqueue(ticket, placeReq);
-      if (place.outcome !== 'admitted') throw this.queueRefusal(pool, model, est, place, bound, maxAhead ?? 0);
+      if (place.outcome !== 'admitted') throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0);
       ticket.bullPriority = place.bullPriority;
       if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
       return ticket;
@@ -137,7 +133,7 @@ export class AdmissionService {
     if (!place || place.outcome !== 'admitted') {
       if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
       if (!place) throw (placed as PromiseRejectedResult).reason;
-      throw this.queueRefusal(pool, model, est, place, bound, maxAhead ?? 0);
+      throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0);
     }
     if (!rate && limited.status === 'rejected') {
       this.producer.unreserve(pool, model.name);
@@ -153,7 +149,7 @@ export class AdmissionService {
   }
 
   /** 503 before anything is queued, saying when the request would be admitted. */
-  private queueRefusal(pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): OpenAIError {
+  private async queueRefusal(requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): Promise<OpenAIError> {
     if (place.outcome === 'full') {
       return new OpenAIError(
         503,
@@ -167,11 +163,10 @@ export class AdmissionService {
     }
     const wait = est.waitMs(place.ahead);
     // Admitted once enough of the jobs ahead have started for the rest to fit within the bound, after
-    // the refusals told to come back before it (they take the first places that free).
-    const now = Date.now();
-    const queue = poolModelField(pool, model.name);
-    const retryMs = Math.max(1, est.startedAfterMs(place.ahead - maxAhead + this.promised.outstanding(queue, now)));
-    this.promised.add(queue, now + retryMs);
+    // the refusals told to come back before it (they take the first places that free). Without Redis
+    // to record it, the refusal still goes out, counting only the jobs ahead.
+    const retryAfter = (outstanding: number) => Math.max(1, est.startedAfterMs(place.ahead - maxAhead + outstanding));
+    const retryMs = await this.producer.defer(pool, model.name, requestId, retryAfter).catch(() => retryAfter(0));
     return new OpenAIError(
       503,
       `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(this.config.EDGE_MAX_EXPECTED_WAIT_MS / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,

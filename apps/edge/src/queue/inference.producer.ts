@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Queues, type InferenceJob } from '@switchyard/contracts';
-import { assertRedisReady, InferenceQueues, type JobPresence, type Place, type PlaceRequest, REDIS } from '@switchyard/redis';
+import { assertRedisReady, DeferredDemand, InferenceQueues, type JobPresence, type Place, type PlaceRequest, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 
 const RESERVATION_TTL_MS = 10_000;
@@ -22,6 +22,7 @@ export interface QueueDepth {
 @Injectable()
 export class InferenceProducer implements OnApplicationShutdown {
   private readonly queues: InferenceQueues;
+  private readonly deferred: DeferredDemand;
   /** Per queue: when requests this edge admitted but has not enqueued yet were admitted (ms). */
   private readonly reserved = new Map<string, number[]>();
 
@@ -30,6 +31,7 @@ export class InferenceProducer implements OnApplicationShutdown {
     @Inject(EDGE_CONFIG) config: EdgeConfig,
   ) {
     this.queues = new InferenceQueues(redis, config.SWITCHYARD_PREFIX);
+    this.deferred = new DeferredDemand(redis, config.SWITCHYARD_PREFIX);
   }
 
   private queue(pool: string, model: string): Queue {
@@ -99,6 +101,16 @@ export class InferenceProducer implements OnApplicationShutdown {
   /** Releases the oldest claim made by `claim` for this queue. */
   unreserve(pool: string, model: string): void {
     this.reserved.get(Queues.inference(pool, model))?.shift();
+  }
+
+  /**
+   * Records a refusal for expected wait, told to come back after `retryAfterMs(outstanding)` ms given
+   * the refusals of the queue (of every edge) still to come back before it; returns that time. The
+   * scheduler counts such refusals as the queue's demand (libs/redis DeferredDemand).
+   */
+  defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+    assertRedisReady(this.redis, 'admission');
+    return this.deferred.defer(pool, model, requestId, retryAfterMs);
   }
 
   async depth(pool: string, model: string): Promise<QueueDepth> {

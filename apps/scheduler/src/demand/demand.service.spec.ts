@@ -12,7 +12,7 @@ class FakeRepository {
   next: Partial<QueueStats> = {};
   bulk: Array<{ pool: string; model: string; pending: number }> = [];
   async readAll(): Promise<QueueStats[]> {
-    return [{ pool: 'shared', model: 'x:7b', waiting: 0, interactiveWaiting: 0, bulkWaiting: 0, active: 0, delayed: 0, added: 0, addedBulk: 0, finished: 0, ...this.next }];
+    return [{ pool: 'shared', model: 'x:7b', waiting: 0, interactiveWaiting: 0, bulkWaiting: 0, active: 0, delayed: 0, added: 0, addedBulk: 0, finished: 0, deferred: 0, ...this.next }];
   }
   async readBulkPending() {
     return this.bulk;
@@ -25,9 +25,9 @@ function setup() {
   return { repo, service };
 }
 
-test('per class: interactive and bulk waiting, the oldest interactive wait, bulk pending lines', async () => {
+test('per class: interactive and bulk waiting, the oldest interactive wait, bulk pending lines, deferred requests', async () => {
   const { repo, service } = setup();
-  repo.next = { waiting: 7, interactiveWaiting: 2, bulkWaiting: 5, oldestCreatedMs: 1_000, oldestInteractiveCreatedMs: 9_000 };
+  repo.next = { waiting: 7, interactiveWaiting: 2, bulkWaiting: 5, oldestCreatedMs: 1_000, oldestInteractiveCreatedMs: 9_000, deferred: 30 };
   repo.bulk = [{ pool: 'shared', model: 'x:7b', pending: 40 }];
   await service.poll(10_000);
   const [d] = service.demand(10_000);
@@ -37,6 +37,7 @@ test('per class: interactive and bulk waiting, the oldest interactive wait, bulk
   assert.equal(d.oldestWaitMs, 9_000, 'the oldest job of either class');
   assert.equal(d.oldestInteractiveWaitMs, 1_000);
   assert.equal(d.bulkPending, 40);
+  assert.equal(d.deferred, 30, 'requests the edge told to come back');
 });
 
 test('the arrival rate counts interactive jobs only; the service time is jobs running ÷ jobs finishing per second', async () => {

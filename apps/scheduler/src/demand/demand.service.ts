@@ -86,6 +86,7 @@ export class DemandService {
       ...(finishRate * (this.config.SCHEDULER_RATE_TAU_MS / 1000) >= MIN_FINISHED_FOR_SERVICE && activeAvg > 0 ? { serviceMs: (1000 * activeAvg) / finishRate } : {}),
       idleMs: Math.max(0, now - lastActivityMs),
       bulkPending,
+      deferred: stats.deferred,
     }));
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BULLMQ_PRIORITY, bullmqPriority, type InferenceJob, poolModelField, Queues, RedisKeys } from '@switchyard/contracts';
-import { InferenceQueues } from '@switchyard/redis';
+import { DeferredDemand, InferenceQueues } from '@switchyard/redis';
 import { loadSchedulerConfig } from '../config/scheduler.config';
 import { model } from '../policy/cluster-state.fixtures';
 import { dropPrefix, newPrefix, TEST_REDIS_URL } from '../testing/scheduler-harness';
@@ -43,6 +43,7 @@ test('counts, the oldest waiting job across priority bands, and arrivals since t
     added: 0,
     addedBulk: 0,
     finished: 0,
+    deferred: 0,
   });
 
   // A bulk job first, then interactive ones that BullMQ will serve before it, then a delayed retry.
@@ -139,4 +140,16 @@ test("pending bulk lines: the batch service's hash, by (pool, model)", async () 
   await redis.hset(key, { [poolModelField('performance', 'x:7b')]: '1200', [poolModelField('shared', 'y:7b')]: '0', junk: '3' });
   assert.deepEqual(await repo.readBulkPending(), [{ pool: 'performance', model: 'x:7b', pending: 1200 }]);
   await redis.del(key);
+});
+
+test("requests the edge refused and told to come back count as the queue's deferred demand until their time comes", async () => {
+  const edge = new DeferredDemand(redis, prefix);
+  await edge.defer('shared', 'y:7b', 'soon', () => 200);
+  for (let i = 0; i < 3; i++) await edge.defer('shared', 'y:7b', `later-${i}`, () => 60_000);
+  await edge.defer('performance', 'y:7b', 'other-pool', () => 60_000);
+  assert.equal((await read('shared', 'y:7b'))?.deferred, 4);
+  assert.equal((await read('performance', 'y:7b'))?.deferred, 1);
+  assert.equal((await read('shared', 'x:7b'))?.deferred, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await read('shared', 'y:7b'))?.deferred, 3, 'the one told to come back after 200 ms no longer counts');
 });

@@ -28,6 +28,11 @@ export interface QueueStats {
   addedBulk: number;
   /** Jobs that left `active` (completed or failed) since the previous read (from the same stream). */
   finished: number;
+  /**
+   * Interactive requests the edge refused for their expected wait and told to come back, whose time
+   * has not come (`RedisKeys.deferred`, libs/redis DeferredDemand): demand waiting at its clients.
+   */
+  deferred: number;
 }
 
 /**
@@ -57,6 +62,9 @@ export const OLDEST_SCAN = 32;
  *
  * Arrivals and departures: `added`, and `completed` + `failed`, entries of the queue's event stream
  * after the last id seen; an added job is bulk when its `priority` field is in the bulk range.
+ *
+ * Deferred: the entries of the queue's deferred set (refusals told to come back) whose return time,
+ * by Redis's clock as the edge wrote it, is still to come.
  */
 const QUEUE_STATS_LUA = `
 local waitLen = redis.call('LLEN', KEYS[1])
@@ -115,11 +123,13 @@ else
     end
   end
 end
+local t = redis.call('TIME')
+local deferred = redis.call('ZCOUNT', KEYS[7], '(' .. (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)), '+inf')
 local total = waitLen + prioLen + pausedLen
-return {total, total - bulk, bulk, active, delayed, oldestInt, oldestBulk, added, addedBulk, finished, lastId}
+return {total, total - bulk, bulk, active, delayed, oldestInt, oldestBulk, added, addedBulk, finished, lastId, deferred}
 `;
 
-type StatsReply = [number, number, number, number, number, number, number, number, number, number, string];
+type StatsReply = [number, number, number, number, number, number, number, number, number, number, string, number];
 
 /** ZRANGEBYSCORE bounds of each class's scores in `prioritized`, as the script's ARGV 3–6. */
 const CLASS_SCORES = (['interactive', 'bulk'] as const).flatMap((cls) => {
@@ -135,6 +145,7 @@ interface StatsCommand {
     active: string,
     delayed: string,
     events: string,
+    deferred: string,
     jobPrefix: string,
     lastId: string,
     ...classScoresAndScan: string[]
@@ -145,6 +156,7 @@ interface WatchedQueue {
   pool: string;
   model: string;
   queue: Queue;
+  deferredKey: string;
   lastEventId: string;
 }
 
@@ -159,7 +171,7 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
     @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
     @Inject(MODEL_CATALOGUE) catalogue: CatalogueModel[],
   ) {
-    this.redis.defineCommand('syQueueStats', { numberOfKeys: 6, lua: QUEUE_STATS_LUA });
+    this.redis.defineCommand('syQueueStats', { numberOfKeys: 7, lua: QUEUE_STATS_LUA });
     this.bulkDemandKey = RedisKeys.bulkDemand(config.SWITCHYARD_PREFIX);
     const prefix = Queues.bullPrefix(config.SWITCHYARD_PREFIX);
     this.queues = poolSchema.options.flatMap((pool) =>
@@ -167,6 +179,7 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
         pool,
         model: m.name,
         queue: new Queue(Queues.inference(pool, m.name), { connection: redis, prefix }),
+        deferredKey: RedisKeys.deferred(config.SWITCHYARD_PREFIX, Queues.inference(pool, m.name)),
         lastEventId: '',
       })),
     );
@@ -186,14 +199,14 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
     const pipeline = this.redis.pipeline() as ChainableCommander & { [K in keyof StatsCommand]: (...args: Parameters<StatsCommand[K]>) => ChainableCommander };
     for (const q of this.queues) {
       const k = q.queue.keys;
-      pipeline.syQueueStats(k.wait, k.prioritized, k.paused, k.active, k.delayed, k.events, q.queue.toKey(''), q.lastEventId, ...CLASS_SCORES, String(OLDEST_SCAN), String(PRIORITY_RANGE.bulk.min));
+      pipeline.syQueueStats(k.wait, k.prioritized, k.paused, k.active, k.delayed, k.events, q.deferredKey, q.queue.toKey(''), q.lastEventId, ...CLASS_SCORES, String(OLDEST_SCAN), String(PRIORITY_RANGE.bulk.min));
     }
     const replies = (await pipeline.exec()) ?? [];
     const out: QueueStats[] = [];
     replies.forEach(([err, reply], i) => {
       const q = this.queues[i];
       if (err) throw err;
-      const [waiting, interactiveWaiting, bulkWaiting, active, delayed, oldestInt, oldestBulk, added, addedBulk, finished, lastId] = reply as StatsReply;
+      const [waiting, interactiveWaiting, bulkWaiting, active, delayed, oldestInt, oldestBulk, added, addedBulk, finished, lastId, deferred] = reply as StatsReply;
       const first = q.lastEventId === '';
       q.lastEventId = lastId;
       const known = (ts: number) => (ts >= 0 ? ts : undefined);
@@ -211,6 +224,7 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
         added: first ? 0 : added,
         addedBulk: first ? 0 : addedBulk,
         finished: first ? 0 : finished,
+        deferred,
       });
     });
     return out;

@@ -85,11 +85,22 @@ export interface ModelDemand {
    * counts it as expected demand when choosing victims, never above interactive waiting work.
    */
   bulkPending?: number;
+  /**
+   * Interactive requests the edge refused for their expected wait and told to come back, whose time
+   * has not come (0 or absent when none): they wait at their clients, not in the queue, so a queue
+   * the edge keeps within its bound by refusing would otherwise look shorter than its demand.
+   */
+  deferred?: number;
 }
 
 /** Interactive jobs waiting (all of `waiting` when the classes are not told apart). */
 export function interactiveWaiting(d: ModelDemand): number {
   return d.interactiveWaiting ?? d.waiting;
+}
+
+/** Interactive demand waiting: jobs in the queue, and requests the edge told to come back. */
+export function interactiveDemand(d: ModelDemand): number {
+  return interactiveWaiting(d) + (d.deferred ?? 0);
 }
 
 /** Age of the oldest waiting interactive job, ms. */

@@ -440,6 +440,15 @@ describe('replication by expected wait', () => {
     assert.deepEqual(decide(backlogged), []);
   });
 
+  test('requests the edge told to come back count: a queue the edge keeps short by refusing still gets its replica', () => {
+    // 20 queued (20 s expected) is within half the bound; 40 more refused and coming back make it 60 s.
+    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(20, { deferred: 40 })] });
+    const plan = new ClusterPlan(s, NOW, policy.opts);
+    assert.equal(policy.expectedWaitMs(plan, hot(20, { deferred: 40 })), 60_000);
+    assert.deepEqual(loads(decide(s)), ['w2:a:7b:replicate']);
+    assert.deepEqual(decide(state({ ...s, demand: [hot(20)] })), [], 'without them, no replica');
+  });
+
   test('no replica where no other GPU can take it', () => {
     const s = state({ catalogue, workers: [serving(), worker('w2', 4)], demand: [hot(200)] });
     assert.deepEqual(decide(s), []);

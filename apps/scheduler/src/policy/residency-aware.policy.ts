@@ -7,10 +7,11 @@
  *  2. keeps pinned models at their pinned replica count in their catalogue pool (into free memory or
  *     in place of idle models only);
  *  3. places every other model with waiting jobs and no replica, by priority
- *     `(waiting + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)` (with fewer than a batch
+ *     `(waiting + deferred + arrivalRate × loadSeconds) × (1 + oldestWait / maxWait)` (with fewer than a batch
  *     waiting, it displaces a resident model only once its oldest job has waited `displaceAfterMs`);
- *  4. adds a replica of a model that has replicas when its *expected wait* — queued interactive
- *     jobs × its mean service time ÷ the slots serving it — reaches `replicateAtFraction` (half) of
+ *  4. adds a replica of a model that has replicas when its *expected wait* — its interactive demand
+ *     (queued jobs, and the requests the edge refused for their expected wait and told to come back:
+ *     `deferred`) × its mean service time ÷ the slots serving it — reaches `replicateAtFraction` (half) of
  *     `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the bound, so an
  *     admitted queue only approaches it, and the other half leaves time for the replica to load
  *     before requests are refused (as aging forces a cold model at half its bound). Such a replica is
@@ -34,7 +35,8 @@
  * load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
- * `arrivalRate`) make a model backlogged, forced, prioritised or hot. Bulk jobs never do.
+ * `arrivalRate`, and `deferred` for priority and heat) make a model backlogged, forced, prioritised
+ * or hot. Bulk jobs never do.
  *
  * Placing a model on a worker: into free memory when it fits (by Ollama's own rule too: beside
  * loaded models a new one may need at most `ollamaFitFraction` of the free memory), else by evicting
@@ -80,7 +82,7 @@
  * per worker.
  */
 import type { ClusterState, Command, LoadReason, ModelDemand, PlacementPolicy } from './cluster-state';
-import { bulkWork, interactiveWaiting, oldestInteractiveWaitMs } from './cluster-state';
+import { bulkWork, interactiveDemand, interactiveWaiting, oldestInteractiveWaitMs } from './cluster-state';
 import { poolModelField } from '@switchyard/contracts';
 import { ClusterPlan, PlanModel, PlanWorker } from './cluster-plan';
 import { DEFAULT_RESIDENCY_AWARE_OPTIONS, type ResidencyAwareOptions } from './residency-aware.options';
@@ -160,7 +162,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     this.rounds = new Map([...pools].map((p) => [p, this.sustainableRoundMs(plan, p)]));
 
     const demanded = state.demand
-      .filter((d) => interactiveWaiting(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
+      .filter((d) => interactiveDemand(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
       .map((d) => ({ d, forced: this.isForced(plan, d), priority: this.priority(plan, d) }));
     // Per pool, from the models waiting with no GPU serving them: contended when one of them has
     // waited half the bound (the GPUs cannot serve every cold model as it comes, so a load must
@@ -189,7 +191,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // Bulk work (queued bulk jobs, lines the batch service holds back) of models with no
     // interactive job waiting: last, as fill for what nobody else needs.
     const bulkOnly = state.demand
-      .filter((d) => interactiveWaiting(d) === 0 && bulkWork(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
+      .filter((d) => interactiveDemand(d) === 0 && bulkWork(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
       .sort((a, b) => (b.bulkWaiting ?? 0) - (a.bulkWaiting ?? 0) || bulkWork(b) - bulkWork(a) || a.model.localeCompare(b.model));
     for (const d of bulkOnly) this.placeBulk(plan, d);
     return plan.commands;
@@ -222,10 +224,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   /**
-   * Expected wait of the next interactive job of a model, ms: queued interactive jobs × the mean
-   * service time ÷ the slots serving it, plus the load time when no worker serves it.
+   * Expected wait of the next interactive job of a model, ms: its interactive demand (queued jobs and
+   * deferred requests) × the mean service time ÷ the slots serving it, plus the load time when no
+   * worker serves it.
    */
-  expectedWaitMs(plan: ClusterPlan, d: ModelDemand, queued = interactiveWaiting(d)): number {
+  expectedWaitMs(plan: ClusterPlan, d: ModelDemand, queued = interactiveDemand(d)): number {
     const slots = plan.servingSlots(d.pool, d.model);
     const loadMs = slots > 0 ? 0 : plan.facts.loadSeconds(d.model) * 1000;
     return loadMs + (queued * this.serviceMs(d)) / Math.max(1, slots || this.poolSlots(plan, d.pool));
@@ -404,7 +407,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   private priority(plan: ClusterPlan, d: ModelDemand): number {
     const loadSeconds = plan.facts.loadSeconds(d.model);
-    return (interactiveWaiting(d) + d.arrivalRate * loadSeconds) * (1 + oldestInteractiveWaitMs(d) / this.opts.maxWaitMs);
+    return (interactiveDemand(d) + d.arrivalRate * loadSeconds) * (1 + oldestInteractiveWaitMs(d) / this.opts.maxWaitMs);
   }
 
   private placePins(plan: ClusterPlan, pools: Set<string>): void {

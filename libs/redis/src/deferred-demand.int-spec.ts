@@ -1,0 +1,42 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import IORedis from 'ioredis';
+import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
+import { DeferredDemand } from './deferred-demand';
+
+const prefix = randomPrefix('t-deferred');
+const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+// Two edges on their own connections: what one defers, the other counts.
+const other = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+const edgeA = new DeferredDemand(redis, prefix);
+const edgeB = new DeferredDemand(other, prefix);
+
+after(async () => {
+  await deleteKeysWithPrefix(prefix);
+  redis.disconnect();
+  other.disconnect();
+});
+
+test("a burst refused at once, across edges, is told to come back in turn: each refusal counts the ones before it", async () => {
+  const perRefusal = (outstanding: number) => 1000 * (outstanding + 1);
+  const told = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? edgeA : edgeB).defer('shared', 'burst:8b', `r${i}`, perRefusal)),
+  );
+  assert.deepEqual([...told].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => 1000 * (i + 1)), 'ten different return times, one per place in line');
+  assert.equal(await edgeB.outstanding('shared', 'burst:8b'), 10);
+  assert.equal(await edgeA.outstanding('shared', 'other:8b'), 0, 'per queue');
+  assert.equal(await edgeA.outstanding('performance', 'burst:8b'), 0, 'per pool');
+});
+
+test('a refusal stops counting once its time has come; the same request refused again counts once', async () => {
+  const t0 = Date.now();
+  await edgeA.defer('shared', 'short:8b', 'a', () => 150);
+  await edgeA.defer('shared', 'short:8b', 'b', (n) => (n === 1 ? 5000 : -1));
+  assert.equal(await edgeA.outstanding('shared', 'short:8b'), 2);
+  await new Promise((r) => setTimeout(r, Math.max(0, t0 + 300 - Date.now())));
+  assert.equal(await edgeA.outstanding('shared', 'short:8b'), 1, "the first one's time has come");
+  await edgeA.defer('shared', 'short:8b', 'b', () => 5000);
+  assert.equal(await edgeA.outstanding('shared', 'short:8b'), 1, 'a retry under the same request id replaces its entry');
+  const ttl = await redis.pttl(edgeA.key('shared', 'short:8b'));
+  assert.ok(ttl > 0, 'the set expires once nobody writes it');
+});

@@ -1,0 +1,72 @@
+import type { Redis } from 'ioredis';
+import { Queues, RedisKeys } from '@switchyard/contracts';
+
+/**
+ * Life of a queue's deferred set after its last refusal. Every entry's own score ends its count
+ * (Retry-After is minutes at most), so this only drops sets nobody writes any more.
+ */
+export const DEFERRED_TTL_MS = 600_000;
+/**
+ * How long a refusal counts before its return time is written (the second step of `defer`, a few
+ * milliseconds later); also what it counts for if that write is lost.
+ */
+const PROVISIONAL_MS = 60_000;
+
+/**
+ * One step of a refusal, atomic so that concurrent refusals (of every edge) count each other: the
+ * entries whose time has come are dropped, the rest counted, and this refusal entered provisionally.
+ * Time is Redis's, so that edges and the scheduler on other machines agree on it.
+ */
+const DEFER_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local outstanding = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {outstanding, now}
+`;
+
+interface DeferCommand {
+  syDefer(key: string, member: string, provisionalMs: string, ttlMs: string): Promise<[number, number]>;
+}
+
+/**
+ * Demand the edge deferred: requests refused for their expected wait and told to come back
+ * (`Retry-After`), per `(pool, model)` queue, in `RedisKeys.deferred` until the time they were given.
+ * Such a request waits at its client, where the queue cannot show it. The edge counts the ones
+ * still to come back in the next refusal's `Retry-After` (they take the places that free first, so a
+ * burst refused at once is spread over the rounds in which places free); the scheduler counts them
+ * as waiting demand of the queue (apps/scheduler QueueStatsRepository), so a burst the edge holds
+ * back still asks for the replicas that would serve it.
+ */
+export class DeferredDemand {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    redis.defineCommand('syDefer', { numberOfKeys: 1, lua: DEFER_LUA });
+  }
+
+  key(pool: string, model: string): string {
+    return RedisKeys.deferred(this.prefix, Queues.inference(pool, model));
+  }
+
+  /**
+   * Records the refusal of `requestId` and returns when it is told to come back (ms from now):
+   * `retryAfterMs(outstanding)`, given the refusals of the queue still to come back before it.
+   */
+  async defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+    const key = this.key(pool, model);
+    const [outstanding, now] = await (this.redis as unknown as DeferCommand).syDefer(key, requestId, String(PROVISIONAL_MS), String(DEFERRED_TTL_MS));
+    const retryMs = Math.max(1, Math.ceil(retryAfterMs(outstanding)));
+    await this.redis.zadd(key, 'XX', now + retryMs, requestId);
+    return retryMs;
+  }
+
+  /** Refusals of the queue still to come back (by Redis's clock). */
+  async outstanding(pool: string, model: string): Promise<number> {
+    const [secs, micros] = await this.redis.time();
+    return this.redis.zcount(this.key(pool, model), `(${Number(secs) * 1000 + Math.floor(Number(micros) / 1000)}`, '+inf');
+  }
+}

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import IORedis from 'ioredis';
 import { deleteKeysWithPrefix, randomPrefix, TEST_REDIS_URL } from '@switchyard/testing';
-import { DeferredDemand } from './deferred-demand';
+import { DeferredDemand, PROMISE_GRACE_MS } from './deferred-demand';
 
 const prefix = randomPrefix('t-deferred');
 const redis = new IORedis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
@@ -39,4 +39,17 @@ test('a refusal stops counting once its time has come; the same request refused 
   assert.equal(await edgeA.outstanding('shared', 'short:8b'), 1, 'a retry under the same request id replaces its entry');
   const ttl = await redis.pttl(edgeA.key('shared', 'short:8b'));
   assert.ok(ttl > 0, 'the set expires once nobody writes it');
+});
+
+test("a refusal's place is kept for its return: taken once, only once its time has come, and only within the grace", async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await edgeA.defer('shared', 'kept:8b', 'x', () => 200);
+  assert.equal(await edgeB.honor('shared', 'kept:8b'), false, 'not before its time');
+  await sleep(300);
+  assert.equal(await edgeB.outstanding('shared', 'kept:8b'), 0, 'its time has come: no longer counted as to come back');
+  assert.equal(await edgeB.honor('shared', 'kept:8b'), true, 'its place, taken at another edge');
+  assert.equal(await edgeA.honor('shared', 'kept:8b'), false, 'once');
+  await edgeA.defer('shared', 'kept:8b', 'y', () => 100);
+  await sleep(100 + PROMISE_GRACE_MS + 200);
+  assert.equal(await edgeA.honor('shared', 'kept:8b'), false, 'a client that did not come back within the grace has lost its place');
 });

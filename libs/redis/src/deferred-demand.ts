@@ -7,6 +7,12 @@ import { Queues, RedisKeys } from '@switchyard/contracts';
  */
 export const DEFERRED_TTL_MS = 600_000;
 /**
+ * How long after its time a refusal's place is kept for its client's return (see `honor`): the
+ * `openai` SDK sends its retry as soon as the wait it was given has passed, so a returning client
+ * arrives within its own request's latency of its time.
+ */
+export const PROMISE_GRACE_MS = 2_000;
+/**
  * How long a refusal counts before its return time is written (the second step of `defer`, a few
  * milliseconds later); also what it counts for if that write is lost.
  */
@@ -14,31 +20,46 @@ const PROVISIONAL_MS = 60_000;
 
 /**
  * One step of a refusal, atomic so that concurrent refusals (of every edge) count each other: the
- * entries whose time has come are dropped, the rest counted, and this refusal entered provisionally.
- * Time is Redis's, so that edges and the scheduler on other machines agree on it.
+ * entries past their grace are dropped, those whose time is still to come counted, and this refusal
+ * entered provisionally. Time is Redis's, so that edges and the scheduler on other machines agree.
  */
 const DEFER_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local outstanding = redis.call('ZCARD', KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[4])))
+local outstanding = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {outstanding, now}
 `;
 
+/** Takes the place of one refusal whose time has come, within its grace: 1 if there was one. */
+const HONOR_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now, 'LIMIT', 0, 1)
+if #due == 0 then return 0 end
+redis.call('ZREM', KEYS[1], due[1])
+return 1
+`;
+
 interface DeferCommand {
-  syDefer(key: string, member: string, provisionalMs: string, ttlMs: string): Promise<[number, number]>;
+  syDefer(key: string, member: string, provisionalMs: string, ttlMs: string, graceMs: string): Promise<[number, number]>;
+  syHonor(key: string, graceMs: string): Promise<number>;
 }
 
 /**
  * Demand the edge deferred: requests refused for their expected wait and told to come back
- * (`Retry-After`), per `(pool, model)` queue, in `RedisKeys.deferred` until the time they were given.
+ * (`Retry-After`), per `(pool, model)` queue, in `RedisKeys.deferred` with the time they were given.
  * Such a request waits at its client, where the queue cannot show it. The edge counts the ones
  * still to come back in the next refusal's `Retry-After` (they take the places that free first, so a
  * burst refused at once is spread over the rounds in which places free); the scheduler counts them
  * as waiting demand of the queue (apps/scheduler QueueStatsRepository), so a burst the edge holds
- * back still asks for the replicas that would serve it.
+ * back still asks for the replicas that would serve it. And the place is kept: for
+ * `PROMISE_GRACE_MS` after its time, a refusal's place is given to the first request of the queue
+ * that would be refused again (`honor`): the returning client, which would otherwise be refused when
+ * the estimate was short, and lost once its retries are spent. A retry carries nothing that names its
+ * first attempt (the `openai` SDK sends no idempotency key), so places are kept by count, not by name.
  */
 export class DeferredDemand {
   constructor(
@@ -46,6 +67,7 @@ export class DeferredDemand {
     private readonly prefix: string,
   ) {
     redis.defineCommand('syDefer', { numberOfKeys: 1, lua: DEFER_LUA });
+    redis.defineCommand('syHonor', { numberOfKeys: 1, lua: HONOR_LUA });
   }
 
   key(pool: string, model: string): string {
@@ -58,10 +80,18 @@ export class DeferredDemand {
    */
   async defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
     const key = this.key(pool, model);
-    const [outstanding, now] = await (this.redis as unknown as DeferCommand).syDefer(key, requestId, String(PROVISIONAL_MS), String(DEFERRED_TTL_MS));
+    const [outstanding, now] = await (this.redis as unknown as DeferCommand).syDefer(key, requestId, String(PROVISIONAL_MS), String(DEFERRED_TTL_MS), String(PROMISE_GRACE_MS));
     const retryMs = Math.max(1, Math.ceil(retryAfterMs(outstanding)));
     await this.redis.zadd(key, 'XX', now + retryMs, requestId);
     return retryMs;
+  }
+
+  /**
+   * Takes the place kept for one refusal of the queue whose time has come (within `PROMISE_GRACE_MS`):
+   * true if there was one, and the request asking may then be admitted past the expected-wait bound.
+   */
+  async honor(pool: string, model: string): Promise<boolean> {
+    return (await (this.redis as unknown as DeferCommand).syHonor(this.key(pool, model), String(PROMISE_GRACE_MS))) === 1;
   }
 
   /** Refusals of the queue still to come back (by Redis's clock). */

@@ -33,7 +33,7 @@ const ctx = (policy: Partial<AuthContext['policy']> = {}, extra: Partial<AuthCon
   ...extra,
 });
 
-function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string> } = {}) {
+function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string>; kept?: number } = {}) {
   const config = loadEdgeConfig({ EDGE_QUEUE_BOUND: '10', EDGE_MAX_TOKENS_CAP: '50', EDGE_DEFAULT_SERVICE_MS: '2000', ...opts.env });
   const byName = new Map(models.map((m) => [m.name, m]));
   const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
@@ -42,7 +42,10 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const claims: PlaceRequest[] = [];
   // Refusals told to come back, as DeferredDemand keeps them (its script: libs/redis deferred-demand.int-spec.ts).
   const deferred: number[] = [];
+  // Places kept for refusals whose time has come.
+  let kept = opts.kept ?? 0;
   const producer = {
+    honor: async (): Promise<boolean> => kept > 0 && kept-- > 0,
     defer: async (_p: string, _m: string, _id: string, retryAfterMs: (outstanding: number) => number): Promise<number> => {
       const now = Date.now();
       const ms = retryAfterMs(deferred.filter((t) => t > now).length);
@@ -216,13 +219,39 @@ test("Retry-After for expected wait: whole rounds, and a burst's refusals spread
   assert.deepEqual(waits, ['3000', '3000', '5000', '5000', '7000']);
 });
 
+test('a request that would be refused again takes the place kept for a refusal whose time has come, past the bound', async () => {
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1 });
+  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req());
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '4000', 'admitted, and told its real expected wait (4 ahead × 2 s ÷ 2 slots)');
+  assert.deepEqual(
+    s.claims.map((c) => c.maxAhead),
+    [3, undefined],
+    'refused by the bound (3 ahead at most), then claimed again without it',
+  );
+  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), rejects(503, 'expected_wait_exceeded'), 'one kept place, one request past the bound');
+  // With the one-step enqueue alike.
+  const e = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1 });
+  const asked: Array<number | undefined> = [];
+  const enqueue = async (_t: unknown, place: PlaceRequest): Promise<Place> => {
+    asked.push(place.maxAhead);
+    return { outcome: place.maxAhead !== undefined ? 'wait' : 'admitted', bullPriority: 3, ahead: 4, queued: 4 };
+  };
+  assert.equal((await e.svc.admit(ctx({ priority: 'interactive' }), req(), enqueue)).bullPriority, 3);
+  assert.deepEqual(asked, [3, undefined]);
+});
+
 test('a cold model whose load alone exceeds the bound still admits one round, so it is loaded and served', async () => {
   const cold = { model: 'a', workers: [], loading: [], loadSeconds: 90, slots: 0, updatedAt: 0 };
   const s = setup({ queued: 3, residency: cold });
   const t = await s.svc.admit(ctx({ priority: 'interactive' }), req());
   assert.equal(s.claims[0].maxAhead, 3, 'one round of the default 4 slots: 3 ahead and this one');
   assert.equal(t.headers[EXPECTED_WAIT_HEADER], String(90_000 + (3 * 2000) / 4));
-  await assert.rejects(setup({ queued: 4, residency: cold }).svc.admit(ctx({ priority: 'interactive' }), req()), rejects(503, 'expected_wait_exceeded'));
+  await assert.rejects(setup({ queued: 4, residency: cold }).svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError && e.code === 'expected_wait_exceeded');
+    assert.equal(e.headers['retry-after-ms'], String(90_000 + 1.5 * 2000), 'come back once it is loaded and a round has started');
+    return true;
+  });
 });
 
 test("the key's share goes with its claim", async () => {

@@ -117,7 +117,8 @@ export class AdmissionService {
     const placeReq = { priority, key: ctx.keyId, share: ctx.policy.share, maxAhead, bound };
     if (enqueue && rpm <= 0 && tpm <= 0) {
       const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
-      const place = await enqueue(ticket, placeReq);
+      let place = await enqueue(ticket, placeReq);
+      if (await this.honored(pool, model, place)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
       if (place.outcome !== 'admitted') throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0);
       ticket.bullPriority = place.bullPriority;
       if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
@@ -129,7 +130,10 @@ export class AdmissionService {
       rpm > 0 || tpm > 0 ? this.rateLimits.admit(ctx.keyId, req.requestId, rpm, tpm, reservedTokens) : Promise.resolve(undefined),
     ]);
     const rate = limited.status === 'fulfilled' ? limited.value : undefined;
-    const place = placed.status === 'fulfilled' ? placed.value : undefined;
+    let place = placed.status === 'fulfilled' ? placed.value : undefined;
+    if (place && (!rate || rate.allowed) && (await this.honored(pool, model, place))) {
+      place = await this.producer.claim(pool, model.name, { ...placeReq, maxAhead: undefined }).catch(() => place);
+    }
     if (!place || place.outcome !== 'admitted') {
       if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
       if (!place) throw (placed as PromiseRejectedResult).reason;
@@ -148,6 +152,16 @@ export class AdmissionService {
     return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
   }
 
+  /**
+   * Whether a request refused for its expected wait takes the place kept for an earlier refusal of
+   * its queue whose time has come (libs/redis DeferredDemand: the returning client's, by count): it is
+   * then admitted past the bound, as promised. Without Redis to ask, it is refused as usual.
+   */
+  private async honored(pool: string, model: CatalogueModel, place: Place): Promise<boolean> {
+    if (place.outcome !== 'wait') return false;
+    return this.producer.honor(pool, model.name).catch(() => false);
+  }
+
   /** 503 before anything is queued, saying when the request would be admitted. */
   private async queueRefusal(requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): Promise<OpenAIError> {
     if (place.outcome === 'full') {
@@ -162,10 +176,11 @@ export class AdmissionService {
       );
     }
     const wait = est.waitMs(place.ahead);
-    // Admitted once enough of the jobs ahead have started for the rest to fit within the bound, after
-    // the refusals told to come back before it (they take the first places that free). Without Redis
-    // to record it, the refusal still goes out, counting only the jobs ahead.
-    const retryAfter = (outstanding: number) => Math.max(1, est.startedAfterMs(place.ahead - maxAhead + outstanding));
+    // Admitted once the model is loaded (when no GPU holds it) and enough of the jobs ahead have
+    // started for the rest to fit within the bound, after the refusals told to come back before it
+    // (they take the first places that free). Without Redis to record it, the refusal still goes out,
+    // counting only the jobs ahead.
+    const retryAfter = (outstanding: number) => Math.max(1, est.loadMs + est.startedAfterMs(place.ahead - maxAhead + outstanding));
     const retryMs = await this.producer.defer(pool, model.name, requestId, retryAfter).catch(() => retryAfter(0));
     return new OpenAIError(
       503,

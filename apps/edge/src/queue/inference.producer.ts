@@ -113,6 +113,15 @@ export class InferenceProducer implements OnApplicationShutdown {
     return this.deferred.defer(pool, model, requestId, retryAfterMs);
   }
 
+  /**
+   * Takes the place kept for a refusal of the queue whose time has come (libs/redis DeferredDemand):
+   * true if there was one, and the request may be admitted past the expected-wait bound.
+   */
+  honor(pool: string, model: string): Promise<boolean> {
+    assertRedisReady(this.redis, 'admission');
+    return this.deferred.honor(pool, model);
+  }
+
   async depth(pool: string, model: string): Promise<QueueDepth> {
     const c = await this.queue(pool, model).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'paused');
     return { queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0) + (c.paused ?? 0), active: c.active ?? 0 };

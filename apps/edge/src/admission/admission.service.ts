@@ -176,11 +176,11 @@ export class AdmissionService {
       );
     }
     const wait = est.waitMs(place.ahead);
-    // Admitted once the model is loaded (when no GPU holds it) and enough of the jobs ahead have
-    // started for the rest to fit within the bound, after the refusals told to come back before it
-    // (they take the first places that free). Without Redis to record it, the refusal still goes out,
+    // Admitted once enough of the jobs ahead have started for the rest to fit within the bound, after
+    // the refusals told to come back before it (they take the first places that free); its place is
+    // then kept for it (see `honored`). Without Redis to record it, the refusal still goes out,
     // counting only the jobs ahead.
-    const retryAfter = (outstanding: number) => Math.max(1, est.loadMs + est.startedAfterMs(place.ahead - maxAhead + outstanding));
+    const retryAfter = (outstanding: number) => Math.max(1, est.startedAfterMs(place.ahead - maxAhead + outstanding));
     const retryMs = await this.producer.defer(pool, model.name, requestId, retryAfter).catch(() => retryAfter(0));
     return new OpenAIError(
       503,

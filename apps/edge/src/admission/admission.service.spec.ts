@@ -14,6 +14,8 @@ import type { Place, PlaceRequest } from '@switchyard/redis';
 import { AdmissionService, EXPECTED_WAIT_HEADER, formatDuration, type AdmissionRequest } from './admission.service';
 import type { RateLimitRepository, RateLimitResult } from './rate-limit.repository';
 import { RetryEstimator, retryHeaders } from './retry-estimator.service';
+import { Registry } from 'prom-client';
+import { EdgeMetrics } from '../metrics/edge-metrics.service';
 
 const models = resolveCatalogue({
   defaults: { context_window: 1000, pool: 'shared' },
@@ -78,8 +80,9 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const residency = { get: async () => opts.residency, recent: async () => opts.residency } as unknown as ResidencyRepository;
   const redis = { hget: async () => null } as unknown as Redis;
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
-  const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }));
-  return { svc, depthCalls, rateCalls, bounds, claims, deferred };
+  const metrics = new EdgeMetrics(new Registry());
+  const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }), metrics);
+  return { svc, depthCalls, rateCalls, bounds, claims, deferred, metrics };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
@@ -230,6 +233,7 @@ test('a request that would be refused again takes the place kept for a refusal w
     'refused by the bound (3 ahead at most), then claimed again without it',
   );
   await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), rejects(503, 'expected_wait_exceeded'), 'one kept place, one request past the bound');
+  assert.equal((await s.metrics.keptPlaces.get()).values.find((v) => v.labels.model === 'a')?.value, 1, 'counted for operators');
   // With the one-step enqueue alike.
   const e = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1 });
   const asked: Array<number | undefined> = [];

@@ -11,6 +11,7 @@ import { DEFAULT_COMPLETION_RESERVE } from './token-estimate';
 import { RateLimitRepository, type RateLimitResult } from './rate-limit.repository';
 import { ResidencyRepository } from '../models/residency.repository';
 import { RetryEstimator, retryHeaders, type WaitEstimate } from './retry-estimator.service';
+import { EdgeMetrics } from '../metrics/edge-metrics.service';
 
 /** On an admitted interactive response: the wait for a GPU slot admission expected, ms (how good the estimate is can be measured). */
 export const EXPECTED_WAIT_HEADER = 'x-switchyard-expected-wait-ms';
@@ -71,6 +72,7 @@ export class AdmissionService {
     private readonly residency: ResidencyRepository,
     @Inject(EDGE_CONFIG) private readonly config: EdgeConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    private readonly metrics: EdgeMetrics,
   ) {}
 
   /** The model, if it exists and the key may use it (404 / 403 otherwise). */
@@ -159,7 +161,9 @@ export class AdmissionService {
    */
   private async honored(pool: string, model: CatalogueModel, place: Place): Promise<boolean> {
     if (place.outcome !== 'wait') return false;
-    return this.producer.honor(pool, model.name).catch(() => false);
+    const kept = await this.producer.honor(pool, model.name).catch(() => false);
+    if (kept) this.metrics.keptPlaces.inc({ model: model.name });
+    return kept;
   }
 
   /** 503 before anything is queued, saying when the request would be admitted. */

@@ -51,6 +51,7 @@ export class EdgeMetrics {
   readonly tokens: Counter<'model' | 'kind'>;
   readonly inflightStreams: Gauge;
   readonly rejections: Counter<'reason'>;
+  readonly keptPlaces: Counter<'model'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Optional() catalogue?: ModelCatalogueService) {
     const registers = [registry];
@@ -98,6 +99,12 @@ export class EdgeMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.keptPlaces = new Counter({
+      name: 'switchyard_edge_kept_places_total',
+      help: 'Requests admitted past the expected-wait bound on the place kept for a refusal told to come back, by model.',
+      labelNames: ['model'],
+      registers,
+    });
     this.startAtZero(catalogue?.all() ?? []);
   }
 
@@ -110,6 +117,7 @@ export class EdgeMetrics {
       for (const m of models) if (m.kind === r.kind) for (const status of MODEL_STATUSES) this.requests.inc({ route, model: m.name, status }, 0);
     }
     for (const m of models) {
+      this.keptPlaces.inc({ model: m.name }, 0);
       this.tokens.inc({ model: m.name, kind: 'prompt' }, 0);
       if (m.kind === 'chat') this.tokens.inc({ model: m.name, kind: 'completion' }, 0);
     }

@@ -108,7 +108,7 @@ export class InferenceProducer implements OnApplicationShutdown {
    * the refusals of the queue (of every edge) still to come back before it; returns that time. The
    * scheduler counts such refusals as the queue's demand (libs/redis DeferredDemand).
    */
-  defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+  async defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
     assertRedisReady(this.redis, 'admission');
     return this.deferred.defer(pool, model, requestId, retryAfterMs);
   }
@@ -117,7 +117,7 @@ export class InferenceProducer implements OnApplicationShutdown {
    * Takes the place kept for a refusal of the queue whose time has come (libs/redis DeferredDemand):
    * true if there was one, and the request may be admitted past the expected-wait bound.
    */
-  honor(pool: string, model: string): Promise<boolean> {
+  async honor(pool: string, model: string): Promise<boolean> {
     assertRedisReady(this.redis, 'admission');
     return this.deferred.honor(pool, model);
   }

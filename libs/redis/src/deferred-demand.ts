@@ -18,14 +18,17 @@ export const PROMISE_GRACE_MS = 2_000;
  */
 const PROVISIONAL_MS = 60_000;
 
+/** Lua that sets `now` to Redis's clock in unix ms: the one clock deferred demand is kept and read by. */
+export const LUA_NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
 /**
  * One step of a refusal, atomic so that concurrent refusals (of every edge) count each other: the
  * entries past their grace are dropped, those whose time is still to come counted, and this refusal
  * entered provisionally. Time is Redis's, so that edges and the scheduler on other machines agree.
  */
 const DEFER_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${LUA_NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[4])))
 local outstanding = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
@@ -35,8 +38,7 @@ return {outstanding, now}
 
 /** Takes the place of one refusal whose time has come, within its grace: 1 if there was one. */
 const HONOR_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${LUA_NOW_MS}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now, 'LIMIT', 0, 1)
 if #due == 0 then return 0 end
 redis.call('ZREM', KEYS[1], due[1])

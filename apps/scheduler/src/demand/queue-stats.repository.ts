@@ -4,7 +4,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { CatalogueModel, parsePoolModelField, poolSchema, PRIORITY_RANGE, prioritizedScoreRange, Queues, RedisKeys } from '@switchyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { MODEL_CATALOGUE } from '../config/catalogue';
-import { REDIS } from '@switchyard/redis';
+import { LUA_NOW_MS, REDIS } from '@switchyard/redis';
 
 /** One read of one `(pool, model)` queue. */
 export interface QueueStats {
@@ -123,8 +123,8 @@ else
     end
   end
 end
-local t = redis.call('TIME')
-local deferred = redis.call('ZCOUNT', KEYS[7], '(' .. (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)), '+inf')
+${LUA_NOW_MS}
+local deferred = redis.call('ZCOUNT', KEYS[7], '(' .. now, '+inf')
 local total = waitLen + prioLen + pausedLen
 return {total, total - bulk, bulk, active, delayed, oldestInt, oldestBulk, added, addedBulk, finished, lastId, deferred}
 `;

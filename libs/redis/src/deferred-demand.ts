@@ -45,9 +45,16 @@ redis.call('ZREM', KEYS[1], due[1])
 return 1
 `;
 
+/** The refusals whose time is still to come. */
+const OUTSTANDING_LUA = `
+${LUA_NOW_MS}
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+`;
+
 interface DeferCommand {
   syDefer(key: string, member: string, provisionalMs: string, ttlMs: string, graceMs: string): Promise<[number, number]>;
   syHonor(key: string, graceMs: string): Promise<number>;
+  syOutstanding(key: string): Promise<number>;
 }
 
 /**
@@ -70,6 +77,7 @@ export class DeferredDemand {
   ) {
     redis.defineCommand('syDefer', { numberOfKeys: 1, lua: DEFER_LUA });
     redis.defineCommand('syHonor', { numberOfKeys: 1, lua: HONOR_LUA });
+    redis.defineCommand('syOutstanding', { numberOfKeys: 1, lua: OUTSTANDING_LUA });
   }
 
   key(pool: string, model: string): string {
@@ -97,8 +105,7 @@ export class DeferredDemand {
   }
 
   /** Refusals of the queue still to come back (by Redis's clock). */
-  async outstanding(pool: string, model: string): Promise<number> {
-    const [secs, micros] = await this.redis.time();
-    return this.redis.zcount(this.key(pool, model), `(${Number(secs) * 1000 + Math.floor(Number(micros) / 1000)}`, '+inf');
+  outstanding(pool: string, model: string): Promise<number> {
+    return (this.redis as unknown as DeferCommand).syOutstanding(this.key(pool, model));
   }
 }

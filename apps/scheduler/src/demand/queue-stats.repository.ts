@@ -175,13 +175,10 @@ export class QueueStatsRepository implements BeforeApplicationShutdown {
     this.bulkDemandKey = RedisKeys.bulkDemand(config.SWITCHYARD_PREFIX);
     const prefix = Queues.bullPrefix(config.SWITCHYARD_PREFIX);
     this.queues = poolSchema.options.flatMap((pool) =>
-      catalogue.map((m) => ({
-        pool,
-        model: m.name,
-        queue: new Queue(Queues.inference(pool, m.name), { connection: redis, prefix }),
-        deferredKey: RedisKeys.deferred(config.SWITCHYARD_PREFIX, Queues.inference(pool, m.name)),
-        lastEventId: '',
-      })),
+      catalogue.map((m) => {
+        const queue = new Queue(Queues.inference(pool, m.name), { connection: redis, prefix });
+        return { pool, model: m.name, queue, deferredKey: RedisKeys.deferred(config.SWITCHYARD_PREFIX, queue.name), lastEventId: '' };
+      }),
     );
   }
 

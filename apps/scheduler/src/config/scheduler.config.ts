@@ -44,7 +44,6 @@ export const schedulerEnvSchema = z
     SCHEDULER_TAIL_ROUND_WAIT_MS: z.coerce.number().int().nonnegative().default(POLICY.tailRoundWaitMs),
     /** Rotation room per pool, in model slots per worker, kept out of the resident set. */
     SCHEDULER_TAIL_SLOTS_PER_WORKER: z.coerce.number().min(0).max(8).default(POLICY.tailSlotsPerWorker),
-    SCHEDULER_TAIL_LONG_ROUND_SHARE: z.coerce.number().min(0).max(1).default(POLICY.tailLongRoundShare),
     SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
     SCHEDULER_RESTART_GRACE_MS: z.coerce.number().int().nonnegative().default(15_000),
     SCHEDULER_LOAD_TIMEOUT_MS: ms(300_000),
@@ -110,7 +109,6 @@ export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
     displaceAfterMs: c.SCHEDULER_DISPLACE_AFTER_MS,
     tailRoundWaitMs: c.SCHEDULER_TAIL_ROUND_WAIT_MS,
     tailSlotsPerWorker: c.SCHEDULER_TAIL_SLOTS_PER_WORKER,
-    tailLongRoundShare: c.SCHEDULER_TAIL_LONG_ROUND_SHARE,
     ollamaFitFraction: c.SCHEDULER_OLLAMA_FIT_FRACTION,
   };
 }

@@ -46,13 +46,6 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   tailRoundWaitMs: number;
   /** Rotation room per pool, in model slots per worker (rounded up per pool): kept out of the resident set. */
   tailSlotsPerWorker: number;
-  /**
-   * The rarest tail models whose interactive requests together are at most this share of their
-   * pool's wait the longest round (`tailRoundWaitMs`) instead of the pool's round (0 = none): a
-   * longer round gathers more of a rare model's few requests per load, and their waits fall on a
-   * small share of the requests; the room they leave makes the pool's round for the rest shorter.
-   */
-  tailLongRoundShare: number;
   /** A model with no job seen for this long is idle: the cheapest to evict. */
   idleAfterMs: number;
   /** A warm model is worth the requests it is expected to get within this window (see keepValue). */
@@ -85,7 +78,6 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   batchMinJobs: 0,
   tailRoundWaitMs: 90_000,
   tailSlotsPerWorker: 0.5,
-  tailLongRoundShare: 0.03,
   idleAfterMs: 10_000,
   keepHorizonMs: 10_000,
   memoryReserveFraction: 0.05,

@@ -29,8 +29,7 @@
  * outside it (tail) takes only free room (and unused models not expected within `tailRoundWaitMs`),
  * however many of its jobs wait, until its oldest job plus its load reaches the pool's *round wait*
  * — the shortest, from half of `maxWaitMs` up to `tailRoundWaitMs`, that the rotation room can
- * sustain (see sustainableRoundMs), or `tailRoundWaitMs` itself for the pool's rarest models (see
- * longRoundModels); then it is forced (without making its pool contended),
+ * sustain (see sustainableRoundMs); then it is forced (without making its pool contended),
  * displaces other tail models but not a round in progress, and the resident set's models only
  * after 1.5 times `tailRoundWaitMs` (or at once when its queue is urgent); it gets no replica. One
  * load serves a round of a rare model's requests.
@@ -149,8 +148,6 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private resident = new Map<string, Set<string>>();
   /** Each pool's round wait in the current round (see roundWaitMs). */
   private rounds = new Map<string, number>();
-  /** Per pool, the rarest tail models, which wait the longest round (see longRoundModels). */
-  private longRounds = new Map<string, Set<string>>();
   /** Per worker: the model its last eviction made room for, and when the eviction was last seen in progress (see roomOwners). */
   private roomFor = new Map<string, { pool: string; model: string; seenMs: number }>();
 
@@ -162,7 +159,6 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const plan = new ClusterPlan(state, now, this.opts);
     const pools = new Set(state.workers.map((w) => w.pool));
     this.resident = new Map([...pools].map((p) => [p, this.residentSet(plan, p)]));
-    this.longRounds = new Map([...pools].map((p) => [p, this.longRoundModels(plan, p)]));
     this.rounds = new Map([...pools].map((p) => [p, this.sustainableRoundMs(plan, p)]));
 
     const demanded = state.demand
@@ -275,39 +271,13 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
-    if (this.isTail(d)) return this.waited(plan, d, this.modelRoundWaitMs(d) / this.opts.maxWaitMs);
+    if (this.isTail(d)) return this.waited(plan, d, this.roundWaitMs(d.pool) / this.opts.maxWaitMs);
     return this.waited(plan, d, this.opts.agingForceFraction);
   }
 
   /** A pool's round wait in the current round: see sustainableRoundMs. */
   roundWaitMs(pool: string): number {
     return this.rounds.get(pool) ?? this.opts.tailRoundWaitMs;
-  }
-
-  /** A tail model's round wait: the longest round for the pool's rarest (see longRoundModels), else the pool's. */
-  modelRoundWaitMs(d: { pool: string; model: string }): number {
-    return this.longRounds.get(d.pool)?.has(d.model) ? this.opts.tailRoundWaitMs : this.roundWaitMs(d.pool);
-  }
-
-  /**
-   * The pool's rarest tail models whose interactive arrival rates together are at most
-   * `tailLongRoundShare` of the pool's: they wait the longest round, `tailRoundWaitMs`. A rare model
-   * is asked for about once a round whatever the round, so a longer round gathers more of its requests
-   * per load; and their requests are too few to set the pool's percentiles. The room they leave lets
-   * the pool's round for the other tail models be shorter (see sustainableRoundMs).
-   */
-  private longRoundModels(plan: ClusterPlan, pool: string): Set<string> {
-    const out = new Set<string>();
-    if (this.opts.tailRoundWaitMs <= 0 || this.opts.tailLongRoundShare <= 0) return out;
-    const total = plan.state.demand.filter((d) => d.pool === pool).reduce((sum, d) => sum + d.arrivalRate, 0);
-    let budget = total * this.opts.tailLongRoundShare;
-    const tail = this.tailDemand(plan, pool, this.resident.get(pool) ?? new Set()).sort((a, b) => a.arrivalRate - b.arrivalRate || a.model.localeCompare(b.model));
-    for (const d of tail) {
-      if (d.arrivalRate > budget) break;
-      budget -= d.arrivalRate;
-      out.add(d.model);
-    }
-    return out;
   }
 
   /**
@@ -328,18 +298,14 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (rotation === 0) return max;
     const resident = this.resident.get(pool) ?? new Set<string>();
     const slots = this.poolSlots(plan, pool);
-    const long = this.longRounds.get(pool) ?? new Set<string>();
     const tail = this.tailDemand(plan, pool, resident);
-    // The rotation room's busy share when the pool's round is `roundMs`: each model's load and
-    // requests over its own round (the longest for the rarest).
-    const busyShare = (roundMs: number) =>
+    const busyMs = (roundMs: number) =>
       tail.reduce((sum, d) => {
-        const r = long.has(d.model) ? max : roundMs;
-        const asked = d.arrivalRate * (r / 1000);
-        return sum + ((1 - Math.exp(-asked)) * plan.facts.loadSeconds(d.model) * 1000 + (asked * this.serviceMs(d)) / slots) / r;
+        const asked = d.arrivalRate * (roundMs / 1000);
+        return sum + (1 - Math.exp(-asked)) * plan.facts.loadSeconds(d.model) * 1000 + (asked * this.serviceMs(d)) / slots;
       }, 0);
     const step = (max - min) / ROUND_STEPS;
-    for (let r = min; r < max; r += step) if (busyShare(r) <= ROTATION_UTILISATION * rotation) return Math.round(r);
+    for (let r = min; r < max; r += step) if (busyMs(r) <= ROTATION_UTILISATION * rotation * r) return Math.round(r);
     return max;
   }
 

@@ -13,12 +13,8 @@ const catalogue = names.map((n) => model(n, 5, small));
 /** Arrival rates: three popular models, three rarely asked for. */
 const RATES: Record<string, number> = { 'h1:7b': 1, 'h2:7b': 0.5, 'h3:7b': 0.3, 't1:7b': 0.02, 't2:7b': 0.01, 't3:7b': 0.01 };
 
-/**
- * The defaults that run (rotation on, half a slot per worker), 2 models per worker, and every tail
- * model on the pool's round (the tail here is rare enough for the longest round otherwise: see the
- * tests of `tailLongRoundShare` at the end).
- */
-const policy = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailLongRoundShare: 0 });
+/** The defaults that run (rotation on, half a slot per worker), 2 models per worker. */
+const policy = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
 /**
  * The pool's round wait. A 5 GB model's estimated load is 2 s (5 GB at 10 GB/s + 1.5 s) and the tail
  * models here are rare, so the rotation room sustains the shortest round: when a resident model's
@@ -206,7 +202,7 @@ describe('tail rotation', () => {
   });
 
   test('the room an eviction made is kept for the model it was made for, not taken by the next in line', () => {
-    const p = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailLongRoundShare: 0 });
+    const p = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
     // Round 1: w1 is evicting t2 to make room for h3 (a resident-set model).
     const during = cluster([['h1:7b', 't2:7b'], ['h2:7b', 't3:7b']], { 'h3:7b': { waiting: 1, oldestWaitMs: 5_000 } });
     during.workers[0].evicting = [{ model: 't2:7b', forModel: 'h3:7b' }];
@@ -219,7 +215,7 @@ describe('tail rotation', () => {
     // t1 takes another tail model's place instead.
     assert.deepEqual(evicts(next), ['w2:t3:7b->t1:7b']);
     // The room is kept for minResidencyMs: later it goes to whoever is first.
-    const q = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailLongRoundShare: 0 });
+    const q = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
     q.decide(during, NOW);
     assert.deepEqual(loads(q.decide(after(NOW + q.opts.minResidencyMs + 100), NOW + q.opts.minResidencyMs + 100)), ['w1:t1:7b:aging']);
   });
@@ -233,38 +229,6 @@ describe('tail rotation', () => {
     // Without rotation the same queue gets a second copy in w2's free memory.
     const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailRoundWaitMs: 0 });
     assert.deepEqual(loads(off.decide(s, NOW)), ['w2:t1:7b:replicate']);
-  });
-
-  test("the rarest tail models, together at most tailLongRoundShare of the pool's requests, wait the longest round; the others the pool's", () => {
-    const p = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
-    assert.ok(p.opts.tailLongRoundShare > 0, 'on by default');
-    // Pool rate 1.885/s, 3% of it 0.057/s: t2 (0.01/s) and t3 (0.015/s) fit that budget, t1 (0.06/s)
-    // does not. t3, held on w2, is asked for about once in the longest round: not an unused model.
-    const s = (model: string, oldestWaitMs: number) => {
-      const c = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't3:7b']], { [model]: { waiting: 2, oldestWaitMs } });
-      c.demand = c.demand.map((d) => (d.model === 't1:7b' ? { ...d, arrivalRate: 0.06 } : d.model === 't3:7b' ? { ...d, arrivalRate: 0.015 } : d));
-      return c;
-    };
-    assert.deepEqual(evicts(p.decide(s('t1:7b', ROUND), NOW)), ['w2:t3:7b->t1:7b'], "t1's round is the pool's");
-    assert.equal(p.modelRoundWaitMs({ pool: 'shared', model: 't2:7b' }), LONG_ROUND);
-    assert.equal(p.modelRoundWaitMs({ pool: 'shared', model: 't1:7b' }), p.roundWaitMs('shared'));
-    assert.deepEqual(p.decide(s('t2:7b', ROUND), NOW), [], "t2's round is the longest: not due at the pool's");
-    assert.deepEqual(evicts(p.decide(s('t2:7b', LONG_ROUND), NOW)), ['w2:t3:7b->t2:7b']);
-    // With the share at 0, t2 waits the pool's round like every tail model.
-    assert.deepEqual(evicts(policy.decide(s('t2:7b', ROUND), NOW)), ['w2:t3:7b->t2:7b']);
-  });
-
-  test('the rarest tail models on the longest round leave the rotation room to the others: a shorter pool round', () => {
-    const busy = (share: number) => {
-      const p = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailLongRoundShare: share });
-      const c = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
-      // t1 and t2 asked for often enough to need more than the shortest round with t3 (0.06/s) on it
-      // too; t3 alone is under 3% of the pool's requests (2.14/s).
-      c.demand = c.demand.map((d) => (d.model === 't3:7b' ? { ...d, arrivalRate: 0.06 } : d.model.startsWith('t') ? { ...d, arrivalRate: 0.14 } : d));
-      p.decide(c, NOW);
-      return p.roundWaitMs('shared');
-    };
-    assert.ok(busy(0.03) < busy(0), `${busy(0.03)} < ${busy(0)}`);
   });
 
   test('with tailRoundWaitMs 0 a lone request displaces an idle model at once (the rules before rotation)', () => {

@@ -116,6 +116,20 @@ export function switchyardFractions(): Record<string, string> {
   return Object.fromEntries(names.filter((k) => process.env[`BENCH_${k}`]).map((k) => [k, String(process.env[`BENCH_${k}`])]));
 }
 
+/**
+ * The scheduler's load-time estimate for a model no worker has loaded yet (`SCHEDULER_LOAD_BANDWIDTH_GBPS`,
+ * `SCHEDULER_LOAD_OVERHEAD_S`; its policy's defaults), in simulated units, which the bench scales
+ * to the compressed clock like the timings: unscaled, a never-loaded model's estimate was `timeScale`
+ * times its real load (qwen2.5:14b: 48 simulated s for a 2.4 s load), so its first requests aged at
+ * once and the edge refused them for an expected wait they did not have.
+ */
+export function switchyardLoadEstimateSim(): { SCHEDULER_LOAD_BANDWIDTH_GBPS: number; SCHEDULER_LOAD_OVERHEAD_S: number } {
+  return {
+    SCHEDULER_LOAD_BANDWIDTH_GBPS: Number(process.env.BENCH_SCHEDULER_LOAD_BANDWIDTH_GBPS ?? 10),
+    SCHEDULER_LOAD_OVERHEAD_S: Number(process.env.BENCH_SCHEDULER_LOAD_OVERHEAD_S ?? 1.5),
+  };
+}
+
 export function switchyardTimingsSim(): Record<string, number> {
   const simMs: Record<string, number> = {
     SCHEDULER_MIN_RESIDENCY_MS: 5_000,
@@ -178,6 +192,7 @@ export class SwitchyardPlatform {
     const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
     const scaled = (simMs: number, floor = 1) => String(Math.max(floor, Math.round(simMs / cfg.timeScale)));
     const timings = Object.fromEntries(Object.entries(switchyardTimingsSim()).map(([k, v]) => [k, scaled(v)]));
+    const loadEstimate = switchyardLoadEstimateSim();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: String(edgePort),
@@ -205,6 +220,8 @@ export class SwitchyardPlatform {
       SCHEDULER_BATCH_MIN_JOBS: process.env.BENCH_SCHEDULER_BATCH_MIN_JOBS ?? '0',
       ...timings,
       ...switchyardFractions(),
+      SCHEDULER_LOAD_BANDWIDTH_GBPS: String(loadEstimate.SCHEDULER_LOAD_BANDWIDTH_GBPS * cfg.timeScale),
+      SCHEDULER_LOAD_OVERHEAD_S: String(loadEstimate.SCHEDULER_LOAD_OVERHEAD_S / cfg.timeScale),
       SCHEDULER_TICK_MS: '50',
       // Status every 2.5 simulated seconds (the proxies poll /api/ps at the same interval).
       WORKER_STATUS_INTERVAL_MS: scaled(STATUS_INTERVAL_SIM_MS, 20),

@@ -11,7 +11,7 @@ import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
 import { aggregate, chartSvg, markdownReport, printTables, printVerdicts, RunRecord, verdicts } from './report';
 import { generateShape, isShape, ShapeName, SHAPES } from './shapes';
 import { summarise } from './summary';
-import { runBaseline, RunConfig, switchyardFractions, switchyardTimingsSim, SwitchyardPlatform, SystemResult } from './systems';
+import { runBaseline, RunConfig, switchyardFractions, switchyardLoadEstimateSim, switchyardTimingsSim, SwitchyardPlatform, SystemResult } from './systems';
 
 /**
  * `npm run bench -- [flags]`: the placement benchmark. For every trace shape × GPU configuration ×
@@ -206,7 +206,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const minutes = (Date.now() - started) / 60000;
   console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale: Switchyard ${timeScale}, proxies ${proxyTimeScale}).`);
   writeResults(outDir, {
-    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardFractions: switchyardFractions(), trace: flags.trace, minutes },
+    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), trace: flags.trace, minutes },
     traces,
     aggregates: aggs,
     verdicts: vs,

@@ -222,6 +222,23 @@ test("Retry-After for expected wait: whole rounds, and a burst's refusals spread
   assert.deepEqual(waits, ['3000', '3000', '5000', '5000', '7000']);
 });
 
+test('return times are spaced on the slots the model could have once replicated, admission on the ones it has', async () => {
+  // One copy of 2 slots now; the pool's GPUs could hold three (6 slots). Admission still counts the
+  // 2 slots serving (at most 3 ahead), but six places free a round once the copies are up.
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, hostSlots: 6, updatedAt: 0 };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
+  const waits: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
+      assert.ok(e instanceof OpenAIError && e.code === 'expected_wait_exceeded');
+      waits.push(e.headers['retry-after-ms']);
+      return true;
+    });
+  }
+  assert.equal(s.claims[0].maxAhead, 3);
+  assert.deepEqual(waits, ['3000', '3000', '3000', '3000', '3000', '3000', '5000', '5000'], 'six places free a round');
+});
+
 test('a request that would be refused again takes the place kept for a refusal whose time has come, past the bound', async () => {
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
   const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1 });

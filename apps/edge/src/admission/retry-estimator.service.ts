@@ -23,6 +23,11 @@ export class WaitEstimate {
     readonly loadMs: number,
     /** Mean service time of one job. */
     readonly serviceMs: number,
+    /**
+     * The most slots it could have once replicated (the residency entry's `hostSlots`); at least
+     * `slots`. Return times are spaced on these: see `startedAfterMs`.
+     */
+    readonly peakSlots = slots,
   ) {}
 
   /**
@@ -30,10 +35,13 @@ export class WaitEstimate {
    * on every slot) that free that many places, and half a round more. Jobs that started together
    * (a burst) end together, so places free a round at a time, and around a round's expected end about
    * half of its places are still held: a client told to come back then would be refused about as
-   * often as admitted.
+   * often as admitted. Counted on the slots the model could have once replicated, not the ones it
+   * has: a refused client comes back at the earliest its place could free. Early, its kept place
+   * admits it past the bound (libs/redis DeferredDemand) and it waits in the queue; late, the
+   * replicas the scheduler adds for the demand it left behind idle while it waits at its client.
    */
   startedAfterMs(jobs: number): number {
-    return (Math.ceil(Math.max(0, jobs) / this.slots) + 0.5) * this.serviceMs;
+    return (Math.ceil(Math.max(0, jobs) / Math.max(this.slots, this.peakSlots)) + 0.5) * this.serviceMs;
   }
 
   /** Expected wait (ms) of a job with `jobsAhead` jobs to run before it. */
@@ -81,7 +89,7 @@ export class RetryEstimator {
       loadMs = seconds * 1000;
     }
     const serviceMs = this.serviceTimes.get(model.name) ?? this.config.EDGE_DEFAULT_SERVICE_MS;
-    return new WaitEstimate(resident, slots || DEFAULT_SLOTS, loadMs, serviceMs);
+    return new WaitEstimate(resident, slots || DEFAULT_SLOTS, loadMs, serviceMs, entry?.hostSlots ?? 0);
   }
 }
 

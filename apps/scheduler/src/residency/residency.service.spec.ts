@@ -33,3 +33,11 @@ test('a model whose catalogue entry allows CPU offload is servable on GPUs small
   assert.equal(e.largestGpuBytes, 40 * GB);
   assert.equal(computeResidency([offloaded], [], 0, DEFAULT_COST_MODEL)[0].servable, undefined, 'still unknown with no worker');
 });
+
+test("host slots: the slots of the pool's GPUs that could hold the model, whether or not they hold it now", () => {
+  const pool = [worker('w1', 80), worker('w2', 80, { slots: 2 }), worker('w3', 40), worker('w4', 80, { degraded: true }), worker('w5', 80, { pool: 'performance' })];
+  assert.equal(entry(pool, 'llama3.1:70b')?.hostSlots, 6, 'the two 80 GB GPUs of the pool that are up; not the 40 GB one, the degraded one or another pool');
+  assert.equal(entry(pool, 'llama3.1:70b')?.slots, 0, 'none holds it now');
+  assert.equal(entry(pool, 'llama3.1:8b')?.hostSlots, 10);
+  assert.equal(entry([], 'llama3.1:8b')?.hostSlots, undefined, 'unknown with no worker');
+});

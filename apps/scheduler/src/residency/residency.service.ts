@@ -21,13 +21,16 @@ export function computeResidency(
     // Servable: some connected worker of its pool could hold it alone (the margins waived, as the
     // policy does), or its catalogue entry allows CPU offload (it then runs on the largest GPU).
     // Unknown when no worker is connected or one does not report its memory.
-    const pool = workers.filter((w) => w.connected && w.pool === m.pool).map((w) => ({ total: w.memoryTotalBytes, need: facts.footprint(m.name, w) }));
+    const pool = workers
+      .filter((w) => w.connected && w.pool === m.pool)
+      .map((w) => ({ total: w.memoryTotalBytes, need: facts.footprint(m.name, w), slots: w.degraded ? 0 : w.slots }));
     const servability =
       pool.length > 0 && pool.every((w) => w.total > 0)
         ? {
             servable: m.offload === true || pool.some((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)),
             needBytes: Math.min(...pool.map((w) => w.need)),
             largestGpuBytes: Math.max(...pool.map((w) => w.total)),
+            hostSlots: pool.filter((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)).reduce((sum, w) => sum + w.slots, 0),
           }
         : {};
     return {
@@ -91,5 +94,5 @@ export class ResidencyService {
 }
 
 function signature(e: ResidencyEntry): string {
-  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots, e.servable, e.needBytes, e.largestGpuBytes]);
+  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots, e.servable, e.needBytes, e.largestGpuBytes, e.hostSlots]);
 }

@@ -24,6 +24,12 @@ export const residencyEntrySchema = z.object({
   needBytes: z.number().nonnegative().optional(),
   /** The largest GPU among the pool's connected workers, bytes. */
   largestGpuBytes: z.number().nonnegative().optional(),
+  /**
+   * The most slots the model could have at once: summed over the pool's connected workers whose GPU
+   * could hold it (one runner a worker), so the fastest its queue could start jobs once replicated.
+   * Absent while unknown, as `servable`.
+   */
+  hostSlots: z.number().int().nonnegative().optional(),
   updatedAt: z.number().int(),
 });
 export type ResidencyEntry = z.infer<typeof residencyEntrySchema>;

@@ -205,19 +205,25 @@ test('an interactive request expected to wait past the bound gets 503 saying whe
   assert.equal(t.headers[EXPECTED_WAIT_HEADER], '2500');
 });
 
-test("Retry-After for expected wait: whole rounds, and a burst's refusals spread over the rounds in which places free", async () => {
-  // Resident on 2 slots, 2 s a job, bound 3 s: at most 3 ahead. With 4 ahead one job must start first:
-  // a whole round (2 s), not 1 s, since jobs started together end together, and half a round more.
-  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
-  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
+/** Sends `n` interactive requests that are all refused for their expected wait; their `retry-after-ms`. */
+async function refusalWaits(svc: AdmissionService, n: number): Promise<string[]> {
   const waits: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
+  for (let i = 0; i < n; i++) {
+    await assert.rejects(svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
       assert.ok(e instanceof OpenAIError && e.code === 'expected_wait_exceeded');
       waits.push(e.headers['retry-after-ms']);
       return true;
     });
   }
+  return waits;
+}
+
+test("Retry-After for expected wait: whole rounds, and a burst's refusals spread over the rounds in which places free", async () => {
+  // Resident on 2 slots, 2 s a job, bound 3 s: at most 3 ahead. With 4 ahead one job must start first:
+  // a whole round (2 s), not 1 s, since jobs started together end together, and half a round more.
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
+  const waits = await refusalWaits(s.svc, 5);
   // Each refusal counts those told to come back before it: two places free per round.
   assert.deepEqual(waits, ['3000', '3000', '5000', '5000', '7000']);
 });
@@ -227,14 +233,7 @@ test('return times are spaced on the slots the model could have once replicated,
   // 2 slots serving (at most 3 ahead), but six places free a round once the copies are up.
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, hostSlots: 6, updatedAt: 0 };
   const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' } });
-  const waits: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req()), (e: unknown) => {
-      assert.ok(e instanceof OpenAIError && e.code === 'expected_wait_exceeded');
-      waits.push(e.headers['retry-after-ms']);
-      return true;
-    });
-  }
+  const waits = await refusalWaits(s.svc, 8);
   assert.equal(s.claims[0].maxAhead, 3);
   assert.deepEqual(waits, ['3000', '3000', '3000', '3000', '3000', '3000', '5000', '5000'], 'six places free a round');
 });

@@ -167,6 +167,25 @@ describe('Gpu scheduler', () => {
     gpu.close();
   });
 
+  test('compute sharing: per model, models side by side run at full speed; per GPU, they take turns', async () => {
+    // One stream each: a 1 s answer of A and a 2 s answer of B, started together.
+    const run = async (computeSharing: 'per-model' | 'per-gpu') => {
+      const { gpu } = makeGpu({ timeScale: 20, computeSharing });
+      const [la, lb] = [await gpu.acquire(A, 2048, 300), await gpu.acquire(B, 2048, 300)];
+      const [ta, tb] = await Promise.all([la.compute({ promptTokens: 0, genTokens: Math.round(A.genTokensPerS) }), lb.compute({ promptTokens: 0, genTokens: Math.round(2 * B.genTokensPerS) })]);
+      la.release();
+      lb.release();
+      gpu.close();
+      const sim = (x: { endAt: number; slotAt: number }) => ((x.endAt - x.slotAt) * 20) / 1000;
+      return [sim(ta), sim(tb)];
+    };
+    const [a1, b1] = await run('per-model');
+    assert.ok(Math.abs(a1 - 1) < 0.1 && Math.abs(b1 - 2) < 0.15, `per model: ${a1} s and ${b1} s, as alone`);
+    // Per GPU: both at half speed until A is done (2 s, B half done), then B alone: 3 s.
+    const [a2, b2] = await run('per-gpu');
+    assert.ok(Math.abs(a2 - 2) < 0.15 && Math.abs(b2 - 3) < 0.2, `per GPU: ${a2} s and ${b2} s`);
+  });
+
   test('a canceled request frees its slot', async () => {
     const { gpu } = makeGpu({ numParallel: 1, timeScale: 100 });
     const ac = new AbortController();

@@ -50,6 +50,12 @@ export interface GpuConfig {
   loadStartupS: number;
   /** Aggregate throughput = one stream × busy^exponent. */
   parallelExponent: number;
+  /**
+   * `per-model`: every loaded model runs on compute of its own, whatever runs beside it. `per-gpu`:
+   * the models busy at once on this GPU take turns on it (time-slicing, as separate runner processes
+   * on one real GPU do), each getting 1 / (busy models) of its time.
+   */
+  computeSharing?: ComputeSharing;
   /** A model fits next to loaded ones when its prediction ≤ fitFraction × free memory. */
   fitFraction: number;
   /** Default num_ctx (OLLAMA_CONTEXT_LENGTH); 0 = by VRAM, as Ollama. */
@@ -59,6 +65,8 @@ export interface GpuConfig {
   /** CPU offload: a layer on the CPU evaluates the prompt this many times slower. */
   cpuPromptSlowdown: number;
 }
+
+export type ComputeSharing = 'per-model' | 'per-gpu';
 
 /**
  * One stream's rate of a model split between GPU and CPU (Ollama's partial offload): every token
@@ -161,10 +169,11 @@ export class ServiceClock {
     return this.segments[0].t;
   }
 
-  setBusy(busy: number): void {
+  /** `busy` streams share the runner; the runner has `share` of its GPU's time (per-gpu sharing). */
+  setBusy(busy: number, share = 1): void {
     const t = now();
     this.flush(t);
-    const rate = busy === 0 ? 0 : (this.timeScale / 1000) * busy ** (this.exponent - 1);
+    const rate = busy === 0 ? 0 : (this.timeScale / 1000) * busy ** (this.exponent - 1) * share;
     this.segments.push({ t, v: this.virtualAt(t), rate });
     if (this.segments.length > 512) this.segments = this.segments.slice(-256);
     this.reschedule();
@@ -701,7 +710,26 @@ export class Gpu {
   private takeSlot(r: Runner): void {
     if (r.slotsTaken === 0) r.busySince = now();
     r.slotsTaken++;
-    r.clock.setBusy(r.slotsTaken);
+    this.rerate(r, r.slotsTaken === 1);
+  }
+
+  /**
+   * Sets the service rate of `changed` (its busy count changed) and, when it just became busy or idle
+   * under per-gpu sharing, of every other busy runner here: their shares of the GPU changed.
+   */
+  private rerate(changed: Runner, busyRunnersChanged: boolean): void {
+    const share = this.share();
+    changed.clock.setBusy(changed.slotsTaken, share);
+    if (!busyRunnersChanged || this.cfg.computeSharing !== 'per-gpu') return;
+    for (const x of this.runners.values()) if (x !== changed && x.slotsTaken > 0) x.clock.setBusy(x.slotsTaken, share);
+  }
+
+  /** A busy runner's share of the GPU's time: 1, or 1 / (busy runners) under per-gpu sharing. */
+  private share(): number {
+    if (this.cfg.computeSharing !== 'per-gpu') return 1;
+    let busy = 0;
+    for (const x of this.runners.values()) if (x.slotsTaken > 0) busy++;
+    return busy > 1 ? 1 / busy : 1;
   }
 
   private releaseSlot(r: Runner): void {
@@ -716,6 +744,6 @@ export class Gpu {
       this.stats.busy(r.model.name, now() - r.busySince);
       r.busySince = undefined;
     }
-    r.clock.setBusy(r.slotsTaken);
+    this.rerate(r, r.slotsTaken === 0);
   }
 }

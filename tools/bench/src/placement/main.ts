@@ -26,7 +26,7 @@ const HELD_OUT_SEEDS = '10001,10002,10003';
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds ${HELD_OUT_SEEDS}] [--gpus 4x80,2x40]
        [--requests N] [--load 0.8 | --rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
        [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
-       [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial]
+       [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial] [--sim-compute-sharing per-model|per-gpu]
   --shape            trace shape(s), comma-separated or all (default all)
   --seeds            trace seeds (default ${HELD_OUT_SEEDS}, the README's held-out run; 1 and 2 were the tuning seeds)
   --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
@@ -40,6 +40,8 @@ const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|b
   --time-scale       Switchyard's simulated clock speed (default 20); --proxy-time-scale the proxies' (default 50):
                      each is set where its figures no longer change with it (README); times are reported simulated
   --serial           run the proxies one after another (default: the three side by side, each on its own GPUs)
+  --sim-compute-sharing  per-model (default: each loaded model has compute of its own) or per-gpu (models busy at
+                     once on a GPU take turns on it, as on real GPUs); for every system alike
   --quick            steady shape, seed 1, 2x40, 200 requests`;
 
 export async function runPlacementBench(argv = process.argv.slice(2)): Promise<void> {
@@ -69,6 +71,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
       'no-bulk': { type: 'boolean', default: false },
       'bulk-compare': { type: 'boolean', default: false },
       'retry-after-cap-s': { type: 'string' },
+      'sim-compute-sharing': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -93,13 +96,16 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const client: ClientPolicy = { ...OPENAI_SDK_DEFAULTS, ...(flags['retry-after-cap-s'] ? { retryAfterCapMs: Number(flags['retry-after-cap-s']) * 1000 } : {}) };
   const catalogue = new BenchCatalogue(numParallel);
   const systems = flags.systems.split(',').map((s) => s.trim());
+  const sharing = flags['sim-compute-sharing'];
+  if (sharing !== undefined && sharing !== 'per-model' && sharing !== 'per-gpu') throw new Error(`--sim-compute-sharing ${sharing}: expected per-model or per-gpu`);
+  const computeSharing: RunConfig['computeSharing'] = sharing;
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
 
   const runs: RunRecord[] = [];
   const traces: Array<Record<string, unknown>> = [];
   const started = Date.now();
   for (const g of gpuConfigs) {
-    const cfg: RunConfig = { gpus: g.gpus, vramGb: g.vramGb, numParallel, timeScale, maxLoaded: 3, bulkAsBatch: flags['bulk-as-batch'] && !noBulkAsBatch, client, catalogue, verbose: true };
+    const cfg: RunConfig = { gpus: g.gpus, vramGb: g.vramGb, numParallel, timeScale, maxLoaded: 3, bulkAsBatch: flags['bulk-as-batch'] && !noBulkAsBatch, client, catalogue, verbose: true, computeSharing };
     const proxyCfg: RunConfig = { ...cfg, timeScale: proxyTimeScale };
     const models = catalogue.pickModels(Number(flags.models), g.vramGb);
     // The mean rate: fixed per GPU, or the load × the GPUs' limit on this trace's mix (which does not
@@ -206,7 +212,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const minutes = (Date.now() - started) / 60000;
   console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale: Switchyard ${timeScale}, proxies ${proxyTimeScale}).`);
   writeResults(outDir, {
-    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), trace: flags.trace, minutes },
+    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), simComputeSharing: computeSharing ?? 'per-model', trace: flags.trace, minutes },
     traces,
     aggregates: aggs,
     verdicts: vs,

@@ -30,6 +30,8 @@ export interface RunConfig {
   catalogue: BenchCatalogue;
   /** Print progress to stderr. */
   verbose: boolean;
+  /** The simulator's `--compute-sharing` (tools/ollama-sim README); its default when absent. */
+  computeSharing?: 'per-model' | 'per-gpu';
 }
 
 export interface SystemResult {
@@ -79,7 +81,15 @@ function progress(cfg: RunConfig, system: string, total: number) {
 }
 
 function simulator(cfg: RunConfig) {
-  return spawnSimulator({ gpus: cfg.gpus, timeScale: cfg.timeScale, numParallel: cfg.numParallel, vramGb: cfg.vramGb, maxLoaded: cfg.maxLoaded, seed: 1 });
+  return spawnSimulator({
+    gpus: cfg.gpus,
+    timeScale: cfg.timeScale,
+    numParallel: cfg.numParallel,
+    vramGb: cfg.vramGb,
+    maxLoaded: cfg.maxLoaded,
+    seed: 1,
+    extraArgs: cfg.computeSharing ? ['--compute-sharing', cfg.computeSharing] : [],
+  });
 }
 
 /** The launcher runs at most this many scheduler replicas (tools/launcher: SCHEDULER_REPLICAS ≤ 5). */

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { parseKeepAliveSetting } from './duration';
-import type { ComputeSharing } from './gpu';
+import { COMPUTE_SHARING, type ComputeSharing } from './gpu';
 
 /** Options of `startSimulator`, matching the flags. */
 export interface SimulatorOptions {
@@ -81,7 +81,7 @@ export const simulatorConfigSchema = z.object({
   loadBandwidthGBps: positiveNumber.default(10),
   loadStartupS: z.coerce.number().nonnegative().default(1.5),
   parallelExponent: z.coerce.number().min(0).max(1).default(0.6),
-  computeSharing: z.enum(['per-model', 'per-gpu']).default('per-model'),
+  computeSharing: z.enum(COMPUTE_SHARING).default('per-model'),
   fitFraction: z.coerce.number().positive().max(1).default(0.8),
   cpuGenSlowdown: z.coerce.number().min(1).default(15),
   cpuPromptSlowdown: z.coerce.number().min(1).default(30),

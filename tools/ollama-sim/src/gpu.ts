@@ -66,7 +66,9 @@ export interface GpuConfig {
   cpuPromptSlowdown: number;
 }
 
-export type ComputeSharing = 'per-model' | 'per-gpu';
+/** How the models loaded on one GPU share its compute (`GpuConfig.computeSharing`). */
+export const COMPUTE_SHARING = ['per-model', 'per-gpu'] as const;
+export type ComputeSharing = (typeof COMPUTE_SHARING)[number];
 
 /**
  * One stream's rate of a model split between GPU and CPU (Ollama's partial offload): every token

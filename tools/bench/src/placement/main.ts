@@ -6,7 +6,7 @@ import { BaselineKind } from '../proxies';
 import { fmt } from '../stats';
 import { readTrace, TraceEntry, writeTrace } from '../trace';
 import { distinctModelsBound, inOrderLoadsBound, throughputBound } from './bounds';
-import { BenchCatalogue, SIM_PARALLEL_EXPONENT } from './catalogue';
+import { BenchCatalogue, COMPUTE_SHARING, type ComputeSharing, SIM_PARALLEL_EXPONENT } from './catalogue';
 import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
 import { aggregate, chartSvg, markdownReport, printTables, printVerdicts, RunRecord, verdicts } from './report';
 import { generateShape, isShape, ShapeName, SHAPES } from './shapes';
@@ -97,8 +97,8 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const catalogue = new BenchCatalogue(numParallel);
   const systems = flags.systems.split(',').map((s) => s.trim());
   const sharing = flags['sim-compute-sharing'];
-  if (sharing !== undefined && sharing !== 'per-model' && sharing !== 'per-gpu') throw new Error(`--sim-compute-sharing ${sharing}: expected per-model or per-gpu`);
-  const computeSharing: RunConfig['computeSharing'] = sharing;
+  if (sharing !== undefined && !(COMPUTE_SHARING as readonly string[]).includes(sharing)) throw new Error(`--sim-compute-sharing ${sharing}: expected ${COMPUTE_SHARING.join(' or ')}`);
+  const computeSharing = sharing as ComputeSharing | undefined;
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
 
   const runs: RunRecord[] = [];

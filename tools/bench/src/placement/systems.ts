@@ -9,7 +9,7 @@ import { BaselineKind, startProxy } from '../proxies';
 import { BatchOutcome, replay, RequestResult, Target } from '../replay';
 import { TraceEntry } from '../trace';
 import { ClientPolicy } from './client';
-import { BenchCatalogue } from './catalogue';
+import { BenchCatalogue, type ComputeSharing } from './catalogue';
 
 /**
  * The systems under test, each on fresh simulated GPUs that start cold (no model loaded before
@@ -31,7 +31,7 @@ export interface RunConfig {
   /** Print progress to stderr. */
   verbose: boolean;
   /** The simulator's `--compute-sharing` (tools/ollama-sim README); its default when absent. */
-  computeSharing?: 'per-model' | 'per-gpu';
+  computeSharing?: ComputeSharing;
 }
 
 export interface SystemResult {

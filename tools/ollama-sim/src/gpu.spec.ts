@@ -50,7 +50,10 @@ describe('Gpu scheduler', () => {
     assert.ok(Math.abs(simSeconds - 1.99) / 1.99 < 0.02, `load took ${simSeconds}s simulated`);
     lease.release();
     const again = await gpu.acquire(EIGHT_B, 2048, 300);
-    assert.ok(again.handoverAt - again.arrivedAt < 1, 'a loaded model is handed over at once');
+    // No second load: handed over well within the first load's time (not within 1 ms: on a busy
+    // machine a timer or the event loop can take that long).
+    const loadMs = lease.handoverAt - lease.arrivedAt;
+    assert.ok(again.handoverAt - again.arrivedAt < loadMs / 4, `a loaded model is handed over at once (${again.handoverAt - again.arrivedAt} ms, the load took ${loadMs} ms)`);
     again.release();
     assert.equal(stats.snapshot().models['llama3.1:8b'].loads, 1);
     gpu.close();
@@ -170,13 +173,14 @@ describe('Gpu scheduler', () => {
   test('compute sharing: per model, models side by side run at full speed; per GPU, they take turns', async () => {
     // One stream each: a 1 s answer of A and a 2 s answer of B, started together.
     const run = async (computeSharing: 'per-model' | 'per-gpu') => {
-      const { gpu } = makeGpu({ timeScale: 20, computeSharing });
+      // ×5: a late timer (a busy machine) moves a hand-over between rates by little simulated time.
+      const { gpu } = makeGpu({ timeScale: 5, computeSharing });
       const [la, lb] = [await gpu.acquire(A, 2048, 300), await gpu.acquire(B, 2048, 300)];
       const [ta, tb] = await Promise.all([la.compute({ promptTokens: 0, genTokens: Math.round(A.genTokensPerS) }), lb.compute({ promptTokens: 0, genTokens: Math.round(2 * B.genTokensPerS) })]);
       la.release();
       lb.release();
       gpu.close();
-      const sim = (x: { endAt: number; slotAt: number }) => ((x.endAt - x.slotAt) * 20) / 1000;
+      const sim = (x: { endAt: number; slotAt: number }) => ((x.endAt - x.slotAt) * 5) / 1000;
       return [sim(ta), sim(tb)];
     };
     const [a1, b1] = await run('per-model');

@@ -24,10 +24,10 @@ export class WaitEstimate {
     /** Mean service time of one job. */
     readonly serviceMs: number,
     /**
-     * The most slots it could have once replicated (the residency entry's `hostSlots`); at least
-     * `slots`. Return times are spaced on these: see `startedAfterMs`.
+     * The most slots it could have once replicated (the residency entry's `hostSlots`, 0 when
+     * unknown). Return times are spaced on these, or on `slots` if more: see `startedAfterMs`.
      */
-    readonly peakSlots = slots,
+    readonly peakSlots: number,
   ) {}
 
   /**

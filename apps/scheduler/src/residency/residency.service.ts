@@ -23,14 +23,18 @@ export function computeResidency(
     // Unknown when no worker is connected or one does not report its memory.
     const pool = workers
       .filter((w) => w.connected && w.pool === m.pool)
-      .map((w) => ({ total: w.memoryTotalBytes, need: facts.footprint(m.name, w), slots: w.degraded ? 0 : w.slots }));
+      .map((w) => {
+        const need = facts.footprint(m.name, w);
+        return { total: w.memoryTotalBytes, need, holds: need <= w.memoryTotalBytes * (1 + RUNTIME_OVERHEAD), slots: w.degraded ? 0 : w.slots };
+      });
+    const hosts = pool.filter((w) => w.holds);
     const servability =
       pool.length > 0 && pool.every((w) => w.total > 0)
         ? {
-            servable: m.offload === true || pool.some((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)),
+            servable: m.offload === true || hosts.length > 0,
             needBytes: Math.min(...pool.map((w) => w.need)),
             largestGpuBytes: Math.max(...pool.map((w) => w.total)),
-            hostSlots: pool.filter((w) => w.need <= w.total * (1 + RUNTIME_OVERHEAD)).reduce((sum, w) => sum + w.slots, 0),
+            hostSlots: hosts.reduce((sum, w) => sum + w.slots, 0),
           }
         : {};
     return {

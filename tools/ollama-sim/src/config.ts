@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { parseKeepAliveSetting } from './duration';
-import { COMPUTE_SHARING, type ComputeSharing } from './gpu';
+import { COMPUTE_SHARING, type ComputeSharing, DEFAULT_COMPUTE_SHARING } from './gpu';
 
 /** Options of `startSimulator`, matching the flags. */
 export interface SimulatorOptions {
@@ -38,8 +38,8 @@ export interface SimulatorOptions {
   /** Aggregate throughput = one stream × busy^exponent. Default 0.6. */
   parallelExponent?: number;
   /**
-   * `per-model` (default): every loaded model runs on compute of its own. `per-gpu`: models busy at
-   * once on one GPU take turns on it, each getting 1 / (busy models) of its time.
+   * `per-gpu` (default): models busy at once on one GPU take turns on it. `per-model`: every loaded
+   * model runs on compute of its own. See GpuConfig.computeSharing.
    */
   computeSharing?: ComputeSharing;
   /** A model fits beside loaded ones when its prediction ≤ this × free memory. Default 0.8. */
@@ -81,7 +81,7 @@ export const simulatorConfigSchema = z.object({
   loadBandwidthGBps: positiveNumber.default(10),
   loadStartupS: z.coerce.number().nonnegative().default(1.5),
   parallelExponent: z.coerce.number().min(0).max(1).default(0.6),
-  computeSharing: z.enum(COMPUTE_SHARING).default('per-model'),
+  computeSharing: z.enum(COMPUTE_SHARING).default(DEFAULT_COMPUTE_SHARING),
   fitFraction: z.coerce.number().positive().max(1).default(0.8),
   cpuGenSlowdown: z.coerce.number().min(1).default(15),
   cpuPromptSlowdown: z.coerce.number().min(1).default(30),
@@ -170,8 +170,8 @@ export const USAGE = `Usage: npm run sim -- [flags]   (every flag also reads its
   --load-bandwidth-gbps  SIM_LOAD_BANDWIDTH_GBPS  model load bandwidth, GB/s (10)
   --load-startup-s N     SIM_LOAD_STARTUP_S   fixed runner start-up per load, s (1.5)
   --parallel-exponent N  SIM_PARALLEL_EXPONENT aggregate = one stream x busy^N (0.6)
-  --compute-sharing M    SIM_COMPUTE_SHARING  per-model (each loaded model has its own compute) or
-                                              per-gpu (busy models take turns on their GPU) (per-model)
+  --compute-sharing M    SIM_COMPUTE_SHARING  per-gpu (busy models take turns on their GPU) or
+                                              per-model (each loaded model has its own compute) (per-gpu)
   --fit-fraction N       SIM_FIT_FRACTION     fits when prediction <= N x free memory (0.8)
   --cpu-gen-slowdown N   SIM_CPU_GEN_SLOWDOWN  CPU offload: generation N x slower on the CPU (15)
   --cpu-prompt-slowdown N SIM_CPU_PROMPT_SLOWDOWN CPU offload: prompt N x slower on the CPU (30)

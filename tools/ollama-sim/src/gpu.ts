@@ -51,9 +51,10 @@ export interface GpuConfig {
   /** Aggregate throughput = one stream × busy^exponent. */
   parallelExponent: number;
   /**
-   * `per-model`: every loaded model runs on compute of its own, whatever runs beside it. `per-gpu`:
-   * the models busy at once on this GPU take turns on it (time-slicing, as separate runner processes
-   * on one real GPU do), each getting 1 / (busy models) of its time.
+   * `per-gpu` (DEFAULT_COMPUTE_SHARING): the models busy at once on this GPU take turns on it
+   * (time-slicing, as separate runner processes on one real GPU do), each getting 1 / (busy models)
+   * of its time. `per-model`: every loaded model runs on compute of its own, whatever runs beside it
+   * (no real GPU does this; kept to compare with figures measured that way).
    */
   computeSharing?: ComputeSharing;
   /** A model fits next to loaded ones when its prediction ≤ fitFraction × free memory. */
@@ -69,6 +70,7 @@ export interface GpuConfig {
 /** How the models loaded on one GPU share its compute (`GpuConfig.computeSharing`). */
 export const COMPUTE_SHARING = ['per-model', 'per-gpu'] as const;
 export type ComputeSharing = (typeof COMPUTE_SHARING)[number];
+export const DEFAULT_COMPUTE_SHARING: ComputeSharing = 'per-gpu';
 
 /**
  * One stream's rate of a model split between GPU and CPU (Ollama's partial offload): every token
@@ -722,13 +724,17 @@ export class Gpu {
   private rerate(changed: Runner, busyRunnersChanged: boolean): void {
     const share = this.share();
     changed.clock.setBusy(changed.slotsTaken, share);
-    if (!busyRunnersChanged || this.cfg.computeSharing !== 'per-gpu') return;
+    if (!busyRunnersChanged || !this.perGpu()) return;
     for (const x of this.runners.values()) if (x !== changed && x.slotsTaken > 0) x.clock.setBusy(x.slotsTaken, share);
+  }
+
+  private perGpu(): boolean {
+    return (this.cfg.computeSharing ?? DEFAULT_COMPUTE_SHARING) === 'per-gpu';
   }
 
   /** A busy runner's share of the GPU's time: 1, or 1 / (busy runners) under per-gpu sharing. */
   private share(): number {
-    if (this.cfg.computeSharing !== 'per-gpu') return 1;
+    if (!this.perGpu()) return 1;
     let busy = 0;
     for (const x of this.runners.values()) if (x.slotsTaken > 0) busy++;
     return busy > 1 ? 1 / busy : 1;

@@ -15,7 +15,7 @@ export const SWITCHYARD_CATALOGUE = path.join(ROOT, 'deploy/models.yaml');
 export const SIM_PARALLEL_EXPONENT = 0.6;
 /** How the simulator's GPUs share compute between their models (its `--compute-sharing`). */
 // eslint-disable-next-line @nx/enforce-module-boundaries
-export { COMPUTE_SHARING, type ComputeSharing } from '../../../ollama-sim/src/gpu';
+export { COMPUTE_SHARING, type ComputeSharing, DEFAULT_COMPUTE_SHARING } from '../../../ollama-sim/src/gpu';
 
 /**
  * The models as Switchyard's catalogue lists them (read through libs/config) and as the simulator

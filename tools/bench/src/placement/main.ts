@@ -6,7 +6,7 @@ import { BaselineKind } from '../proxies';
 import { fmt } from '../stats';
 import { readTrace, TraceEntry, writeTrace } from '../trace';
 import { distinctModelsBound, inOrderLoadsBound, throughputBound } from './bounds';
-import { BenchCatalogue, COMPUTE_SHARING, type ComputeSharing, SIM_PARALLEL_EXPONENT } from './catalogue';
+import { BenchCatalogue, COMPUTE_SHARING, type ComputeSharing, DEFAULT_COMPUTE_SHARING, SIM_PARALLEL_EXPONENT } from './catalogue';
 import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
 import { aggregate, chartSvg, markdownReport, printTables, printVerdicts, RunRecord, verdicts } from './report';
 import { generateShape, isShape, ShapeName, SHAPES } from './shapes';
@@ -26,7 +26,7 @@ const HELD_OUT_SEEDS = '10001,10002,10003';
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds ${HELD_OUT_SEEDS}] [--gpus 4x80,2x40]
        [--requests N] [--load 0.8 | --rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
        [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
-       [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial] [--sim-compute-sharing per-model|per-gpu]
+       [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial] [--sim-compute-sharing per-gpu|per-model]
   --shape            trace shape(s), comma-separated or all (default all)
   --seeds            trace seeds (default ${HELD_OUT_SEEDS}, the README's held-out run; 1 and 2 were the tuning seeds)
   --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
@@ -40,8 +40,8 @@ const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|b
   --time-scale       Switchyard's simulated clock speed (default 20); --proxy-time-scale the proxies' (default 50):
                      each is set where its figures no longer change with it (README); times are reported simulated
   --serial           run the proxies one after another (default: the three side by side, each on its own GPUs)
-  --sim-compute-sharing  per-model (default: each loaded model has compute of its own) or per-gpu (models busy at
-                     once on a GPU take turns on it, as on real GPUs); for every system alike
+  --sim-compute-sharing  per-gpu (default: models busy at once on a GPU take turns on it, as on real GPUs) or
+                     per-model (each loaded model has compute of its own, as figures before 2026-12-03); every system alike
   --quick            steady shape, seed 1, 2x40, 200 requests`;
 
 export async function runPlacementBench(argv = process.argv.slice(2)): Promise<void> {
@@ -98,7 +98,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const systems = flags.systems.split(',').map((s) => s.trim());
   const sharing = flags['sim-compute-sharing'];
   if (sharing !== undefined && !(COMPUTE_SHARING as readonly string[]).includes(sharing)) throw new Error(`--sim-compute-sharing ${sharing}: expected ${COMPUTE_SHARING.join(' or ')}`);
-  const computeSharing = sharing as ComputeSharing | undefined;
+  const computeSharing = (sharing ?? DEFAULT_COMPUTE_SHARING) as ComputeSharing;
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
 
   const runs: RunRecord[] = [];
@@ -212,7 +212,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
   const minutes = (Date.now() - started) / 60000;
   console.log(`\n${runs.length} system runs in ${fmt(minutes, 1)} min (time scale: Switchyard ${timeScale}, proxies ${proxyTimeScale}).`);
   writeResults(outDir, {
-    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), simComputeSharing: computeSharing ?? 'per-model', trace: flags.trace, minutes },
+    config: { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), simComputeSharing: computeSharing, trace: flags.trace, minutes },
     traces,
     aggregates: aggs,
     verdicts: vs,

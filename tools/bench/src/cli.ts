@@ -4,7 +4,8 @@
  * - `batch`: the performance endpoint under a big batch (batch-bench.ts);
  * - `overhead`: the edge's overhead per request (overhead/);
  * - `verify-key`: auth's VerifyKey latency, warm and cold cache (verify-key.bench.ts);
- * - `sim`: the Ollama simulator against its configured figures (sim-bench.ts).
+ * - `sim`: the Ollama simulator against its configured figures (sim-bench.ts);
+ * - `merge`: one placement report over several placement runs' results (placement/merge.ts).
  */
 async function run(): Promise<void> {
   const name = process.argv[2];
@@ -28,6 +29,11 @@ async function run(): Promise<void> {
     case 'sim': {
       const { runSimBench } = await import('./sim-bench');
       await runSimBench(rest);
+      return;
+    }
+    case 'merge': {
+      const { runMerge } = await import('./placement/merge');
+      runMerge(rest);
       return;
     }
     case 'placement': {

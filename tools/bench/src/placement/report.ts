@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { barChartSvg } from '../chart';
 import { fmt, table } from '../stats';
 import { RunSummary } from './summary';
@@ -229,4 +231,31 @@ export function markdownReport(aggs: Aggregate[], vs: Verdict[]): string {
     );
   }
   return out.join('\n') + '\n';
+}
+
+/** A run's `results.json`: its configuration, its traces' facts and bounds, and every system run. */
+export interface ResultsBody {
+  config: Record<string, unknown>;
+  traces: Array<Record<string, unknown>>;
+  runs: RunRecord[];
+}
+
+export function writeResults(outDir: string, body: Record<string, unknown>): void {
+  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(body, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+}
+
+/** Prints the tables and verdicts of `body.runs` and writes results.json (with them), summary.md and chart.svg to `outDir`. */
+export function writeReport(outDir: string, body: ResultsBody, footer: string): void {
+  const aggs = aggregate(body.runs);
+  const vs = verdicts(aggs);
+  printTables(aggs, console.log);
+  printVerdicts(vs, console.log);
+  console.log(`\n${footer}`);
+  writeResults(outDir, { config: body.config, traces: body.traces, aggregates: aggs, verdicts: vs, runs: body.runs });
+  writeFileSync(path.join(outDir, 'summary.md'), markdownReport(aggs, vs));
+  const distinct = <T>(xs: T[]) => [...new Set(xs)];
+  const shapes = distinct(body.runs.map((r) => r.shape));
+  const gpus = distinct(body.runs.map((r) => r.gpus));
+  const seeds = distinct(body.runs.map((r) => r.seed)).sort((a, b) => a - b);
+  writeFileSync(path.join(outDir, 'chart.svg'), chartSvg(`Switchyard vs the best proxy: ${shapes.length} shapes × ${gpus.join(', ')} × seeds ${seeds.join(',')}`, vs, aggs));
 }

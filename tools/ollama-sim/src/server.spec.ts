@@ -86,9 +86,10 @@ describe('simulator over HTTP', () => {
     await withSim({ timeScale: 1000, contextLength: 4096 }, async ([url]) => {
       const ollama = new Ollama({ host: url });
       await ollama.generate({ model: 'qwen2.5:7b', prompt: '', keep_alive: -1 });
-      await ollama.generate({ model: 'mistral:7b', prompt: '', keep_alive: '10s' }); // 10 ms real
+      // 300 ms real: long enough for the ps right after it on a busy machine (10 ms was not, once).
+      await ollama.generate({ model: 'mistral:7b', prompt: '', keep_alive: '300s' });
       assert.deepEqual(await psNames(ollama), ['mistral:7b', 'qwen2.5:7b']);
-      await sleep(60);
+      await sleep(900);
       assert.deepEqual(await psNames(ollama), ['qwen2.5:7b']);
       const forever = (await ollama.ps()).models[0];
       assert.ok(new Date(forever.expires_at).getFullYear() > 2200);

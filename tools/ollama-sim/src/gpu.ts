@@ -377,12 +377,16 @@ export class Gpu {
   private evicting: Runner | undefined;
   private scheduling = false;
   private closed = false;
+  /** Whether the runners busy at once share this GPU's time (`GpuConfig.computeSharing`). */
+  private readonly perGpu: boolean;
 
   constructor(
     readonly cfg: GpuConfig,
     private readonly stats: SimStats,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.perGpu = (cfg.computeSharing ?? DEFAULT_COMPUTE_SHARING) === 'per-gpu';
+  }
 
   /** num_ctx when a request sets none: by total VRAM as Ollama (or the configured one), clamped to the trained context. */
   defaultNumCtx(model: SimModel): number {
@@ -724,17 +728,13 @@ export class Gpu {
   private rerate(changed: Runner, busyRunnersChanged: boolean): void {
     const share = this.share();
     changed.clock.setBusy(changed.slotsTaken, share);
-    if (!busyRunnersChanged || !this.perGpu()) return;
+    if (!busyRunnersChanged || !this.perGpu) return;
     for (const x of this.runners.values()) if (x !== changed && x.slotsTaken > 0) x.clock.setBusy(x.slotsTaken, share);
-  }
-
-  private perGpu(): boolean {
-    return (this.cfg.computeSharing ?? DEFAULT_COMPUTE_SHARING) === 'per-gpu';
   }
 
   /** A busy runner's share of the GPU's time: 1, or 1 / (busy runners) under per-gpu sharing. */
   private share(): number {
-    if (!this.perGpu()) return 1;
+    if (!this.perGpu) return 1;
     let busy = 0;
     for (const x of this.runners.values()) if (x.slotsTaken > 0) busy++;
     return busy > 1 ? 1 / busy : 1;

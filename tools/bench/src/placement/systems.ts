@@ -30,8 +30,8 @@ export interface RunConfig {
   catalogue: BenchCatalogue;
   /** Print progress to stderr. */
   verbose: boolean;
-  /** The simulator's `--compute-sharing` (tools/ollama-sim README); its default when absent. */
-  computeSharing?: ComputeSharing;
+  /** The simulator's `--compute-sharing` (tools/ollama-sim README), passed to every system's simulator. */
+  computeSharing: ComputeSharing;
 }
 
 export interface SystemResult {
@@ -88,7 +88,7 @@ function simulator(cfg: RunConfig) {
     vramGb: cfg.vramGb,
     maxLoaded: cfg.maxLoaded,
     seed: 1,
-    extraArgs: cfg.computeSharing ? ['--compute-sharing', cfg.computeSharing] : [],
+    extraArgs: ['--compute-sharing', cfg.computeSharing],
   });
 }
 

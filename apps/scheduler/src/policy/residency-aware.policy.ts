@@ -25,7 +25,8 @@
  *     idle models, and not while its pool is contended, most bulk work first.
  *
  * Tail rotation (`tailRoundWaitMs` > 0, the default): each round a pool's *resident set* is chosen
- * by arrival rate and packed into its GPUs with rotation room held back (see residentSet). A model
+ * by arrival rate and packed, with the copies serving each model, into its GPUs with rotation room
+ * held back (see residentSet). A model
  * outside it (tail) takes only free room (and unused models not expected within `tailRoundWaitMs`),
  * however many of its jobs wait, until its oldest job plus its load reaches the pool's *round wait*
  * — the shortest, from half of `maxWaitMs` up to `tailRoundWaitMs`, that the rotation room can
@@ -99,11 +100,11 @@ const CHURN_SECONDS = 5;
 /** With tail rotation, a model of the resident set evicted: its requests keep coming. */
 const RESIDENT_COST = 60;
 /** A model held now ranks for the resident set as if asked for this many times as often. */
-const RESIDENT_SET_HYSTERESIS = 1.5;
+const RESIDENT_SET_HYSTERESIS = 2.5;
 /** A tail model displaces the resident set's models (and a round in progress) once it has waited this many `tailRoundWaitMs`. */
 const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
 /** The most of its time a pool's rotation room is planned to be busy (see sustainableRoundMs). */
-const ROTATION_UTILISATION = 0.5;
+const ROTATION_UTILISATION = 0.35;
 /** The round wait is searched in this many steps from its floor up to `tailRoundWaitMs`. */
 const ROUND_STEPS = 12;
 
@@ -323,7 +324,9 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   /**
    * A pool's resident set: its most requested models (interactive arrival rate; pinned models
    * first), each joining while the set still packs into its GPUs, largest first, by the same rules as
-   * a placement (memory, model slots, Ollama's fit rule), with rotation room held back: on
+   * a placement (memory, model slots, Ollama's fit rule), each with as many copies as serve it now
+   * (a replica takes a model slot and its memory like any model: a set planned without them would
+   * not fit the GPUs, and its models would displace each other), with rotation room held back: on
    * `ceil(workers × tailSlotsPerWorker)` GPUs (the largest), one model slot and that share of the
    * memory. The first of them keeps more when the largest tail model asked for needs it (its
    * footprint, and by Ollama's fit rule 1/0.8 of it free beside the residents there): otherwise each
@@ -378,29 +381,38 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     // often it is asked for.
     const size = new Map(ranked.map((d) => [d.model, Math.max(...bins.map((b) => plan.facts.footprint(d.model, b.snap)))]));
     const largestFirst = (a: string, b: string) => size.get(b)! - size.get(a)! || a.localeCompare(b);
+    // A model joins with the copies that serve it now, or as many of them as still pack (at least one).
+    const serving = (m: string) => workers.filter((w) => w.models.get(m)?.serving).length;
     let accepted: string[] = [];
     for (const d of ranked) {
-      const withIt = [...accepted, d.model].sort(largestFirst);
-      if (this.packs(plan, bins, withIt)) {
+      for (let copies = Math.max(1, serving(d.model)); copies >= 1; copies--) {
+        const withIt = [...accepted, ...Array.from({ length: copies }, () => d.model)].sort(largestFirst);
+        if (!this.packs(plan, bins, withIt)) continue;
         accepted = withIt;
         set.add(d.model);
-      } else if (pinned(d.model)) set.add(d.model);
+        break;
+      }
+      if (pinned(d.model)) set.add(d.model);
     }
     return set;
   }
 
-  /** Whether `models`, in the order given, fit the bins (memory, model slots, Ollama's fit rule), each where the most room is left. */
+  /**
+   * Whether `models` (a model named once per copy), in the order given, fit the bins (memory, model
+   * slots, Ollama's fit rule, copies of one model on different GPUs), each where the most room is left.
+   */
   private packs(plan: ClusterPlan, template: Bin[], models: string[]): boolean {
-    const bins = template.map((b) => ({ ...b }));
+    const bins = template.map((b) => ({ ...b, held: new Set<string>() }));
     for (const m of models) {
       const fitting = bins.filter((b) => {
         const f = plan.facts.footprint(m, b.snap);
-        return b.slots > 0 && b.used + f <= b.capacity && (b.used === 0 || f <= this.opts.ollamaFitFraction * (b.total - b.used));
+        return !b.held.has(m) && b.slots > 0 && b.used + f <= b.capacity && (b.used === 0 || f <= this.opts.ollamaFitFraction * (b.total - b.used));
       });
       if (fitting.length === 0) return false;
       const bin = fitting.reduce((best, b) => (b.capacity - b.used > best.capacity - best.used ? b : best));
       bin.used += plan.facts.footprint(m, bin.snap);
       bin.slots -= 1;
+      bin.held.add(m);
     }
     return true;
   }

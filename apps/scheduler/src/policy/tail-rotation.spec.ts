@@ -65,7 +65,7 @@ describe('tail rotation', () => {
     assert.equal(policy.roundWaitMs('shared'), LONG_ROUND);
     // In between, a round in between; more GPUs (rotation room, and room for the resident set) shorten it.
     const some = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
-    some.demand = some.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.12 } : d));
+    some.demand = some.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.08 } : d));
     policy.decide(some, NOW);
     const between = policy.roundWaitMs('shared');
     assert.ok(between > ROUND && between < LONG_ROUND, `${between}`);
@@ -114,19 +114,18 @@ describe('tail rotation', () => {
   });
 
   test('popular models are displaced by a tail model only when it has waited one and a half of the longest round wait', () => {
-    // Every slot holds a resident-set model (the rotation slot is taken by h3 too).
-    const s = (oldestWaitMs: number) => cluster([['h1:7b', 'h2:7b'], ['h3:7b']], { 't2:7b': { waiting: 1, oldestWaitMs } });
-    const full = (oldestWaitMs: number) => {
-      const c = s(oldestWaitMs);
-      c.workers[1].resident.push(resident('h2:7b', 6, { loadedAtMs: LONG_AGO }));
-      return c;
-    };
+    // Every slot holds a resident-set model, or t1, whose round is in progress.
+    const full = (oldestWaitMs: number) =>
+      cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't1:7b': { waiting: 2, oldestWaitMs: 2_000, idleMs: 0 }, 't2:7b': { waiting: 1, oldestWaitMs } });
     assert.deepEqual(policy.decide(full(LONG_ROUND + 10_000), NOW), [], 'round due, but only popular models to displace');
     assert.equal(evicts(policy.decide(full(1.5 * LONG_ROUND), NOW)).length, 1, 'at one and a half of the longest round wait it takes one');
   });
 
   test('a tail model whose queue nears the admission bound displaces a popular model without waiting one and a half rounds', () => {
-    const full = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 'h2:7b']], { 't2:7b': { waiting: 12, oldestWaitMs: ROUND + 1_000, serviceMs: 10_000 } });
+    const full = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {
+      't1:7b': { waiting: 2, oldestWaitMs: 2_000, idleMs: 0 },
+      't2:7b': { waiting: 12, oldestWaitMs: ROUND + 1_000, serviceMs: 10_000 },
+    });
     // 12 jobs × 10 s ÷ 4 slots + the load: past half the 60 s bound.
     assert.equal(evicts(policy.decide(full, NOW)).length, 1);
   });
@@ -192,6 +191,16 @@ describe('tail rotation', () => {
     assert.deepEqual([...p.residentSet(new ClusterPlan(s, NOW, p.opts), 'shared')].sort(), ['h1:8b', 'h2:8b', 'h3:30b', 't1:3b']);
     // Its round is due: it takes h4's place at once, not after 1.5 × tailRoundWaitMs in place of resident models.
     assert.deepEqual(evicts(p.decide(s, NOW)), ['w1:h4:30b->big:56b']);
+  });
+
+  test("a model's copies take places in the resident set: with a replica serving, one model fewer is resident", () => {
+    // 2 workers × 2 slots, less the rotation slot: three places. h1's two copies take two of them.
+    const s = cluster([['h1:7b', 'h2:7b'], ['h1:7b', 'h3:7b']], {});
+    assert.deepEqual([...policy.residentSet(new ClusterPlan(s, NOW, policy.opts), 'shared')].sort(), ['h1:7b', 'h2:7b']);
+    // One slot per worker, one of them rotation room: h1's copies do not both pack, one does.
+    const oneSlot = new ResidencyAwarePolicy({ maxModelsPerWorker: 1 });
+    const s1 = cluster([['h1:7b'], ['h1:7b']], {});
+    assert.deepEqual([...oneSlot.residentSet(new ClusterPlan(s1, NOW, oneSlot.opts), 'shared')], ['h1:7b']);
   });
 
   test('a model held now keeps its place in the resident set against one asked for slightly more often', () => {

@@ -33,15 +33,16 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   batchMinJobs: number;
   /**
    * Rotation for the tail (0 = off), and its longest round wait. Each round a pool's *resident set*
-   * is chosen by interactive arrival rate: the most requested models that fit, with the copies serving
-   * them, its model slots and memory less the rotation room (`tailSlotsPerWorker`). A model outside it (a *tail* model),
-   * however many of its jobs wait, takes only free room until its oldest job plus its load time
-   * reaches the pool's round wait: the shortest, from `agingForceFraction` × `maxWaitMs` up to this,
-   * that keeps the rotation room at most 35% busy with the tail's loads and requests (so it is
-   * short where GPUs are many and tail models few, this long where the room is scarce). Then it is
-   * forced (goes first and is served until its queue drains), and it displaces other tail models,
-   * not the resident set's, until it has waited 1.5 times this (or its expected wait reaches half
-   * the admission bound). One load then serves a round of the tail model's requests instead of one.
+   * is chosen by interactive arrival rate: the most requested models that fit, with the copies
+   * serving them, its model slots and memory less the rotation room (`tailSlotsPerWorker`). A model
+   * outside it (a *tail* model), however many of its jobs wait, takes only free room until its
+   * oldest job plus its load time reaches the pool's round wait: the shortest, from
+   * `agingForceFraction` × `maxWaitMs` up to this, that keeps the rotation room at most 35% busy
+   * with the tail's loads and requests (so it is short where GPUs are many and tail models few,
+   * this long where the room is scarce). Then it is forced (goes first and is served until its
+   * queue drains), and it displaces other tail models, not the resident set's, until it has waited
+   * 1.5 times this (or its expected wait reaches half the admission bound). One load then serves a
+   * round of the tail model's requests instead of one.
    */
   tailRoundWaitMs: number;
   /** Rotation room per pool, in model slots per worker (rounded up per pool): kept out of the resident set. */

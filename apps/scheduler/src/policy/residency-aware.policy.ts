@@ -26,10 +26,9 @@
  *
  * Tail rotation (`tailRoundWaitMs` > 0, the default): each round a pool's *resident set* is chosen
  * by arrival rate and packed, with the copies serving each model, into its GPUs with rotation room
- * held back (see residentSet). A model
- * outside it (tail) takes only free room (and unused models not expected within `tailRoundWaitMs`),
- * however many of its jobs wait, until its oldest job plus its load reaches the pool's *round wait*
- * — the shortest, from half of `maxWaitMs` up to `tailRoundWaitMs`, that the rotation room can
+ * held back (see residentSet). A model outside it (tail) takes only free room (and unused models not
+ * expected within `tailRoundWaitMs`), however many of its jobs wait, until its oldest job plus its
+ * load reaches the pool's *round wait* — the shortest, from half of `maxWaitMs` up to `tailRoundWaitMs`, that the rotation room can
  * sustain (see sustainableRoundMs); then it is forced (without making its pool contended),
  * displaces other tail models but not a round in progress, and the resident set's models only
  * after 1.5 times `tailRoundWaitMs` (or at once when its queue is urgent); it gets no replica. One

@@ -366,9 +366,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
         return { snap: w.snap, total, used: room, capacity, slots: held ? slots - 1 : slots } satisfies Bin;
       });
     const pinned = (m: string) => (plan.facts.model(m)?.pinned ?? 0) > 0 && plan.facts.model(m)?.pool === pool;
-    // Hysteresis: a model held now ranks as if asked for RESIDENT_SET_HYSTERESIS times as often, so
-    // two models of about the same rate do not take turns (each turn a load).
-    const held = (m: string) => workers.some((w) => w.models.get(m)?.serving);
+    // The copies serving a model now. Hysteresis: a model held now ranks as if asked for
+    // RESIDENT_SET_HYSTERESIS times as often, so two models of about the same rate do not take turns
+    // (each turn a load).
+    const serving = (m: string) => workers.filter((w) => w.models.get(m)?.serving).length;
+    const held = (m: string) => serving(m) > 0;
     const score = (d: ModelDemand) => d.arrivalRate * (held(d.model) ? RESIDENT_SET_HYSTERESIS : 1);
     const ranked = plan.state.demand
       .filter((d) => d.pool === pool && plan.facts.model(d.model) && (d.arrivalRate > 0 || pinned(d.model)))
@@ -381,7 +383,6 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const size = new Map(ranked.map((d) => [d.model, Math.max(...bins.map((b) => plan.facts.footprint(d.model, b.snap)))]));
     const largestFirst = (a: string, b: string) => size.get(b)! - size.get(a)! || a.localeCompare(b);
     // A model joins with the copies that serve it now, or as many of them as still pack (at least one).
-    const serving = (m: string) => workers.filter((w) => w.models.get(m)?.serving).length;
     let accepted: string[] = [];
     for (const d of ranked) {
       for (let copies = Math.max(1, serving(d.model)); copies >= 1; copies--) {

@@ -28,11 +28,11 @@
  * by arrival rate and packed, with the copies serving each model, into its GPUs with rotation room
  * held back (see residentSet). A model outside it (tail) takes only free room (and unused models not
  * expected within `tailRoundWaitMs`), however many of its jobs wait, until its oldest job plus its
- * load reaches the pool's *round wait* — the shortest, from half of `maxWaitMs` up to `tailRoundWaitMs`, that the rotation room can
- * sustain (see sustainableRoundMs); then it is forced (without making its pool contended),
- * displaces other tail models but not a round in progress, and the resident set's models only
- * after 1.5 times `tailRoundWaitMs` (or at once when its queue is urgent); it gets no replica. One
- * load serves a round of a rare model's requests.
+ * load reaches the pool's *round wait* — the shortest, from half of `maxWaitMs` up to
+ * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs); then it is forced
+ * (without making its pool contended), displaces other tail models but not a round in progress,
+ * and the resident set's models only after 1.5 times `tailRoundWaitMs` (or at once when its queue
+ * is urgent); it gets no replica. One load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`, and `deferred` for priority and heat) make a model backlogged, forced, prioritised
@@ -366,15 +366,14 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
         return { snap: w.snap, total, used: room, capacity, slots: held ? slots - 1 : slots } satisfies Bin;
       });
     const pinned = (m: string) => (plan.facts.model(m)?.pinned ?? 0) > 0 && plan.facts.model(m)?.pool === pool;
-    // The copies serving a model now. Hysteresis: a model held now ranks as if asked for
-    // RESIDENT_SET_HYSTERESIS times as often, so two models of about the same rate do not take turns
-    // (each turn a load).
-    const serving = (m: string) => workers.filter((w) => w.models.get(m)?.serving).length;
-    const held = (m: string) => serving(m) > 0;
-    const score = (d: ModelDemand) => d.arrivalRate * (held(d.model) ? RESIDENT_SET_HYSTERESIS : 1);
-    const ranked = plan.state.demand
-      .filter((d) => d.pool === pool && plan.facts.model(d.model) && (d.arrivalRate > 0 || pinned(d.model)))
-      .sort((a, b) => Number(pinned(b.model)) - Number(pinned(a.model)) || score(b) - score(a) || a.model.localeCompare(b.model));
+    // The copies serving each model now, counted once. Hysteresis: a model held now ranks as if
+    // asked for RESIDENT_SET_HYSTERESIS times as often, so two models of about the same rate do not
+    // take turns (each turn a load).
+    const candidates = plan.state.demand.filter((d) => d.pool === pool && plan.facts.model(d.model) && (d.arrivalRate > 0 || pinned(d.model)));
+    const copiesNow = new Map(candidates.map((d) => [d.model, workers.filter((w) => w.models.get(d.model)?.serving).length]));
+    const serving = (m: string) => copiesNow.get(m) ?? 0;
+    const score = (d: ModelDemand) => d.arrivalRate * (serving(d.model) > 0 ? RESIDENT_SET_HYSTERESIS : 1);
+    const ranked = candidates.sort((a, b) => Number(pinned(b.model)) - Number(pinned(a.model)) || score(b) - score(a) || a.model.localeCompare(b.model));
     // Each model in rank order joins if the set with it still packs. The packing places the largest
     // first, each in the bin with the most room left: placed in rank order, a large model ranked
     // below a few small ones would find every GPU already too full for it (by Ollama's fit rule

@@ -32,6 +32,7 @@ export const schedulerEnvSchema = z
     SCHEDULER_AGING_FORCE_FRACTION: z.coerce.number().positive().max(1).default(POLICY.agingForceFraction),
     /** Share of SCHEDULER_MAX_EXPECTED_WAIT_MS at which a model's expected wait gets it another replica. */
     SCHEDULER_REPLICATE_AT_FRACTION: z.coerce.number().positive().max(1).default(POLICY.replicateAtFraction),
+    SCHEDULER_TAIL_URGENT_FRACTION: z.coerce.number().positive().max(1).default(POLICY.tailUrgentFraction),
     /** Bound on an interactive job's expected wait: beyond it a model gets another replica where a GPU can take it (the edge refuses beyond the same bound). */
     SCHEDULER_MAX_EXPECTED_WAIT_MS: ms(DEFAULT_MAX_EXPECTED_WAIT_MS),
     /** Mean service time of one job assumed for a queue before its own is measured (active jobs ÷ completions per second). */
@@ -96,6 +97,7 @@ export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
     maxWaitMs: c.SCHEDULER_MAX_WAIT_MS,
     agingForceFraction: c.SCHEDULER_AGING_FORCE_FRACTION,
     replicateAtFraction: c.SCHEDULER_REPLICATE_AT_FRACTION,
+    tailUrgentFraction: c.SCHEDULER_TAIL_URGENT_FRACTION,
     replicateWaitMs: c.SCHEDULER_REPLICATE_WAIT_MS,
     maxExpectedWaitMs: c.SCHEDULER_MAX_EXPECTED_WAIT_MS,
     defaultServiceMs: c.SCHEDULER_DEFAULT_SERVICE_MS,

@@ -10,9 +10,15 @@ export interface ResidencyAwareOptions extends CostModelOptions {
   agingForceFraction: number;
   /**
    * Share of `maxExpectedWaitMs` at which a model's expected wait gets it another replica (the edge
-   * refuses beyond the whole bound, so an admitted queue only approaches it).
+   * refuses beyond the whole bound, so an admitted queue only approaches it). Below the whole bound
+   * the replica takes only free memory, idle models or bulk fill; at the bound, warm models too.
    */
   replicateAtFraction: number;
+  /**
+   * Share of `maxExpectedWaitMs` at which a tail model's expected wait makes it *urgent*: it may
+   * displace the resident set's models without waiting for its round (see `tailRoundWaitMs`).
+   */
+  tailUrgentFraction: number;
   /** Queue wait of a model with replicas that asks for one more (with a batch waiting), when tail rotation is off. */
   replicateWaitMs: number;
   /**
@@ -71,7 +77,8 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   minResidencyMs: 5_000,
   maxWaitMs: 60_000,
   agingForceFraction: 0.5,
-  replicateAtFraction: 0.5,
+  replicateAtFraction: 0.75,
+  tailUrgentFraction: 0.5,
   replicateWaitMs: 10_000,
   maxExpectedWaitMs: 60_000,
   defaultServiceMs: 4_000,

@@ -420,20 +420,24 @@ describe('replication by expected wait', () => {
     assert.equal(policy.expectedWaitMs(plan, demand('b:7b', { waiting: 4, serviceMs: 4_000 })), estimateLoadSeconds(B) * 1000 + 4_000);
   });
 
-  test('a model whose expected wait reaches half the bound gets a replica at once, before its oldest job has waited long', () => {
-    // The edge refuses beyond the 60 s bound: at 30 s the replica has the other half to load.
-    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(30)] });
+  test('a model whose expected wait reaches three quarters of the bound gets a replica at once, before its oldest job has waited long', () => {
+    // The edge refuses beyond the 60 s bound: at 45 s the replica has the last quarter to load.
+    const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(45)] });
     assert.deepEqual(loads(decide(s)), ['w2:a:7b:replicate']);
-    const within = state({ ...s, demand: [hot(20, { oldestWaitMs: 2_000 })] });
-    assert.deepEqual(decide(within), [], '20 s expected: well within the bound, and the queue moves');
+    const within = state({ ...s, demand: [hot(30, { oldestWaitMs: 2_000 })] });
+    assert.deepEqual(decide(within), [], '30 s expected: half the bound, and the queue moves');
     const fastJobs = state({ ...s, demand: [hot(80, { serviceMs: 1_000 })] });
     assert.deepEqual(decide(fastJobs), [], 'with 1 s jobs 80 queued are 20 s');
   });
 
-  test('such a replica displaces a warm model worth less than its queue, never a backlogged one', () => {
+  test('such a replica displaces a warm model worth less than its queue once its expected wait reaches the whole bound, never a backlogged one', () => {
     const warmB = demand('b:7b', { idleMs: 2_000, arrivalRate: 0.2 });
     const s = state({ catalogue, workers: [serving(), fullWorker('w2', ['b:7b'])], demand: [hot(80), warmB] });
     assert.deepEqual(evicts(decide(s)), ['w2:b:7b->a:7b:replicate']);
+    // 50 s expected: a replica is due, but the copy it has keeps up; b, evicted, would be loaded again.
+    assert.deepEqual(decide(state({ ...s, demand: [hot(50), warmB] })), [], 'below the bound, not in place of a warm model');
+    const idleB = state({ ...s, demand: [hot(50), demand('b:7b')] });
+    assert.deepEqual(evicts(decide(idleB)), ['w2:b:7b->a:7b:replicate'], 'but in place of an idle one');
     const dearB = state({ ...s, demand: [hot(80), demand('b:7b', { idleMs: 2_000, arrivalRate: 20 })] });
     assert.deepEqual(decide(dearB), [], 'b expects 200 requests within the horizon: worth more than 80 queued');
     const backlogged = state({ ...s, demand: [hot(80), demand('b:7b', { waiting: 2, interactiveWaiting: 2, oldestWaitMs: 1_000 })] });

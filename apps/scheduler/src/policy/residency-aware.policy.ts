@@ -11,11 +11,13 @@
  *     waiting, it displaces a resident model only once its oldest job has waited `displaceAfterMs`);
  *  4. adds a replica of a model that has replicas when its *expected wait* — its interactive demand
  *     (queued jobs, and the requests the edge refused for their expected wait and told to come back:
- *     `deferred`) × its mean service time ÷ the slots serving it — reaches `replicateAtFraction` (half) of
- *     `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the bound, so an
- *     admitted queue only approaches it, and the other half leaves time for the replica to load
- *     before requests are refused (as aging forces a cold model at half its bound). Such a replica is
- *     *urgent* and may displace warm models worth less than its queue. With tail rotation off, a
+ *     `deferred`) × its mean service time ÷ the slots serving it — reaches `replicateAtFraction` (three
+ *     quarters) of `maxExpectedWaitMs`, the bound the edge admits by: the edge refuses beyond the
+ *     bound, so an admitted queue only approaches it, and the last quarter leaves time for the replica
+ *     to load before requests are refused. Such a replica is *urgent*: it takes free memory, idle
+ *     models and bulk fill, and once the expected wait reaches the whole bound, warm models worth less
+ *     than its queue too (before that, the copies it has keep up, and the warm model it would evict —
+ *     often a tail model just loaded for its round — would be loaded again). With tail rotation off, a
  *     replica is also added when the oldest job has waited `replicateWaitMs` with at least a batch
  *     waiting. One replica at a time per model;
  *  5. last, bulk work as fill: a model with no interactive job waiting but bulk jobs queued or bulk
@@ -32,7 +34,7 @@
  * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs); then it is forced
  * (without making its pool contended), displaces other tail models but not a round in progress,
  * and the resident set's models only after 1.5 times `tailRoundWaitMs` (or at once when its queue
- * is urgent); it gets no replica. One load serves a round of a rare model's requests.
+ * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`); it gets no replica. One load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`, and `deferred` for priority and heat) make a model backlogged, forced, prioritised
@@ -436,7 +438,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     if (replicas === 0) {
       const tail = this.isTail(d);
       // A tail model whose queue nears the edge's admission bound may not wait for its turn.
-      const urgent = tail && this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.replicateAtFraction;
+      const urgent = tail && this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs * this.opts.tailUrgentFraction;
       this.place(plan, { pool: d.pool, model: d.model, reason: forced ? 'aging' : 'demand', forced, demand: d, tail, urgent });
       return;
     }
@@ -593,7 +595,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       const unused = v.busySlots === 0 && cls !== VictimClass.Backlogged && cls !== VictimClass.Fill && inRound < 1;
       if (!c.forced && !unused) return false;
       // The resident set's models (unless the tail model's queue is urgent: its expected wait at
-      // `replicateAtFraction` of the edge's bound, beyond which the edge starts refusing), and a
+      // `tailUrgentFraction` of the edge's bound, beyond which the edge starts refusing), and a
       // round in progress (it is served until its queue drains).
       const longWait = this.waited(plan, c.demand, (this.opts.tailRoundWaitMs * TAIL_DISPLACES_RESIDENT_AFTER) / this.opts.maxWaitMs);
       if (cls === VictimClass.Backlogged && !longWait) return false;
@@ -612,6 +614,10 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       // which drain first, only for a whole batch). A starving model takes any warm model only once
       // its wait reaches the whole bound; before that it waits for a GPU where less is lost.
       if (c.forced && this.waited(plan, c.demand, 1)) return true;
+      // A replica takes a warm model's place only once its queue's expected wait reaches the whole
+      // bound, where the edge starts refusing: before that the copies it has keep up, and the warm
+      // model evicted (often a tail model just loaded for its round) would be loaded again.
+      if (c.reason === 'replicate' && this.expectedWaitMs(plan, c.demand) < this.opts.maxExpectedWaitMs) return false;
       const worthMore = this.priority(plan, c.demand) > this.keepValue(plan, w, v);
       return worthMore && (c.forced || c.urgent === true || (worthALoad && (v.busySlots === 0 || batch)));
     }

@@ -99,7 +99,8 @@ describe('tail rotation', () => {
       return c;
     };
     assert.deepEqual(loads(policy.decide(s(8), NOW)), [], 'waited 20 s, but 8 s expected: the queue moves');
-    assert.deepEqual(loads(policy.decide(s(30), NOW)), ['w2:h1:7b:replicate'], '30 s expected: half the bound');
+    assert.deepEqual(loads(policy.decide(s(30), NOW)), [], '30 s expected: half the bound, and the queue moves');
+    assert.deepEqual(loads(policy.decide(s(45), NOW)), ['w2:h1:7b:replicate'], '45 s expected: three quarters of the bound');
     // Without rotation, the batch that waited past SCHEDULER_REPLICATE_WAIT_MS (10 s) asks for one too.
     const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailRoundWaitMs: 0 });
     assert.deepEqual(loads(off.decide(s(8), NOW)), ['w2:h1:7b:replicate']);
@@ -126,10 +127,13 @@ describe('tail rotation', () => {
       't1:7b': { waiting: 2, oldestWaitMs: 2_000, idleMs: 0 },
       't2:7b': { waiting: 12, oldestWaitMs: ROUND + 1_000, serviceMs: 10_000 },
     });
-    // 12 jobs × 10 s ÷ 4 slots + the load: past half the 60 s bound.
+    // 12 jobs × 10 s ÷ 4 slots + the load: past half the 60 s bound (`tailUrgentFraction`), short of
+    // the three quarters at which a copy would be added (`replicateAtFraction`): the two are apart.
     const out = evicts(policy.decide(full, NOW));
     assert.equal(out.length, 1);
     assert.match(out[0], /:h\d:7b->t2:7b$/, 'a popular model, not the tail round in progress');
+    const later = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailUrgentFraction: 0.9 });
+    assert.deepEqual(evicts(later.decide(full, NOW)), [], 'urgent only from its own fraction of the bound');
   });
 
   test('before its round, a tail model may take the place of an idle model nobody is expected to ask for within a round', () => {

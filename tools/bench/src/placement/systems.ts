@@ -122,7 +122,7 @@ export async function runBaseline(kind: BaselineKind, trace: TraceEntry[], cfg: 
  */
 /** The scheduler's fractions (not times, so not scaled), when BENCH_<NAME> sets one for an experiment. */
 export function switchyardFractions(): Record<string, string> {
-  const names = ['SCHEDULER_AGING_FORCE_FRACTION', 'SCHEDULER_REPLICATE_AT_FRACTION', 'SCHEDULER_TAIL_SLOTS_PER_WORKER'];
+  const names = ['SCHEDULER_AGING_FORCE_FRACTION', 'SCHEDULER_REPLICATE_AT_FRACTION', 'SCHEDULER_TAIL_URGENT_FRACTION', 'SCHEDULER_TAIL_SLOTS_PER_WORKER'];
   return Object.fromEntries(names.filter((k) => process.env[`BENCH_${k}`]).map((k) => [k, String(process.env[`BENCH_${k}`])]));
 }
 

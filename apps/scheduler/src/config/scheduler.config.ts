@@ -32,6 +32,7 @@ export const schedulerEnvSchema = z
     SCHEDULER_AGING_FORCE_FRACTION: z.coerce.number().positive().max(1).default(POLICY.agingForceFraction),
     /** Share of SCHEDULER_MAX_EXPECTED_WAIT_MS at which a model's expected wait gets it another replica. */
     SCHEDULER_REPLICATE_AT_FRACTION: z.coerce.number().positive().max(1).default(POLICY.replicateAtFraction),
+    /** Share of SCHEDULER_MAX_EXPECTED_WAIT_MS at which a tail model's expected wait lets it displace the resident set before its round. */
     SCHEDULER_TAIL_URGENT_FRACTION: z.coerce.number().positive().max(1).default(POLICY.tailUrgentFraction),
     /** Bound on an interactive job's expected wait: beyond it a model gets another replica where a GPU can take it (the edge refuses beyond the same bound). */
     SCHEDULER_MAX_EXPECTED_WAIT_MS: ms(DEFAULT_MAX_EXPECTED_WAIT_MS),

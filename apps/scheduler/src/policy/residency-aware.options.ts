@@ -47,8 +47,8 @@ export interface ResidencyAwareOptions extends CostModelOptions {
    * with the tail's loads and requests (so it is short where GPUs are many and tail models few,
    * this long where the room is scarce). Then it is forced (goes first and is served until its
    * queue drains), and it displaces other tail models, not the resident set's, until it has waited
-   * 1.5 times this (or its expected wait reaches half the admission bound). One load then serves a
-   * round of the tail model's requests instead of one.
+   * 1.5 times this (or its expected wait reaches `tailUrgentFraction` of the admission bound). One
+   * load then serves a round of the tail model's requests instead of one.
    */
   tailRoundWaitMs: number;
   /** Rotation room per pool, in model slots per worker (rounded up per pool): kept out of the resident set. */

@@ -445,7 +445,7 @@ describe('replication by expected wait', () => {
   });
 
   test('requests the edge told to come back count: a queue the edge keeps short by refusing still gets its replica', () => {
-    // 20 queued (20 s expected) is within half the bound; 40 more refused and coming back make it 60 s.
+    // 20 queued (20 s expected) is within three quarters of the bound; 40 more refused and coming back make it 60 s.
     const s = state({ catalogue, workers: [serving(), worker('w2', 48)], demand: [hot(20, { deferred: 40 })] });
     const plan = new ClusterPlan(s, NOW, policy.opts);
     assert.equal(policy.expectedWaitMs(plan, hot(20, { deferred: 40 })), 60_000);

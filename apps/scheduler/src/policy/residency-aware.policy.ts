@@ -117,7 +117,7 @@ interface Candidate {
   demand?: ModelDemand;
   /** Bulk work only, no interactive job waiting: may take free memory or idle models only. */
   bulk?: boolean;
-  /** Interactive expected wait at half `maxExpectedWaitMs` or more: a replica may displace warm models worth less. */
+  /** A copy asked for by its expected wait (`replicateAtFraction`), or a tail model's queue at `tailUrgentFraction`: may displace warm models worth less (a copy only once the expected wait reaches the whole bound). */
   urgent?: boolean;
   /** Outside its pool's resident set (tail rotation): may not displace the resident set's models before 1.5 × `tailRoundWaitMs` unless `urgent`. */
   tail?: boolean;

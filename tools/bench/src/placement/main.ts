@@ -21,7 +21,7 @@ import { runBaseline, RunConfig, switchyardFractions, switchyardLoadEstimateSim,
  */
 
 /** The README's held-out run: the default seeds (the README's "Seeds" says which were tuned on and which are spent). */
-const HELD_OUT_SEEDS = '11001,11002,11003';
+const HELD_OUT_SEEDS = '11301,11302,11303';
 
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds ${HELD_OUT_SEEDS}] [--gpus 4x80,2x40]
        [--requests N] [--load 0.8 | --rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]

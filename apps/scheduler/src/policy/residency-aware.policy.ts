@@ -34,7 +34,8 @@
  * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs); then it is forced
  * (without making its pool contended), displaces other tail models but not a round in progress,
  * and the resident set's models only after 1.5 times `tailRoundWaitMs` (or at once when its queue
- * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`); it gets no replica. One load serves a round of a rare model's requests.
+ * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`); it gets no
+ * replica. One load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`, and `deferred` for priority and heat) make a model backlogged, forced, prioritised

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { barChartSvg } from '../chart';
 import { fmt, table } from '../stats';
 import { RunSummary } from './summary';
+import { DEFAULT_INTERVAL_OPTIONS, RatioInterval, withIntervals } from './interval';
 
 /** One system on one trace (shape × GPU config × seed). */
 export interface RunRecord {
@@ -102,6 +103,18 @@ export interface Verdict {
   goodputRatio: number;
   bulkAllServed: boolean;
   met: { loads: boolean; p95: boolean; goodput: boolean; bulk: boolean };
+  /** Each ratio's interval from resampling the seeds (see interval.ts); absent with one seed. */
+  intervals?: { loads?: RatioInterval; p95?: RatioInterval; goodput?: RatioInterval };
+}
+
+/** Issue 16's targets: Switchyard against the best proxy on each figure. */
+export const TARGETS = { loads: 5, p95: 3, goodput: 1 } as const;
+
+const INTERVAL_LABEL = `the central ${DEFAULT_INTERVAL_OPTIONS.level * 100}% of the ratio over ${DEFAULT_INTERVAL_OPTIONS.resamples.toLocaleString('en')} resamples of the seeds`;
+
+/** " [low–high]" of a ratio's interval over seeds, or nothing. */
+function interval(i: RatioInterval | undefined): string {
+  return i ? ` [${fmt(i.low, 2)}–${fmt(i.high, 2)}]` : '';
 }
 
 /** Issue 16's target per (shape, GPUs), on the means over seeds: vs the best proxy on each figure. */
@@ -129,7 +142,7 @@ export function verdicts(aggs: Aggregate[]): Verdict[] {
       p95Ratio,
       goodputRatio,
       bulkAllServed: sy.bulkAllServed,
-      met: { loads: loadsRatio >= 5, p95: p95Ratio >= 3, goodput: goodputRatio >= 1, bulk: sy.bulkAllServed },
+      met: { loads: loadsRatio >= TARGETS.loads, p95: p95Ratio >= TARGETS.p95, goodput: goodputRatio >= TARGETS.goodput, bulk: sy.bulkAllServed },
     });
   }
   return out;
@@ -179,16 +192,16 @@ export function printTables(aggs: Aggregate[], log: (s: string) => void): void {
 
 export function printVerdicts(vs: Verdict[], log: (s: string) => void): void {
   if (vs.length === 0) return;
-  log('\nIssue 16’s target, Switchyard vs the best proxy on each figure (means over seeds):');
+  log(`\nIssue 16’s target, Switchyard vs the best proxy on each figure (means over seeds; in brackets, ${INTERVAL_LABEL}):`);
   log(
     table(
       ['shape', 'GPUs', 'fewer loads (≥5×)', 'lower p95 TTFT (≥3×)', 'goodput (≥1×)', 'every bulk served'],
       vs.map((v) => [
         v.shape,
         v.gpus,
-        `${fmt(v.loadsRatio, 2)}× ${v.met.loads ? 'met' : 'NOT met'} (any system ≤ ${fmt(v.loadsCeiling, 1)}×)`,
-        `${fmt(v.p95Ratio, 2)}× ${v.met.p95 ? 'met' : 'NOT met'}`,
-        `${fmt(v.goodputRatio, 2)}× ${v.met.goodput ? 'met' : 'NOT met'}`,
+        `${fmt(v.loadsRatio, 2)}×${interval(v.intervals?.loads)} ${v.met.loads ? 'met' : 'NOT met'} (any system ≤ ${fmt(v.loadsCeiling, 1)}×)`,
+        `${fmt(v.p95Ratio, 2)}×${interval(v.intervals?.p95)} ${v.met.p95 ? 'met' : 'NOT met'}`,
+        `${fmt(v.goodputRatio, 2)}×${interval(v.intervals?.goodput)} ${v.met.goodput ? 'met' : 'NOT met'}`,
         v.met.bulk ? 'yes' : 'NO',
       ]),
     ),
@@ -223,11 +236,12 @@ export function markdownReport(aggs: Aggregate[], vs: Verdict[]): string {
     }
     out.push('');
   }
+  if (vs.some((v) => v.intervals?.loads)) out.push(`Each ratio is of the means over seeds; in brackets, ${INTERVAL_LABEL} (each seed drawn whole, with replacement).\n`);
   out.push('| shape | GPUs | fewer loads than the best proxy (target ≥ 5×; the most any system could reach) | lower interactive p95 TTFT (≥ 3×) | goodput vs the best proxy (≥ 1×) | every bulk request served |');
   out.push('|---|---|---|---|---|---|');
   for (const v of vs) {
     out.push(
-      `| ${v.shape} | ${v.gpus} | ${fmt(v.loadsRatio, 2)}× (${v.bestProxy.loads}) ${v.met.loads ? '✓' : '✗'} (≤ ${fmt(v.loadsCeiling, 1)}×) | ${fmt(v.p95Ratio, 2)}× (${v.bestProxy.p95}) ${v.met.p95 ? '✓' : '✗'} | ${fmt(v.goodputRatio, 2)}× (${v.bestProxy.goodput}) ${v.met.goodput ? '✓' : '✗'} | ${v.met.bulk ? '✓' : '✗'} |`,
+      `| ${v.shape} | ${v.gpus} | ${fmt(v.loadsRatio, 2)}× (${v.bestProxy.loads}) ${v.met.loads ? '✓' : '✗'}${interval(v.intervals?.loads)} (≤ ${fmt(v.loadsCeiling, 1)}×) | ${fmt(v.p95Ratio, 2)}× (${v.bestProxy.p95}) ${v.met.p95 ? '✓' : '✗'}${interval(v.intervals?.p95)} | ${fmt(v.goodputRatio, 2)}× (${v.bestProxy.goodput}) ${v.met.goodput ? '✓' : '✗'}${interval(v.intervals?.goodput)} | ${v.met.bulk ? '✓' : '✗'} |`,
     );
   }
   return out.join('\n') + '\n';
@@ -247,7 +261,7 @@ export function writeResults(outDir: string, body: Record<string, unknown>): voi
 /** Prints the tables and verdicts of `body.runs` and writes results.json (with them), summary.md and chart.svg to `outDir`. */
 export function writeReport(outDir: string, body: ResultsBody, footer: string): void {
   const aggs = aggregate(body.runs);
-  const vs = verdicts(aggs);
+  const vs = withIntervals(verdicts(aggs), body.runs, TARGETS);
   printTables(aggs, console.log);
   printVerdicts(vs, console.log);
   console.log(`\n${footer}`);

@@ -53,10 +53,11 @@ export function seedInterval(pairs: SeedPair[], ratio: (ours: number, theirs: nu
     ratios.push(ratio(ours / valid.length, theirs / valid.length));
   }
   ratios.sort((a, b) => a - b);
-  // A ratio at its target in exact arithmetic may land a rounding error below it: it is met.
   const at = (q: number) => ratios[Math.min(ratios.length - 1, Math.max(0, Math.floor(q * ratios.length)))];
   const tail = (1 - opts.level) / 2;
-  return { low: at(tail), high: at(1 - tail), metShare: ratios.filter((r) => r >= target * (1 - 1e-9)).length / ratios.length };
+  // A ratio at its target in exact arithmetic may land a rounding error below it: it is met.
+  const met = ratios.filter((r) => r >= target * (1 - 1e-9)).length;
+  return { low: at(tail), high: at(1 - tail), metShare: met / ratios.length };
 }
 
 /**

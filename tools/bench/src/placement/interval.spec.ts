@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seedInterval, withIntervals } from './interval';
+import { fewer, seedInterval, withIntervals } from './interval';
 import type { RunRecord, Verdict } from './report';
-
-const fewer = (ours: number, theirs: number) => theirs / ours;
 
 test('seeds that all give the same ratio give an interval of that ratio alone', () => {
   const i = seedInterval(

@@ -27,6 +27,10 @@ export interface IntervalOptions {
 
 export const DEFAULT_INTERVAL_OPTIONS: IntervalOptions = { resamples: 2000, level: 0.9, seed: 1 };
 
+/** How far ahead Switchyard (`ours`) is on a figure where less is better (loads, waits), and where more is (goodput). */
+export const fewer = (ours: number, theirs: number): number => theirs / ours;
+export const more = (ours: number, theirs: number): number => ours / theirs;
+
 /** One trace's figure for both sides of a ratio. */
 export interface SeedPair {
   ours: number;
@@ -72,13 +76,12 @@ export function withIntervals(vs: Verdict[], runs: RunRecord[], targets: { loads
       const theirs = bySeed(v.shape, v.gpus, proxy);
       return [...sy].filter(([seed]) => theirs.has(seed)).map(([seed, s]) => ({ ours: figure(s), theirs: figure(theirs.get(seed)!) }));
     };
-    const fewer = (ours: number, theirs: number) => theirs / ours;
     return {
       ...v,
       intervals: {
         loads: seedInterval(pairs(v.bestProxy.loads, (s) => s.loadsPer1000), fewer, targets.loads, opts),
         p95: seedInterval(pairs(v.bestProxy.p95, (s) => s.ttftP95), fewer, targets.p95, opts),
-        goodput: seedInterval(pairs(v.bestProxy.goodput, (s) => s.goodput), (ours, theirs) => ours / theirs, targets.goodput, opts),
+        goodput: seedInterval(pairs(v.bestProxy.goodput, (s) => s.goodput), more, targets.goodput, opts),
       },
     };
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { barChartSvg } from '../chart';
 import { fmt, table } from '../stats';
 import { RunSummary } from './summary';
-import { DEFAULT_INTERVAL_OPTIONS, RatioInterval, withIntervals } from './interval';
+import { DEFAULT_INTERVAL_OPTIONS, fewer, more, RatioInterval, withIntervals } from './interval';
 
 /** One system on one trace (shape × GPU config × seed). */
 export interface RunRecord {
@@ -130,9 +130,9 @@ export function verdicts(aggs: Aggregate[]): Verdict[] {
     const bl = best((a) => a.metrics.loadsPer1000.mean, true);
     const bp = best((a) => a.metrics.ttftP95.mean, true);
     const bg = best((a) => a.metrics.goodput.mean, false);
-    const loadsRatio = bl.metrics.loadsPer1000.mean / sy.metrics.loadsPer1000.mean;
-    const p95Ratio = bp.metrics.ttftP95.mean / sy.metrics.ttftP95.mean;
-    const goodputRatio = sy.metrics.goodput.mean / bg.metrics.goodput.mean;
+    const loadsRatio = fewer(sy.metrics.loadsPer1000.mean, bl.metrics.loadsPer1000.mean);
+    const p95Ratio = fewer(sy.metrics.ttftP95.mean, bp.metrics.ttftP95.mean);
+    const goodputRatio = more(sy.metrics.goodput.mean, bg.metrics.goodput.mean);
     out.push({
       shape: sy.shape,
       gpus: sy.gpus,

@@ -30,12 +30,10 @@
  * by arrival rate and packed, with the copies serving each model, into its GPUs with rotation room
  * held back (see residentSet). A model outside it (tail) takes only free room (and unused models not
  * expected within `tailRoundWaitMs`), however many of its jobs wait, until its oldest job plus its
- * load reaches its round: the pool's *round wait* — the shortest, from half of `maxWaitMs` up to
- * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs) — scaled by
- * √(the tail's mean arrival rate ÷ its own), shorter for a model asked for more often (see
- * tailRoundMs); then it is forced (without making its pool contended), displaces other tail
- * models but not a round in progress, and the resident set's models only after 1.5 times
- * `tailRoundWaitMs` (or at once when its queue
+ * load reaches the pool's *round wait* — the shortest, from half of `maxWaitMs` up to
+ * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs); then it is forced
+ * (without making its pool contended), displaces other tail models but not a round in progress,
+ * and the resident set's models only after 1.5 times `tailRoundWaitMs` (or at once when its queue
  * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`); it gets no
  * replica. One load serves a round of a rare model's requests.
  *
@@ -111,8 +109,6 @@ const TAIL_DISPLACES_RESIDENT_AFTER = 1.5;
 const ROTATION_UTILISATION = 0.35;
 /** The round wait is searched in this many steps from its floor up to `tailRoundWaitMs`. */
 const ROUND_STEPS = 12;
-/** A tail model's own round is at most this many `tailRoundWaitMs` (see tailRoundMs). */
-const TAIL_ROUND_MAX = 1.5;
 
 interface Candidate {
   pool: string;
@@ -278,31 +274,13 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   private isForced(plan: ClusterPlan, d: ModelDemand): boolean {
-    if (this.isTail(d)) return this.waited(plan, d, this.tailRoundMs(plan, d) / this.opts.maxWaitMs);
+    if (this.isTail(d)) return this.waited(plan, d, this.roundWaitMs(d.pool) / this.opts.maxWaitMs);
     return this.waited(plan, d, this.opts.agingForceFraction);
   }
 
   /** A pool's round wait in the current round: see sustainableRoundMs. */
   roundWaitMs(pool: string): number {
     return this.rounds.get(pool) ?? this.opts.tailRoundWaitMs;
-  }
-
-  /**
-   * A tail model's own round: its pool's round wait × √(the tail's mean arrival rate ÷ its own), from
-   * the pool's shortest round up to TAIL_ROUND_MAX × `tailRoundWaitMs`. As with an economic order quantity (a
-   * load is the order's fixed cost, a request's wait the cost of holding it), a model asked for
-   * often comes back in short rounds, where many requests would otherwise wait a long one, and a rare
-   * one in long rounds, where waiting costs few requests and each load serves more of them: most of
-   * the tail's requests are the frequent models', so they wait less for about the same loads.
-   */
-  tailRoundMs(plan: ClusterPlan, d: ModelDemand): number {
-    const round = this.roundWaitMs(d.pool);
-    const tail = this.tailDemand(plan, d.pool, this.resident.get(d.pool) ?? new Set<string>());
-    if (tail.length === 0) return round;
-    const mean = tail.reduce((sum, t) => sum + t.arrivalRate, 0) / tail.length;
-    const own = Math.max(d.arrivalRate, mean / 100);
-    const shortest = Math.min(this.opts.tailRoundWaitMs, this.opts.maxWaitMs * this.opts.agingForceFraction);
-    return Math.min(this.opts.tailRoundWaitMs * TAIL_ROUND_MAX, Math.max(shortest, round * Math.sqrt(mean / own)));
   }
 
   /**

@@ -93,9 +93,8 @@ async function startOnFreePorts(extraEnv: NodeJS.ProcessEnv): Promise<Platform> 
     SCHEDULER_MAX_WAIT_MS: String(Math.round(120_000 / timeScale)),
     SCHEDULER_REPLICATE_WAIT_MS: String(Math.round(10_000 / timeScale)),
     SCHEDULER_IDLE_AFTER_MS: String(Math.round(60_000 / timeScale)),
-    // Tail rotation's round (90 s of real time by default; 45 s while a model is at the admission bound), on the simulated clock like the timers above.
+    // Tail rotation's round (90 s of real time by default), on the simulated clock like the timers above.
     SCHEDULER_TAIL_ROUND_WAIT_MS: String(Math.round(90_000 / timeScale)),
-    SCHEDULER_TAIL_OVERLOAD_ROUND_WAIT_MS: String(Math.round(45_000 / timeScale)),
     EDGE_KEEPALIVE_MS: '200',
     LOG_LEVEL: 'info',
     ...extraEnv,

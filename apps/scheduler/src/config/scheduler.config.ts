@@ -44,8 +44,6 @@ export const schedulerEnvSchema = z
     SCHEDULER_BATCH_MIN_JOBS: z.coerce.number().int().nonnegative().default(POLICY.batchMinJobs),
     /** Tail rotation: a model outside its pool's resident set (by arrival rate) waits this long (oldest job + load) for a round before it displaces anything (0 = off). */
     SCHEDULER_TAIL_ROUND_WAIT_MS: z.coerce.number().int().nonnegative().default(POLICY.tailRoundWaitMs),
-    /** The longest tail round wait while some model of the pool has an expected wait at the admission bound (0 = SCHEDULER_TAIL_ROUND_WAIT_MS always). */
-    SCHEDULER_TAIL_OVERLOAD_ROUND_WAIT_MS: z.coerce.number().int().nonnegative().default(POLICY.tailOverloadRoundWaitMs),
     /** Rotation room per pool, in model slots per worker, kept out of the resident set. */
     SCHEDULER_TAIL_SLOTS_PER_WORKER: z.coerce.number().min(0).max(8).default(POLICY.tailSlotsPerWorker),
     SCHEDULER_WORKER_TIMEOUT_MS: ms(10_000),
@@ -113,7 +111,6 @@ export function policyOptions(c: SchedulerConfig): ResidencyAwareOptions {
     keepHorizonMs: c.SCHEDULER_KEEP_HORIZON_MS,
     displaceAfterMs: c.SCHEDULER_DISPLACE_AFTER_MS,
     tailRoundWaitMs: c.SCHEDULER_TAIL_ROUND_WAIT_MS,
-    tailOverloadRoundWaitMs: c.SCHEDULER_TAIL_OVERLOAD_ROUND_WAIT_MS,
     tailSlotsPerWorker: c.SCHEDULER_TAIL_SLOTS_PER_WORKER,
     ollamaFitFraction: c.SCHEDULER_OLLAMA_FIT_FRACTION,
   };

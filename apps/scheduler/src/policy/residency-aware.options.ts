@@ -51,11 +51,6 @@ export interface ResidencyAwareOptions extends CostModelOptions {
    * load then serves a round of the tail model's requests instead of one.
    */
   tailRoundWaitMs: number;
-  /**
-   * The longest round wait while a pool is overloaded (some model's expected wait at
-   * `maxExpectedWaitMs`: the edge refuses its requests); 0 = `tailRoundWaitMs` always.
-   */
-  tailOverloadRoundWaitMs: number;
   /** Rotation room per pool, in model slots per worker (rounded up per pool): kept out of the resident set. */
   tailSlotsPerWorker: number;
   /** A model with no job seen for this long is idle: the cheapest to evict. */
@@ -90,7 +85,6 @@ export const DEFAULT_RESIDENCY_AWARE_OPTIONS: ResidencyAwareOptions = {
   displaceAfterMs: 0,
   batchMinJobs: 0,
   tailRoundWaitMs: 90_000,
-  tailOverloadRoundWaitMs: 45_000,
   tailSlotsPerWorker: 0.5,
   idleAfterMs: 10_000,
   keepHorizonMs: 10_000,

@@ -31,8 +31,7 @@
  * held back (see residentSet). A model outside it (tail) takes only free room (and unused models not
  * expected within `tailRoundWaitMs`), however many of its jobs wait, until its oldest job plus its
  * load reaches the pool's *round wait* — the shortest, from half of `maxWaitMs` up to
- * `tailRoundWaitMs` (`tailOverloadRoundWaitMs` while some model of the pool is at the admission
- * bound), that the rotation room can sustain (see sustainableRoundMs); then it is forced
+ * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs); then it is forced
  * (without making its pool contended), displaces other tail models but not a round in progress,
  * and the resident set's models only after 1.5 times `tailRoundWaitMs` (or at once when its queue
  * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`); it gets no
@@ -163,7 +162,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const plan = new ClusterPlan(state, now, this.opts);
     const pools = new Set(state.workers.map((w) => w.pool));
     this.resident = new Map([...pools].map((p) => [p, this.residentSet(plan, p)]));
-    this.rounds = new Map([...pools].map((p) => [p, this.sustainableRoundMs(plan, p, this.longestRoundMs(plan, p))]));
+    this.rounds = new Map([...pools].map((p) => [p, this.sustainableRoundMs(plan, p)]));
 
     const demanded = state.demand
       .filter((d) => interactiveDemand(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
@@ -286,7 +285,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
 
   /**
    * The shortest round wait, between `agingForceFraction` of `maxWaitMs` (when a resident model's
-   * queue is forced) and `max` (see longestRoundMs), that the pool's rotation room can sustain: each round
+   * queue is forced) and `tailRoundWaitMs`, that the pool's rotation room can sustain: each round
    * every tail model asked for within it is loaded once (a model of arrival rate λ is asked for
    * within a round R with probability 1 − e^(−λR)) and serves the round's requests (λR × its
    * service time, over its slots), and that work must keep the rotation room (one model slot on
@@ -294,7 +293,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
    * ample (many GPUs, few tail models) rounds are short and tail requests wait less; where it is
    * scarce they stay long, so that one load serves many requests.
    */
-  private sustainableRoundMs(plan: ClusterPlan, pool: string, max: number): number {
+  private sustainableRoundMs(plan: ClusterPlan, pool: string): number {
+    const max = this.opts.tailRoundWaitMs;
     if (max <= 0) return 0;
     const min = Math.min(max, this.opts.maxWaitMs * this.opts.agingForceFraction);
     const { rotation } = this.rotationRoom(plan, pool);
@@ -310,24 +310,6 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     const step = (max - min) / ROUND_STEPS;
     for (let r = min; r < max; r += step) if (busyMs(r) <= ROTATION_UTILISATION * rotation * r) return Math.round(r);
     return max;
-  }
-
-  /**
-   * The longest round wait a pool may have this round: `tailRoundWaitMs`, or while the pool is
-   * overloaded — some model's expected wait at the admission bound, so the edge refuses its
-   * requests — `tailOverloadRoundWaitMs` when that is shorter. The GPUs are then catching up on
-   * more work than they serve at once and every request waits longer; a tail request that waits a
-   * whole long round on top of that is among the slowest, and a shorter round serves the tail's
-   * few requests before then, at a load each.
-   */
-  private longestRoundMs(plan: ClusterPlan, pool: string): number {
-    const max = this.opts.tailRoundWaitMs;
-    const overload = this.opts.tailOverloadRoundWaitMs;
-    if (max <= 0 || overload <= 0 || overload >= max) return max;
-    const overloaded = plan.state.demand.some(
-      (d) => d.pool === pool && interactiveDemand(d) > 0 && plan.facts.model(d.model) && this.expectedWaitMs(plan, d) >= this.opts.maxExpectedWaitMs,
-    );
-    return overloaded ? overload : max;
   }
 
   /** Demand of the pool's models outside `resident` that are asked for (the tail, given a resident set). */

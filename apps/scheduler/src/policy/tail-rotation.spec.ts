@@ -23,8 +23,6 @@ const policy = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
 const ROUND = policy.opts.maxWaitMs * policy.opts.agingForceFraction;
 /** `tailRoundWaitMs`: the longest round, and (× 1.5) when a tail model may displace the resident set. */
 const LONG_ROUND = policy.opts.tailRoundWaitMs;
-/** `tailOverloadRoundWaitMs`: the longest round while some model's expected wait is at the admission bound. */
-const OVERLOAD_ROUND = policy.opts.tailOverloadRoundWaitMs;
 
 function loads(cmds: Command[]) {
   return cmds.filter((c) => c.kind === 'load').map((c) => `${c.workerId}:${c.model}:${c.reason}`);
@@ -74,40 +72,6 @@ describe('tail rotation', () => {
     some.workers.push(worker('w3', 48), worker('w4', 48));
     policy.decide(some, NOW);
     assert.ok(policy.roundWaitMs('shared') < between);
-  });
-
-  test('while a model of the pool is at the admission bound, the round is at most tailOverloadRoundWaitMs', () => {
-    // Tail models asked for every five seconds: the longest round, as above. h1's queue: jobs of 4 s
-    // on its 4 slots, so 60 of them are 60 s of expected wait, the edge's bound.
-    const s = (h1Waiting: number) => {
-      const c = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {
-        'h1:7b': { waiting: h1Waiting, interactiveWaiting: h1Waiting, oldestWaitMs: 5_000, serviceMs: 4_000, idleMs: 0 },
-      });
-      c.demand = c.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: 0.2 } : d));
-      return c;
-    };
-    policy.decide(s(59), NOW);
-    assert.equal(policy.roundWaitMs('shared'), LONG_ROUND, '59 s expected: within the bound');
-    policy.decide(s(60), NOW);
-    assert.equal(policy.roundWaitMs('shared'), OVERLOAD_ROUND, 'at the bound: the edge refuses h1 requests');
-    const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailOverloadRoundWaitMs: 0 });
-    off.decide(s(60), NOW);
-    assert.equal(off.roundWaitMs('shared'), LONG_ROUND, '0 turns it off');
-  });
-
-  test('while the pool is overloaded, a tail model is served after the shorter round', () => {
-    const s = (h2Waiting: number) => {
-      const c = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {
-        'h2:7b': { waiting: h2Waiting, interactiveWaiting: h2Waiting, oldestWaitMs: 5_000, serviceMs: 4_000, idleMs: 0 },
-        't2:7b': { waiting: 2, oldestWaitMs: OVERLOAD_ROUND },
-      });
-      // t1 idle (under one request expected within the keep horizon): a forced model's to take.
-      c.demand = c.demand.map((d) => (d.model.startsWith('t') ? { ...d, arrivalRate: d.model === 't1:7b' ? 0.09 : 0.2 } : d));
-      return c;
-    };
-    assert.deepEqual(evicts(policy.decide(s(0), NOW)), [], 'waited the overload round, but the pool keeps up');
-    assert.equal(policy.roundWaitMs('shared'), LONG_ROUND);
-    assert.deepEqual(evicts(policy.decide(s(80), NOW)), ['w2:t1:7b->t2:7b'], 'h2 at the bound: t2 takes the rotation slot');
   });
 
   test("a tail model's lone request does not evict anything before its round is due", () => {

@@ -1,4 +1,5 @@
 import { beladyLoads } from '../belady';
+import { percentile } from '../stats';
 import { TraceEntry } from '../trace';
 
 /**
@@ -62,4 +63,28 @@ export function throughputBound(trace: TraceEntry[], speedOf: (model: string) =>
     capacityRate: trace.length / Math.max(1e-9, work / gpus),
     offeredRate: trace.length / Math.max(1e-9, lastArrival),
   };
+}
+
+/**
+ * A reference for the interactive p95 time to first token, not a bound: the p95 if the GPUs were
+ * one server running every request at full slot occupancy (the throughput bound's GPU-seconds), in
+ * arrival order, with no loads and no model slots to share: each request starts once the work sent
+ * before it is done, and its first token follows its prompt at one stream's speed. Bulk requests are
+ * left out (they are fill for idle capacity). A system that reorders can go under it (one that let
+ * 5% of the requests wait without limit would); it says what the compute alone costs a
+ * first-come-first-served cluster on the trace, so a p95 can be read against it.
+ */
+export function fluidFifoTtftP95(trace: TraceEntry[], speedOf: (model: string) => ModelSpeed, gpus: number, slots: number, parallelExponent: number): number {
+  const rate = gpus * Math.pow(slots, parallelExponent); // one stream's seconds of work done per second
+  const ttft: number[] = [];
+  let backlog = 0;
+  let at = 0;
+  for (const e of [...trace].filter((x) => x.priority !== 'bulk').sort((a, b) => a.t - b.t)) {
+    backlog = Math.max(0, backlog - (e.t - at) * rate);
+    at = e.t;
+    const speed = speedOf(e.model);
+    ttft.push(backlog / rate + e.prompt_tokens / speed.promptTokensPerS);
+    backlog += soloSeconds(e, speed);
+  }
+  return percentile(ttft, 95);
 }

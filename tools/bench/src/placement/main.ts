@@ -5,7 +5,7 @@ import { maxResidentModels } from '../belady';
 import { BaselineKind } from '../proxies';
 import { fmt } from '../stats';
 import { readTrace, TraceEntry, writeTrace } from '../trace';
-import { distinctModelsBound, inOrderLoadsBound, throughputBound } from './bounds';
+import { distinctModelsBound, fluidFifoTtftP95, inOrderLoadsBound, throughputBound } from './bounds';
 import { BenchCatalogue, COMPUTE_SHARING, type ComputeSharing, DEFAULT_COMPUTE_SHARING, SIM_PARALLEL_EXPONENT } from './catalogue';
 import { ClientPolicy, OPENAI_SDK_DEFAULTS } from './client';
 import { RunRecord, writeReport, writeResults } from './report';
@@ -156,11 +156,13 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
             inOrderLoads: inOrderLoadsBound(trace, capacity),
             capacity,
             throughput: bound,
+            fluidFifoTtftP95: fluidFifoTtftP95(trace, catalogue.speedOf, g.gpus, numParallel, SIM_PARALLEL_EXPONENT),
           };
           traces.push(info);
           console.error(
             `\n${tag}: ${trace.length} requests (${info.bulk} bulk, ${info.users} users) over ${fmt(info.lastArrivalS, 0)} s, ${used.length} models = ${fmt(info.footprintOverMemory, 1)}× the GPUs' memory; ` +
-              `offered ${fmt(bound.offeredRate, 2)} req/s, the GPUs' limit on this mix ${fmt(bound.capacityRate, 2)} req/s; loads ≥ ${info.distinctModels} (any system), ≥ ${info.inOrderLoads} (in-order service)`,
+              `offered ${fmt(bound.offeredRate, 2)} req/s, the GPUs' limit on this mix ${fmt(bound.capacityRate, 2)} req/s; loads ≥ ${info.distinctModels} (any system), ≥ ${info.inOrderLoads} (in-order service); ` +
+              `interactive p95 TTFT of one fluid first-come-first-served server with no loads ${fmt(info.fluidFifoTtftP95, 1)} s (a reference, not a bound)`,
           );
           const raws: SystemResult[] = [];
           if (platform) {

@@ -151,7 +151,6 @@ export function switchyardTimingsSim(): Record<string, number> {
     SCHEDULER_KEEP_HORIZON_MS: 10_000,
     SCHEDULER_DISPLACE_AFTER_MS: 0,
     SCHEDULER_TAIL_ROUND_WAIT_MS: 90_000,
-    SCHEDULER_TAIL_OVERLOAD_ROUND_WAIT_MS: 45_000,
     SCHEDULER_RATE_TAU_MS: 60_000,
     EDGE_MAX_EXPECTED_WAIT_MS: DEFAULT_MAX_EXPECTED_WAIT_MS,
     EDGE_DEFAULT_SERVICE_MS: 4_000,
@@ -202,8 +201,7 @@ export class SwitchyardPlatform {
     const adminToken = `bench-admin-${Date.now()}-token`;
     const demoKey = `sk-bench${Math.random().toString(36).slice(2)}${Date.now()}`;
     const scaled = (simMs: number, floor = 1) => String(Math.max(floor, Math.round(simMs / cfg.timeScale)));
-    // 0 stays 0: for these settings it means "off" or "at once", not a short time.
-    const timings = Object.fromEntries(Object.entries(switchyardTimingsSim()).map(([k, v]) => [k, v === 0 ? '0' : scaled(v)]));
+    const timings = Object.fromEntries(Object.entries(switchyardTimingsSim()).map(([k, v]) => [k, scaled(v)]));
     const loadEstimate = switchyardLoadEstimateSim();
     const env: NodeJS.ProcessEnv = {
       ...process.env,

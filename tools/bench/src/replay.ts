@@ -171,7 +171,7 @@ export async function replay(trace: TraceEntry[], target: Target, timeScale: num
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const sent = performance.now();
-      const out = await runClient(policy, (timeoutMs) => attemptOnce(trace[i], i, target, agent, timeoutMs, timeScale), clock, { serverToSimMs: sim });
+      const out = await runClient(policy, (timeoutMs, retriesMade) => attemptOnce(trace[i], i, target, agent, timeoutMs, retriesMade, timeScale), clock, { serverToSimMs: sim });
       tick(1);
       const e = trace[i];
       const last = out.attempts[out.attempts.length - 1];
@@ -273,7 +273,7 @@ export const EXPECTED_WAIT_HEADERS = ['x-switchyard-expected-wait-ms', 'x-expect
  * One attempt: sends the request and reads the answer; aborts when no first content (a token, or
  * the whole body when not streaming) came within `timeoutSimMs`. Times in simulated ms.
  */
-async function attemptOnce(e: TraceEntry, i: number, target: Target, agent: Agent, timeoutSimMs: number, timeScale: number): ReturnType<AttemptFn> {
+async function attemptOnce(e: TraceEntry, i: number, target: Target, agent: Agent, timeoutSimMs: number, retriesMade: number, timeScale: number): ReturnType<AttemptFn> {
   const sent = performance.now();
   const now = () => (performance.now() - sent) * timeScale;
   const ac = new AbortController();
@@ -292,7 +292,13 @@ async function attemptOnce(e: TraceEntry, i: number, target: Target, agent: Agen
             method: 'POST',
             dispatcher: agent,
             signal: ac.signal,
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${target.keyFor?.(e) ?? ''}` },
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${target.keyFor?.(e) ?? ''}`,
+              // As the openai SDK says it on every try; its timeout in the server's (real) seconds.
+              'x-stainless-retry-count': String(retriesMade),
+              'x-stainless-timeout': String(Math.trunc(timeoutSimMs / timeScale / 1000)),
+            },
             body: JSON.stringify(chatBody(e, i)),
           })
         : await request(`${target.baseUrl}/api/chat`, {

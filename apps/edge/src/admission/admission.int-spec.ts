@@ -261,3 +261,60 @@ describe('admission: every refusal in OpenAI\'s shape, before anything is queued
     assert.match(text, /switchyard_edge_requests_total\{route="chat\/completions",model="unknown",status="404"\} [1-9]/);
   });
 });
+
+describe("admission by expected wait: a client's last try", () => {
+  let h: EdgeHarness;
+  before(async () => {
+    h = await startEdgeHarness({ env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000', EDGE_QUEUE_BOUND: '50' } });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  /** A streamed request with the headers the `openai` SDK sends on its try number `retriesMade + 1`: its status and headers. */
+  async function sdkTry(retriesMade: number, timeoutS: number) {
+    const ac = new AbortController();
+    const res = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: ac.signal,
+      headers: {
+        authorization: `Bearer ${ALL_KEY}`,
+        'content-type': 'application/json',
+        'x-stainless-retry-count': String(retriesMade),
+        'x-stainless-timeout': String(timeoutS),
+      },
+      body: JSON.stringify(chat('cold:70b', 'hello', { stream: true })),
+    });
+    const error = res.status === 200 ? undefined : ((await res.json()) as { error: { code: string; message: string } }).error;
+    ac.abort();
+    return { status: res.status, headers: res.headers, error };
+  }
+
+  test('is admitted when its expected wait is within half its timeout; first tries and first retries keep to the bound', async () => {
+    const queue = new Queue(Queues.inference('shared', 'cold:70b'), { connection: h.redis, prefix: Queues.bullPrefix(h.prefix) });
+    try {
+      // Resident on one slot, nothing served yet (4 s a job assumed), five jobs ahead: 20 s, past the 3 s bound.
+      const entry: ResidencyEntry = { model: 'cold:70b', workers: ['w1'], loading: [], loadSeconds: 30, slots: 1, updatedAt: Date.now() };
+      await h.redis.hset(RedisKeys.residency(h.prefix), 'cold:70b', JSON.stringify(entry));
+      for (let i = 1; i <= 5; i++) await queue.add(INFERENCE_JOB_NAME, { placeholder: i }, { jobId: `filler-${i}` });
+      for (const retriesMade of [0, 1]) {
+        const r = await sdkTry(retriesMade, 600);
+        assert.equal(r.status, 503, `try ${retriesMade + 1}`);
+        assert.equal(r.error?.code, 'expected_wait_exceeded');
+        assert.ok(Number(r.headers.get('retry-after-ms')) > 0);
+      }
+      // The SDK's last try (2 retries by default) with its 600 s timeout: admitted, told its wait.
+      const last = await sdkTry(2, 600);
+      assert.equal(last.status, 200);
+      assert.equal(last.headers.get('x-switchyard-expected-wait-ms'), '20000');
+      assert.match(await h.metrics(), /switchyard_edge_last_try_admissions_total\{model="cold:70b"\} 1\b/);
+      // A client that gives up after 20 s may wait 10 s: refused, and told which bound it was held to.
+      const impatient = await sdkTry(2, 20);
+      assert.equal(impatient.status, 503);
+      assert.match(impatient.error?.message ?? '', /bound of 10 s/);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});

@@ -82,7 +82,7 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
   const metrics = new EdgeMetrics(new Registry());
   const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }), metrics);
-  return { svc, depthCalls, rateCalls, bounds, claims, deferred, metrics };
+  return { svc, depthCalls, rateCalls, bounds, claims, deferred, metrics, keptLeft: () => kept };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
@@ -259,6 +259,52 @@ test('a request that would be refused again takes the place kept for a refusal w
   };
   assert.equal((await e.svc.admit(ctx({ priority: 'interactive' }), req(), enqueue)).bullPriority, 3);
   assert.deepEqual(asked, [3, undefined]);
+});
+
+test("a first try (its SDK's x-stainless-retry-count: 0) takes no kept place: that place is the returning client's", async () => {
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1 });
+  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 } })), rejects(503, 'expected_wait_exceeded'));
+  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 1 } }));
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '4000', 'the returning client has its place, past the bound');
+  assert.equal((await s.metrics.keptPlaces.get()).values.find((v) => v.labels.model === 'a')?.value, 1);
+});
+
+test('a retry admitted within the bound takes its own kept place out of the count, so no one else is admitted past the bound on it', async () => {
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  // 2 ahead × 2 s ÷ 2 slots = 2 s: within the 3 s bound.
+  const s = setup({ queued: 2, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 2 });
+  await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 1 } }));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.keptLeft(), 1, 'its own place is taken');
+  await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 } }));
+  await s.svc.admit(ctx({ priority: 'interactive' }), req());
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.keptLeft(), 1, 'a first try, or a client that does not say, leaves the places alone');
+  assert.equal((await s.metrics.keptPlaces.get()).values.find((v) => v.labels.model === 'a')?.value ?? 0, 0, 'not counted as admitted past the bound');
+});
+
+test("a client's last try (its second retry) is admitted when its expected wait is within half its timeout, not refused and lost", async () => {
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  // 40 ahead × 2 s ÷ 2 slots = 40 s: past the 3 s bound, within half a 600 s timeout.
+  const env = { EDGE_MAX_EXPECTED_WAIT_MS: '3000', EDGE_QUEUE_BOUND: '100' };
+  const s = setup({ queued: 40, residency: resident, env });
+  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 1, timeoutMs: 600_000 } })), rejects(503, 'expected_wait_exceeded'), 'a first retry keeps to the bound');
+  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 600_000 } }));
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '40000', 'admitted, told its real expected wait');
+  assert.equal((await s.metrics.lastTries.get()).values.find((v) => v.labels.model === 'a')?.value, 1, 'counted for operators');
+  // A client whose timeout is 60 s may wait 30 s: refused, and the message names that bound.
+  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 60_000 } })), (e: unknown) => {
+    assert.ok(e instanceof OpenAIError && e.status === 503);
+    assert.match(e.message, /wait about 40 s .*bound of 30 s/);
+    return true;
+  });
+  // The edge's own request timeout caps a client's (here 20 s: half is 10 s).
+  const capped = setup({ queued: 40, residency: resident, env: { ...env, EDGE_REQUEST_TIMEOUT_MS: '20000' } });
+  await assert.rejects(capped.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 600_000 } })), rejects(503, 'expected_wait_exceeded'));
+  // EDGE_LAST_RETRY_COUNT=0: every try keeps to the bound.
+  const off = setup({ queued: 40, residency: resident, env: { ...env, EDGE_LAST_RETRY_COUNT: '0' } });
+  await assert.rejects(off.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 600_000 } })), rejects(503, 'expected_wait_exceeded'));
 });
 
 test('a cold model whose load alone exceeds the bound still admits one round, so it is loaded and served', async () => {

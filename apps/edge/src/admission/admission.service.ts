@@ -12,6 +12,7 @@ import { RateLimitRepository, type RateLimitResult } from './rate-limit.reposito
 import { ResidencyRepository } from '../models/residency.repository';
 import { RetryEstimator, retryHeaders, type WaitEstimate } from './retry-estimator.service';
 import { EdgeMetrics } from '../metrics/edge-metrics.service';
+import type { ClientRetry } from './client-retry';
 
 /** On an admitted interactive response: the wait for a GPU slot admission expected, ms (how good the estimate is can be measured). */
 export const EXPECTED_WAIT_HEADER = 'x-switchyard-expected-wait-ms';
@@ -30,6 +31,8 @@ export interface AdmissionRequest {
   /** Names used in error messages: `messages` | `prompt` | `input`, `max_tokens` | `max_completion_tokens`. */
   promptParam: string;
   maxTokensParam?: string;
+  /** What the client said of its retries and timeout (its SDK's headers), if anything. */
+  client?: ClientRetry;
 }
 
 /** What admission granted: where the job goes, and the headers its response carries. */
@@ -113,15 +116,18 @@ export class AdmissionService {
     // Bulk work is patient: it is queued deeply (and durably, in Redis), not refused by expected wait.
     const est = await this.estimator.estimate(pool, model, entry);
     const bound = priority === 'bulk' ? this.config.EDGE_BULK_QUEUE_BOUND : this.config.EDGE_QUEUE_BOUND;
-    const maxAhead = priority === 'bulk' ? undefined : est.maxAhead(this.config.EDGE_MAX_EXPECTED_WAIT_MS);
+    const lastTry = priority !== 'bulk' && this.isLastTry(req.client);
+    const waitBoundMs = lastTry ? this.lastTryBoundMs(req.client) : this.config.EDGE_MAX_EXPECTED_WAIT_MS;
+    const maxAhead = priority === 'bulk' ? undefined : est.maxAhead(waitBoundMs);
     const rpm = ctx.policy.requestsPerMinute;
     const tpm = ctx.policy.tokensPerMinute;
     const placeReq = { priority, key: ctx.keyId, share: ctx.policy.share, maxAhead, bound };
     if (enqueue && rpm <= 0 && tpm <= 0) {
       const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
       let place = await enqueue(ticket, placeReq);
-      if (await this.honored(pool, model, place)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
-      if (place.outcome !== 'admitted') throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0);
+      if (await this.honored(pool, model, place, req.client)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
+      else this.returned(pool, model, place, req.client, lastTry);
+      if (place.outcome !== 'admitted') throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
       ticket.bullPriority = place.bullPriority;
       if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
       return ticket;
@@ -133,13 +139,12 @@ export class AdmissionService {
     ]);
     const rate = limited.status === 'fulfilled' ? limited.value : undefined;
     let place = placed.status === 'fulfilled' ? placed.value : undefined;
-    if (place && (!rate || rate.allowed) && (await this.honored(pool, model, place))) {
-      place = await this.producer.claim(pool, model.name, { ...placeReq, maxAhead: undefined }).catch(() => place);
-    }
+    const kept = place !== undefined && (!rate || rate.allowed) && (await this.honored(pool, model, place, req.client));
+    if (kept) place = await this.producer.claim(pool, model.name, { ...placeReq, maxAhead: undefined }).catch(() => place);
     if (!place || place.outcome !== 'admitted') {
       if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
       if (!place) throw (placed as PromiseRejectedResult).reason;
-      throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0);
+      throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
     }
     if (!rate && limited.status === 'rejected') {
       this.producer.unreserve(pool, model.name);
@@ -150,6 +155,7 @@ export class AdmissionService {
       this.producer.unreserve(pool, model.name);
       throw this.rateLimited(rate, headers, reservedTokens);
     }
+    if (!kept) this.returned(pool, model, place, req.client, lastTry);
     if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
     return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
   }
@@ -157,17 +163,41 @@ export class AdmissionService {
   /**
    * Whether a request refused for its expected wait takes the place kept for an earlier refusal of
    * its queue whose time has come (libs/redis DeferredDemand: the returning client's, by count): it is
-   * then admitted past the bound, as promised. Without Redis to ask, it is refused as usual.
+   * then admitted past the bound, as promised. A request its client calls a first try
+   * (`x-stainless-retry-count: 0`) is not a returning client and takes no kept place: it would take
+   * the place of the one that is. Without Redis to ask, it is refused as usual.
    */
-  private async honored(pool: string, model: CatalogueModel, place: Place): Promise<boolean> {
-    if (place.outcome !== 'wait') return false;
+  private async honored(pool: string, model: CatalogueModel, place: Place, client: ClientRetry | undefined): Promise<boolean> {
+    if (place.outcome !== 'wait' || client?.retriesMade === 0) return false;
     const kept = await this.producer.honor(pool, model.name).catch(() => false);
     if (kept) this.metrics.keptPlaces.inc({ model: model.name });
     return kept;
   }
 
+  /**
+   * A retry admitted without a kept place (within the bound, or as its client's last try) takes its
+   * own place out of the count, so that no other request is admitted past the bound on it; a last
+   * try is counted for operators. Best effort: without Redis the place lapses after its grace.
+   */
+  private returned(pool: string, model: CatalogueModel, place: Place, client: ClientRetry | undefined, lastTry: boolean): void {
+    if (place.outcome !== 'admitted' || !client?.retriesMade) return;
+    if (lastTry) this.metrics.lastTries.inc({ model: model.name });
+    void this.producer.honor(pool, model.name).catch(() => false);
+  }
+
+  private isLastTry(client: ClientRetry | undefined): boolean {
+    const n = this.config.EDGE_LAST_RETRY_COUNT;
+    return n > 0 && client?.retriesMade !== undefined && client.retriesMade >= n;
+  }
+
+  /** A last try's bound on its expected wait: half its client's timeout (the estimate's margin), never below the usual bound. */
+  private lastTryBoundMs(client: ClientRetry | undefined): number {
+    const timeoutMs = Math.min(client?.timeoutMs ?? this.config.EDGE_REQUEST_TIMEOUT_MS, this.config.EDGE_REQUEST_TIMEOUT_MS);
+    return Math.max(this.config.EDGE_MAX_EXPECTED_WAIT_MS, timeoutMs / 2);
+  }
+
   /** 503 before anything is queued, saying when the request would be admitted. */
-  private async queueRefusal(requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number): Promise<OpenAIError> {
+  private async queueRefusal(requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number, waitBoundMs: number): Promise<OpenAIError> {
     if (place.outcome === 'full') {
       return new OpenAIError(
         503,
@@ -188,7 +218,7 @@ export class AdmissionService {
     const retryMs = await this.producer.defer(pool, model.name, requestId, retryAfter).catch(() => retryAfter(0));
     return new OpenAIError(
       503,
-      `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(this.config.EDGE_MAX_EXPECTED_WAIT_MS / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,
+      `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(waitBoundMs / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,
       'overloaded_error',
       'expected_wait_exceeded',
       null,

@@ -22,6 +22,14 @@ export const edgeEnvSchema = z.object({
    * be. A cold model always admits one round (as many requests as it has slots).
    */
   EDGE_MAX_EXPECTED_WAIT_MS: positiveInt(DEFAULT_MAX_EXPECTED_WAIT_MS),
+  /**
+   * An interactive request whose client says it is its retry number this or later
+   * (`x-stainless-retry-count`: the `openai` and Anthropic SDKs retry twice by default, so this is
+   * their last try) is admitted when its expected wait is within half its client's timeout
+   * (`x-stainless-timeout`, at most EDGE_REQUEST_TIMEOUT_MS), not EDGE_MAX_EXPECTED_WAIT_MS:
+   * refused again it would be lost, having come back when told. 0: the bound applies to every try.
+   */
+  EDGE_LAST_RETRY_COUNT: z.coerce.number().int().nonnegative().default(2),
   /** Queued interactive jobs allowed per (pool, model) queue before new interactive ones get 503 (bulk jobs behind them do not count): a memory guard behind the expected-wait bound. */
   EDGE_QUEUE_BOUND: positiveInt(256),
   /** The same bound for keys of priority `bulk`, whose jobs wait behind interactive ones: deep, so bulk work is queued, not refused. */

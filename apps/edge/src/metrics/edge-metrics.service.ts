@@ -52,6 +52,7 @@ export class EdgeMetrics {
   readonly inflightStreams: Gauge;
   readonly rejections: Counter<'reason'>;
   readonly keptPlaces: Counter<'model'>;
+  readonly lastTries: Counter<'model'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Optional() catalogue?: ModelCatalogueService) {
     const registers = [registry];
@@ -105,6 +106,12 @@ export class EdgeMetrics {
       labelNames: ['model'],
       registers,
     });
+    this.lastTries = new Counter({
+      name: 'switchyard_edge_last_try_admissions_total',
+      help: "Retries admitted as their client's last try (EDGE_LAST_RETRY_COUNT), whose expected wait may pass the bound, by model.",
+      labelNames: ['model'],
+      registers,
+    });
     this.startAtZero(catalogue?.all() ?? []);
   }
 
@@ -118,6 +125,7 @@ export class EdgeMetrics {
     }
     for (const m of models) {
       this.keptPlaces.inc({ model: m.name }, 0);
+      this.lastTries.inc({ model: m.name }, 0);
       this.tokens.inc({ model: m.name, kind: 'prompt' }, 0);
       if (m.kind === 'chat') this.tokens.inc({ model: m.name, kind: 'completion' }, 0);
     }

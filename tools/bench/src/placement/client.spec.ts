@@ -93,9 +93,13 @@ test('a timed-out attempt is retried; a client error or a stream that broke afte
   assert.equal(broken.attempts.length, 1);
 });
 
-test('the attempt gets the policy timeout', async () => {
+test('each attempt gets the policy timeout and the retries made before it (what the SDK says in X-Stainless-Retry-Count)', async () => {
   const c = fakeClock();
-  const seen: number[] = [];
-  await runClient({ timeoutMs: 1234, maxRetries: 0 }, async (t) => (seen.push(t), reply(200)), c.clock);
-  assert.deepEqual(seen, [1234]);
+  const seen: Array<[number, number]> = [];
+  await runClient({ timeoutMs: 1234, maxRetries: 2 }, async (t, n) => (seen.push([t, n]), reply(n < 2 ? 503 : 200)), c.clock, { random: () => 0 });
+  assert.deepEqual(seen, [
+    [1234, 0],
+    [1234, 1],
+    [1234, 2],
+  ]);
 });

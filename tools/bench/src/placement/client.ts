@@ -12,6 +12,8 @@
  *   its backoff: min(0.5 s × 2^n, 8 s) × (1 − up to 25% jitter), n = retries made so far. The
  *   installed SDK obeys a server's wait whatever its length (older 4.x releases ignored one over
  *   60 s and backed off instead); `retryAfterCapMs` reproduces those when set.
+ * - Every try says what it is, as the SDK's headers do (`X-Stainless-Retry-Count`: the retries made
+ *   before it; `X-Stainless-Timeout`: its timeout in seconds): the transport gets `retriesMade`.
  */
 
 export interface ClientPolicy {
@@ -100,8 +102,8 @@ export interface ClientOutcome {
   e2eMs: number;
 }
 
-/** What the transport must do: send once with this timeout; `headers` for retry decisions. */
-export type AttemptFn = (timeoutMs: number) => Promise<Omit<Attempt, 'startMs'> & { headers?: Headers }>;
+/** What the transport must do: send once with this timeout, saying how many retries came before; `headers` for retry decisions. */
+export type AttemptFn = (timeoutMs: number, retriesMade: number) => Promise<Omit<Attempt, 'startMs'> & { headers?: Headers }>;
 
 /**
  * Runs attempts as the SDK does. Clock and sleep are injected (simulated ms), so tests run it
@@ -117,7 +119,7 @@ export async function runClient(
   const attempts: Attempt[] = [];
   for (let retriesMade = 0; ; retriesMade++) {
     const startMs = clock.now() - t0;
-    const { headers, ...a } = await attempt(policy.timeoutMs);
+    const { headers, ...a } = await attempt(policy.timeoutMs, retriesMade);
     const serverWait = headers ? serverRetryAfterMs(headers) : undefined;
     const serverWaitSim = serverWait === undefined ? undefined : (opts.serverToSimMs ?? ((x: number) => x))(serverWait);
     const rec: Attempt = { ...a, startMs, ...(serverWaitSim !== undefined ? { retryAfterMs: serverWaitSim } : {}) };

@@ -34,8 +34,8 @@
  * `tailRoundWaitMs`, that the rotation room can sustain (see sustainableRoundMs); then it is forced
  * (without making its pool contended), displaces other tail models but not a round in progress,
  * and the resident set's models only after 1.5 times `tailRoundWaitMs` (or at once when its queue
- * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`), except that,
- * with a batch waiting, it may take a spare copy (see spareCopy); it gets no replica. One load serves a round of a rare model's requests.
+ * is urgent: its expected wait at `tailUrgentFraction`, half, of `maxExpectedWaitMs`); it gets no
+ * replica. One load serves a round of a rare model's requests.
  *
  * Interactive work first: only interactive jobs (`interactiveWaiting`, `oldestInteractiveWaitMs`,
  * `arrivalRate`, and `deferred` for priority and heat) make a model backlogged, forced, prioritised
@@ -599,7 +599,6 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       // `tailUrgentFraction` of the edge's bound, beyond which the edge starts refusing), and a
       // round in progress (it is served until its queue drains).
       const longWait = this.waited(plan, c.demand, (this.opts.tailRoundWaitMs * TAIL_DISPLACES_RESIDENT_AFTER) / this.opts.maxWaitMs);
-      if (c.forced && batch && this.spareCopy(plan, w, v, c.demand)) return true;
       if (cls === VictimClass.Backlogged && !longWait) return false;
       if (this.resident.get(w.snap.pool)?.has(v.model) && !longWait && c.urgent !== true) return false;
     }
@@ -632,18 +631,6 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       return (batch || c.forced) && this.priority(plan, c.demand) > this.priority(plan, dv);
     }
     return c.forced && oldestInteractiveWaitMs(c.demand) > oldestInteractiveWaitMs(dv);
-  }
-
-  /**
-   * Whether `v` is one of several copies serving a model whose oldest waiting request is younger
-   * than `c`'s: a tail model whose round is due, with a batch waiting, may take it. A burst's copies
-   * push popular models out of the resident set, and their requests then waited 1.5 rounds (about
-   * 130 s) while the burst, whose excess the edge refuses, held four copies.
-   */
-  private spareCopy(plan: ClusterPlan, w: PlanWorker, v: PlanModel, c: ModelDemand): boolean {
-    if (!v.serving || plan.servingReplicas(w.snap.pool, v.model) < 2) return false;
-    const dv = plan.demand(w.snap.pool, v.model);
-    return dv !== undefined && oldestInteractiveWaitMs(c) > oldestInteractiveWaitMs(dv);
   }
 
   /**

@@ -246,25 +246,6 @@ describe('tail rotation', () => {
     assert.deepEqual(loads(off.decide(s, NOW)), ['w2:t1:7b:replicate']);
   });
 
-  test("a tail model whose round is due with a batch waiting takes one of a busy model's several copies, if that model's requests have waited less", () => {
-    // h1 holds two copies, h2 and h3 one each, every GPU busy with a queue (backlogged); the rotation
-    // room is scarce here, so the round is the longest.
-    const s = (t2OldestMs: number, t2Waiting: number, h1OldestMs: number) =>
-      cluster([['h1:7b', 'h2:7b'], ['h1:7b', 'h3:7b']], {
-        'h1:7b': { waiting: 6, oldestWaitMs: h1OldestMs },
-        'h2:7b': { waiting: 2, oldestWaitMs: 5_000 },
-        'h3:7b': { waiting: 2, oldestWaitMs: 5_000 },
-        't2:7b': { waiting: t2Waiting, oldestWaitMs: t2OldestMs },
-      });
-    assert.ok(!policy.residentSet(new ClusterPlan(s(0, 0, 0), NOW, policy.opts), 'shared').has('t2:7b'));
-    const due = evicts(policy.decide(s(LONG_ROUND, 4, 5_000), NOW));
-    assert.equal(due.length, 1, 'its round is due: one copy goes');
-    assert.match(due[0], /^w[12]:h1:7b->t2:7b$/);
-    assert.deepEqual(policy.decide(s(LONG_ROUND / 3, 4, 5_000), NOW), [], 'not before its round');
-    assert.deepEqual(policy.decide(s(LONG_ROUND, 2, 5_000), NOW), [], 'not for fewer than a batch (one load for two requests)');
-    assert.deepEqual(policy.decide(s(LONG_ROUND, 4, LONG_ROUND + 5_000), NOW), [], "not when the copies' own requests have waited longer");
-  });
-
   test('with tailRoundWaitMs 0 a lone request displaces an idle model at once (the rules before rotation)', () => {
     const off = new ResidencyAwarePolicy({ maxModelsPerWorker: 2, tailRoundWaitMs: 0 });
     const s = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], { 't2:7b': { waiting: 1, oldestWaitMs: 500 } });

@@ -302,6 +302,10 @@ test("a client's last try (its second retry) is admitted when its expected wait 
   // The edge's own request timeout caps a client's (here 20 s: half is 10 s).
   const capped = setup({ queued: 40, residency: resident, env: { ...env, EDGE_REQUEST_TIMEOUT_MS: '20000' } });
   await assert.rejects(capped.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 600_000 } })), rejects(503, 'expected_wait_exceeded'));
+  // A last try within the bound anyway is admitted as any request, and not counted.
+  const within = setup({ queued: 1, residency: resident, env });
+  await within.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 600_000 } }));
+  assert.equal((await within.metrics.lastTries.get()).values.find((v) => v.labels.model === 'a')?.value ?? 0, 0);
   // EDGE_LAST_RETRY_COUNT=0: every try keeps to the bound.
   const off = setup({ queued: 40, residency: resident, env: { ...env, EDGE_LAST_RETRY_COUNT: '0' } });
   await assert.rejects(off.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 2, timeoutMs: 600_000 } })), rejects(503, 'expected_wait_exceeded'));

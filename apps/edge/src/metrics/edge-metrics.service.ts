@@ -108,7 +108,7 @@ export class EdgeMetrics {
     });
     this.lastTries = new Counter({
       name: 'switchyard_edge_last_try_admissions_total',
-      help: "Retries admitted as their client's last try (EDGE_LAST_RETRY_COUNT), whose expected wait may pass the bound, by model.",
+      help: "Retries admitted as their client's last try (EDGE_LAST_RETRY_COUNT) with an expected wait past the bound, by model.",
       labelNames: ['model'],
       registers,
     });

@@ -126,7 +126,7 @@ export class AdmissionService {
       const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
       let place = await enqueue(ticket, placeReq);
       if (await this.honored(pool, model, place, req.client)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
-      else this.returned(pool, model, place, req.client, lastTry && est.waitMs(place.ahead) > this.config.EDGE_MAX_EXPECTED_WAIT_MS);
+      else this.returned(pool, model, place, req.client, lastTry, est);
       if (place.outcome !== 'admitted') throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
       ticket.bullPriority = place.bullPriority;
       if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
@@ -155,7 +155,7 @@ export class AdmissionService {
       this.producer.unreserve(pool, model.name);
       throw this.rateLimited(rate, headers, reservedTokens);
     }
-    if (!kept) this.returned(pool, model, place, req.client, lastTry && est.waitMs(place.ahead) > this.config.EDGE_MAX_EXPECTED_WAIT_MS);
+    if (!kept) this.returned(pool, model, place, req.client, lastTry, est);
     if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
     return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
   }
@@ -177,12 +177,12 @@ export class AdmissionService {
   /**
    * A retry admitted without a kept place (within the bound, or as its client's last try) takes its
    * own place out of the count, so that no other request is admitted past the bound on it; a last
-   * try admitted past the bound (`pastBound`) is counted for operators. Best effort: without Redis
-   * the place lapses after its grace.
+   * try admitted past the bound is counted for operators. Best effort: without Redis the place
+   * lapses after its grace.
    */
-  private returned(pool: string, model: CatalogueModel, place: Place, client: ClientRetry | undefined, pastBound: boolean): void {
+  private returned(pool: string, model: CatalogueModel, place: Place, client: ClientRetry | undefined, lastTry: boolean, est: WaitEstimate): void {
     if (place.outcome !== 'admitted' || !client?.retriesMade) return;
-    if (pastBound) this.metrics.lastTries.inc({ model: model.name });
+    if (lastTry && est.waitMs(place.ahead) > this.config.EDGE_MAX_EXPECTED_WAIT_MS) this.metrics.lastTries.inc({ model: model.name });
     void this.producer.honor(pool, model.name).catch(() => false);
   }
 

@@ -36,13 +36,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {outstanding, now}
 `;
 
-/** Takes the place of one refusal whose time has come, within its grace: 1 if there was one. */
+/**
+ * Takes the place of one refusal whose time has come, within its grace, the earliest first: 1 if
+ * there was one. With an owner (ARGV[2], non-empty), only a place of that owner's refusals.
+ */
 const HONOR_LUA = `
 ${LUA_NOW_MS}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now, 'LIMIT', 0, 1)
-if #due == 0 then return 0 end
-redis.call('ZREM', KEYS[1], due[1])
-return 1
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now)
+local owner = ARGV[2]
+for _, member in ipairs(due) do
+  if owner == '' or string.sub(member, 1, #owner) == owner then
+    redis.call('ZREM', KEYS[1], member)
+    return 1
+  end
+end
+return 0
 `;
 
 /** The refusals whose time is still to come. */
@@ -51,9 +59,14 @@ ${LUA_NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 `;
 
+/** A refusal's entry in the deferred set: its owner, then its request id. */
+function deferredMember(owner: string, requestId: string): string {
+  return `${owner} ${requestId}`;
+}
+
 interface DeferCommand {
   syDefer(key: string, member: string, provisionalMs: string, ttlMs: string, graceMs: string): Promise<[number, number]>;
-  syHonor(key: string, graceMs: string): Promise<number>;
+  syHonor(key: string, graceMs: string, owner: string): Promise<number>;
   syOutstanding(key: string): Promise<number>;
 }
 
@@ -68,7 +81,9 @@ interface DeferCommand {
  * `PROMISE_GRACE_MS` after its time, a refusal's place is given to the first request of the queue
  * that would be refused again (`honor`): the returning client, which would otherwise be refused when
  * the estimate was short, and lost once its retries are spent. A retry carries nothing that names its
- * first attempt (the `openai` SDK sends no idempotency key), so places are kept by count, not by name.
+ * first attempt (the `openai` SDK sends no idempotency key), so places are kept by count, not by name;
+ * each refusal records its owner (the API key's id), so that a request that may be a first try or a
+ * client's own retry can be given a place of its own key's refusals only (see `honor`).
  */
 export class DeferredDemand {
   constructor(
@@ -85,23 +100,27 @@ export class DeferredDemand {
   }
 
   /**
-   * Records the refusal of `requestId` and returns when it is told to come back (ms from now):
-   * `retryAfterMs(outstanding)`, given the refusals of the queue still to come back before it.
+   * Records the refusal of `requestId`, a request of `owner` (an API key's id), and returns when it
+   * is told to come back (ms from now): `retryAfterMs(outstanding)`, given the refusals of the queue
+   * still to come back before it.
    */
-  async defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+  async defer(pool: string, model: string, owner: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
     const key = this.key(pool, model);
-    const [outstanding, now] = await (this.redis as unknown as DeferCommand).syDefer(key, requestId, String(PROVISIONAL_MS), String(DEFERRED_TTL_MS), String(PROMISE_GRACE_MS));
+    const member = deferredMember(owner, requestId);
+    const [outstanding, now] = await (this.redis as unknown as DeferCommand).syDefer(key, member, String(PROVISIONAL_MS), String(DEFERRED_TTL_MS), String(PROMISE_GRACE_MS));
     const retryMs = Math.max(1, Math.ceil(retryAfterMs(outstanding)));
-    await this.redis.zadd(key, 'XX', now + retryMs, requestId);
+    await this.redis.zadd(key, 'XX', now + retryMs, member);
     return retryMs;
   }
 
   /**
-   * Takes the place kept for one refusal of the queue whose time has come (within `PROMISE_GRACE_MS`):
-   * true if there was one, and the request asking may then be admitted past the expected-wait bound.
+   * Takes the place kept for one refusal of the queue whose time has come (within `PROMISE_GRACE_MS`),
+   * of any owner's refusals or, given `owner`, of that owner's only: true if there was one, and the
+   * request asking may then be admitted past the expected-wait bound.
    */
-  async honor(pool: string, model: string): Promise<boolean> {
-    return (await (this.redis as unknown as DeferCommand).syHonor(this.key(pool, model), String(PROMISE_GRACE_MS))) === 1;
+  async honor(pool: string, model: string, owner?: string): Promise<boolean> {
+    const ownerPrefix = owner === undefined ? '' : deferredMember(owner, '');
+    return (await (this.redis as unknown as DeferCommand).syHonor(this.key(pool, model), String(PROMISE_GRACE_MS), ownerPrefix)) === 1;
   }
 
   /** Refusals of the queue still to come back (by Redis's clock). */

@@ -35,7 +35,7 @@ const ctx = (policy: Partial<AuthContext['policy']> = {}, extra: Partial<AuthCon
   ...extra,
 });
 
-function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string>; kept?: number } = {}) {
+function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string>; kept?: number; keptFor?: string } = {}) {
   const config = loadEdgeConfig({ EDGE_QUEUE_BOUND: '10', EDGE_MAX_TOKENS_CAP: '50', EDGE_DEFAULT_SERVICE_MS: '2000', ...opts.env });
   const byName = new Map(models.map((m) => [m.name, m]));
   const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
@@ -44,11 +44,14 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const claims: PlaceRequest[] = [];
   // Refusals told to come back, as DeferredDemand keeps them (its script: libs/redis deferred-demand.int-spec.ts).
   const deferred: number[] = [];
-  // Places kept for refusals whose time has come.
-  let kept = opts.kept ?? 0;
+  // Places kept for refusals whose time has come: their keys' ids.
+  const kept: string[] = Array.from({ length: opts.kept ?? 0 }, () => opts.keptFor ?? 'other-key');
   const producer = {
-    honor: async (): Promise<boolean> => kept > 0 && kept-- > 0,
-    defer: async (_p: string, _m: string, _id: string, retryAfterMs: (outstanding: number) => number): Promise<number> => {
+    honor: async (_p: string, _m: string, owner?: string): Promise<boolean> => {
+      const i = kept.findIndex((k) => owner === undefined || k === owner);
+      return i >= 0 && kept.splice(i, 1).length === 1;
+    },
+    defer: async (_p: string, _m: string, _key: string, _id: string, retryAfterMs: (outstanding: number) => number): Promise<number> => {
       const now = Date.now();
       const ms = retryAfterMs(deferred.filter((t) => t > now).length);
       deferred.push(now + ms);
@@ -82,7 +85,7 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
   const metrics = new EdgeMetrics(new Registry());
   const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }), metrics);
-  return { svc, depthCalls, rateCalls, bounds, claims, deferred, metrics, keptLeft: () => kept };
+  return { svc, depthCalls, rateCalls, bounds, claims, deferred, metrics, keptLeft: () => kept.length };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
@@ -261,7 +264,7 @@ test('a request that would be refused again takes the place kept for a refusal w
   assert.deepEqual(asked, [3, undefined]);
 });
 
-test("a first try (its SDK's x-stainless-retry-count: 0) takes no kept place: that place is the returning client's", async () => {
+test("a first try (its SDK's x-stainless-retry-count: 0) takes no place kept for another key's refusal: that place is the returning client's", async () => {
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
   const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1 });
   await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 } })), rejects(503, 'expected_wait_exceeded'));
@@ -270,10 +273,22 @@ test("a first try (its SDK's x-stainless-retry-count: 0) takes no kept place: th
   assert.equal((await s.metrics.keptPlaces.get()).values.find((v) => v.labels.model === 'a')?.value, 1);
 });
 
+test('a request that says it is a first try takes a place kept for its own key: an application that retries by itself with the SDK\'s retries off says 0 on every try', async () => {
+  const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1, keptFor: 'k' });
+  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }, { keyId: 'someone-else' }), req({ client: { retriesMade: 0 } })), rejects(503, 'expected_wait_exceeded'), 'not for another key');
+  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 } }));
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '4000', "its key's refused request has come back: admitted past the bound");
+  assert.equal(s.keptLeft(), 0);
+});
+
 test('a retry admitted within the bound takes its own kept place out of the count, so no one else is admitted past the bound on it', async () => {
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
   // 2 ahead × 2 s ÷ 2 slots = 2 s: within the 3 s bound.
-  const s = setup({ queued: 2, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 2 });
+  const s = setup({ queued: 2, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 2, keptFor: 'k' });
+  await s.svc.admit(ctx({ priority: 'interactive' }, { keyId: 'someone-else' }), req({ client: { retriesMade: 1 } }));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.keptLeft(), 2, "another key's retry leaves this key's places alone");
   await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 1 } }));
   await new Promise((r) => setImmediate(r));
   assert.equal(s.keptLeft(), 1, 'its own place is taken');

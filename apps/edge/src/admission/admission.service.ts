@@ -125,9 +125,9 @@ export class AdmissionService {
     if (enqueue && rpm <= 0 && tpm <= 0) {
       const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
       let place = await enqueue(ticket, placeReq);
-      if (await this.honored(pool, model, place, req.client)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
-      else this.returned(pool, model, place, req.client, lastTry, est);
-      if (place.outcome !== 'admitted') throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
+      if (await this.honored(pool, model, place, ctx.keyId, req.client)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
+      else this.returned(pool, model, place, ctx.keyId, req.client, lastTry, est);
+      if (place.outcome !== 'admitted') throw await this.queueRefusal(ctx.keyId, req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
       ticket.bullPriority = place.bullPriority;
       if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
       return ticket;
@@ -139,12 +139,12 @@ export class AdmissionService {
     ]);
     const rate = limited.status === 'fulfilled' ? limited.value : undefined;
     let place = placed.status === 'fulfilled' ? placed.value : undefined;
-    const kept = place !== undefined && (!rate || rate.allowed) && (await this.honored(pool, model, place, req.client));
+    const kept = place !== undefined && (!rate || rate.allowed) && (await this.honored(pool, model, place, ctx.keyId, req.client));
     if (kept) place = await this.producer.claim(pool, model.name, { ...placeReq, maxAhead: undefined }).catch(() => place);
     if (!place || place.outcome !== 'admitted') {
       if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
       if (!place) throw (placed as PromiseRejectedResult).reason;
-      throw await this.queueRefusal(req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
+      throw await this.queueRefusal(ctx.keyId, req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
     }
     if (!rate && limited.status === 'rejected') {
       this.producer.unreserve(pool, model.name);
@@ -155,7 +155,7 @@ export class AdmissionService {
       this.producer.unreserve(pool, model.name);
       throw this.rateLimited(rate, headers, reservedTokens);
     }
-    if (!kept) this.returned(pool, model, place, req.client, lastTry, est);
+    if (!kept) this.returned(pool, model, place, ctx.keyId, req.client, lastTry, est);
     if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
     return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
   }
@@ -163,27 +163,29 @@ export class AdmissionService {
   /**
    * Whether a request refused for its expected wait takes the place kept for an earlier refusal of
    * its queue whose time has come (libs/redis DeferredDemand: the returning client's, by count): it is
-   * then admitted past the bound, as promised. A request its client calls a first try
-   * (`x-stainless-retry-count: 0`) is not a returning client and takes no kept place: it would take
-   * the place of the one that is. Without Redis to ask, it is refused as usual.
+   * then admitted past the bound, as promised. A request its SDK calls a first try
+   * (`x-stainless-retry-count: 0`) takes only a place kept for its own key's refusals: it is either
+   * a first try, which would take a returning client's place, or the retry of an application that
+   * retries by itself around an SDK made with `maxRetries: 0` (a common pattern; the platform's
+   * overload test is one), which sends 0 on every try. Without Redis to ask, it is refused as usual.
    */
-  private async honored(pool: string, model: CatalogueModel, place: Place, client: ClientRetry | undefined): Promise<boolean> {
-    if (place.outcome !== 'wait' || client?.retriesMade === 0) return false;
-    const kept = await this.producer.honor(pool, model.name).catch(() => false);
+  private async honored(pool: string, model: CatalogueModel, place: Place, keyId: string, client: ClientRetry | undefined): Promise<boolean> {
+    if (place.outcome !== 'wait') return false;
+    const kept = await this.producer.honor(pool, model.name, client?.retriesMade === 0 ? keyId : undefined).catch(() => false);
     if (kept) this.metrics.keptPlaces.inc({ model: model.name });
     return kept;
   }
 
   /**
    * A retry admitted without a kept place (within the bound, or as its client's last try) takes its
-   * own place out of the count, so that no other request is admitted past the bound on it; a last
+   * own place (one of its key's) out of the count, so that no other request is admitted past the bound on it; a last
    * try admitted past the bound is counted for operators. Best effort: without Redis the place
    * lapses after its grace.
    */
-  private returned(pool: string, model: CatalogueModel, place: Place, client: ClientRetry | undefined, lastTry: boolean, est: WaitEstimate): void {
+  private returned(pool: string, model: CatalogueModel, place: Place, keyId: string, client: ClientRetry | undefined, lastTry: boolean, est: WaitEstimate): void {
     if (place.outcome !== 'admitted' || !client?.retriesMade) return;
     if (lastTry && est.waitMs(place.ahead) > this.config.EDGE_MAX_EXPECTED_WAIT_MS) this.metrics.lastTries.inc({ model: model.name });
-    void this.producer.honor(pool, model.name).catch(() => false);
+    void this.producer.honor(pool, model.name, keyId).catch(() => false);
   }
 
   private isLastTry(client: ClientRetry | undefined): boolean {
@@ -198,7 +200,7 @@ export class AdmissionService {
   }
 
   /** 503 before anything is queued, saying when the request would be admitted. */
-  private async queueRefusal(requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number, waitBoundMs: number): Promise<OpenAIError> {
+  private async queueRefusal(keyId: string, requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number, waitBoundMs: number): Promise<OpenAIError> {
     if (place.outcome === 'full') {
       return new OpenAIError(
         503,
@@ -216,7 +218,7 @@ export class AdmissionService {
     // then kept for it (see `honored`). Without Redis to record it, the refusal still goes out,
     // counting only the jobs ahead.
     const retryAfter = (outstanding: number) => Math.max(1, est.startedAfterMs(place.ahead - maxAhead + outstanding));
-    const retryMs = await this.producer.defer(pool, model.name, requestId, retryAfter).catch(() => retryAfter(0));
+    const retryMs = await this.producer.defer(pool, model.name, keyId, requestId, retryAfter).catch(() => retryAfter(0));
     return new OpenAIError(
       503,
       `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(waitBoundMs / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,

@@ -104,22 +104,24 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   /**
-   * Records a refusal for expected wait, told to come back after `retryAfterMs(outstanding)` ms given
-   * the refusals of the queue (of every edge) still to come back before it; returns that time. The
-   * scheduler counts such refusals as the queue's demand (libs/redis DeferredDemand).
+   * Records a refusal for expected wait of a request of key `keyId`, told to come back after
+   * `retryAfterMs(outstanding)` ms given the refusals of the queue (of every edge) still to come back
+   * before it; returns that time. The scheduler counts such refusals as the queue's demand (libs/redis
+   * DeferredDemand).
    */
-  async defer(pool: string, model: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+  async defer(pool: string, model: string, keyId: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
     assertRedisReady(this.redis, 'admission');
-    return this.deferred.defer(pool, model, requestId, retryAfterMs);
+    return this.deferred.defer(pool, model, keyId, requestId, retryAfterMs);
   }
 
   /**
-   * Takes the place kept for a refusal of the queue whose time has come (libs/redis DeferredDemand):
-   * true if there was one, and the request may be admitted past the expected-wait bound.
+   * Takes the place kept for a refusal of the queue whose time has come (libs/redis DeferredDemand),
+   * of any key's refusals or, given `keyId`, of that key's only: true if there was one, and the
+   * request may be admitted past the expected-wait bound.
    */
-  async honor(pool: string, model: string): Promise<boolean> {
+  async honor(pool: string, model: string, keyId?: string): Promise<boolean> {
     assertRedisReady(this.redis, 'admission');
-    return this.deferred.honor(pool, model);
+    return this.deferred.honor(pool, model, keyId);
   }
 
   async depth(pool: string, model: string): Promise<QueueDepth> {

@@ -178,9 +178,9 @@ export class AdmissionService {
 
   /**
    * A retry admitted without a kept place (within the bound, or as its client's last try) takes its
-   * own place (one of its key's) out of the count, so that no other request is admitted past the bound on it; a last
-   * try admitted past the bound is counted for operators. Best effort: without Redis the place
-   * lapses after its grace.
+   * own place (one of its key's) out of the count, so that no other request is admitted past the
+   * bound on it; a last try admitted past the bound is counted for operators. Best effort: without
+   * Redis the place lapses after its grace.
    */
   private returned(pool: string, model: CatalogueModel, place: Place, keyId: string, client: ClientRetry | undefined, lastTry: boolean, est: WaitEstimate): void {
     if (place.outcome !== 'admitted' || !client?.retriesMade) return;

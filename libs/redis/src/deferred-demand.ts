@@ -59,9 +59,23 @@ ${LUA_NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 `;
 
-/** A refusal's entry in the deferred set: its owner, then its request id. */
-function deferredMember(owner: string, requestId: string): string {
-  return `${owner} ${requestId}`;
+/**
+ * Whose a refusal is: the API key's id and, when known, a fingerprint of the request's content (the
+ * same request sent again has the same one). Neither holds a space.
+ */
+export interface DeferredOwner {
+  keyId: string;
+  fingerprint?: string;
+}
+
+/** A refusal's entry in the deferred set: its key's id, its fingerprint (`-` if none), its request id. */
+function deferredMember(owner: DeferredOwner, requestId: string): string {
+  return `${owner.keyId} ${owner.fingerprint ?? '-'} ${requestId}`;
+}
+
+/** What the entries of `owner`'s refusals begin with: of its key, or of its key and fingerprint. */
+function ownerPrefix(owner: DeferredOwner): string {
+  return owner.fingerprint === undefined ? `${owner.keyId} ` : `${owner.keyId} ${owner.fingerprint} `;
 }
 
 interface DeferCommand {
@@ -82,8 +96,8 @@ interface DeferCommand {
  * that would be refused again (`honor`): the returning client, which would otherwise be refused when
  * the estimate was short, and lost once its retries are spent. A retry carries nothing that names its
  * first attempt (the `openai` SDK sends no idempotency key), so places are kept by count, not by name;
- * each refusal records its owner (the API key's id), so that a request that may be a first try or a
- * client's own retry can be given a place of its own key's refusals only (see `honor`).
+ * each refusal records its owner (the API key's id and a fingerprint of the request), so that a
+ * request can be given a place of its own key's refusals only, or of the same request's (see `honor`).
  */
 export class DeferredDemand {
   constructor(
@@ -100,11 +114,11 @@ export class DeferredDemand {
   }
 
   /**
-   * Records the refusal of `requestId`, a request of `owner` (an API key's id), and returns when it
-   * is told to come back (ms from now): `retryAfterMs(outstanding)`, given the refusals of the queue
-   * still to come back before it.
+   * Records the refusal of `requestId`, a request of `owner`, and returns when it is told to come
+   * back (ms from now): `retryAfterMs(outstanding)`, given the refusals of the queue still to come
+   * back before it.
    */
-  async defer(pool: string, model: string, owner: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+  async defer(pool: string, model: string, owner: DeferredOwner, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
     const key = this.key(pool, model);
     const member = deferredMember(owner, requestId);
     const [outstanding, now] = await (this.redis as unknown as DeferCommand).syDefer(key, member, String(PROVISIONAL_MS), String(DEFERRED_TTL_MS), String(PROMISE_GRACE_MS));
@@ -115,12 +129,13 @@ export class DeferredDemand {
 
   /**
    * Takes the place kept for one refusal of the queue whose time has come (within `PROMISE_GRACE_MS`),
-   * of any owner's refusals or, given `owner`, of that owner's only: true if there was one, and the
-   * request asking may then be admitted past the expected-wait bound.
+   * the earliest: of anyone's refusals or, given `owner`, of that owner's only (its key's, or with a
+   * fingerprint, the same request's). True if there was one, and the request asking may then be
+   * admitted past the expected-wait bound.
    */
-  async honor(pool: string, model: string, owner?: string): Promise<boolean> {
-    const ownerPrefix = owner === undefined ? '' : deferredMember(owner, '');
-    return (await (this.redis as unknown as DeferCommand).syHonor(this.key(pool, model), String(PROMISE_GRACE_MS), ownerPrefix)) === 1;
+  async honor(pool: string, model: string, owner?: DeferredOwner): Promise<boolean> {
+    const prefix = owner === undefined ? '' : ownerPrefix(owner);
+    return (await (this.redis as unknown as DeferCommand).syHonor(this.key(pool, model), String(PROMISE_GRACE_MS), prefix)) === 1;
   }
 
   /** Refusals of the queue still to come back (by Redis's clock). */

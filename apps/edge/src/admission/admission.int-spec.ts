@@ -262,6 +262,34 @@ describe('admission: every refusal in OpenAI\'s shape, before anything is queued
   });
 });
 
+/** A streamed request to cold:70b with the headers the `openai` SDK sends on its try number `retriesMade + 1`: its status and headers. */
+async function sdkTry(h: EdgeHarness, key: string, retriesMade: number, timeoutS: number, content = 'hello') {
+  const ac = new AbortController();
+  const res = await fetch(`${h.url}/v1/chat/completions`, {
+    method: 'POST',
+    signal: ac.signal,
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      'x-stainless-retry-count': String(retriesMade),
+      'x-stainless-timeout': String(timeoutS),
+    },
+    body: JSON.stringify(chat('cold:70b', content, { stream: true })),
+  });
+  const error = res.status === 200 ? undefined : ((await res.json()) as { error: { code: string; message: string } }).error;
+  ac.abort();
+  return { status: res.status, headers: res.headers, error };
+}
+
+/** cold:70b resident on one slot with five jobs ahead of any new request. */
+async function fiveAhead(h: EdgeHarness): Promise<Queue> {
+  const queue = new Queue(Queues.inference('shared', 'cold:70b'), { connection: h.redis, prefix: Queues.bullPrefix(h.prefix) });
+  const entry: ResidencyEntry = { model: 'cold:70b', workers: ['w1'], loading: [], loadSeconds: 30, slots: 1, updatedAt: Date.now() };
+  await h.redis.hset(RedisKeys.residency(h.prefix), 'cold:70b', JSON.stringify(entry));
+  for (let i = 1; i <= 5; i++) await queue.add(INFERENCE_JOB_NAME, { placeholder: i }, { jobId: `filler-${i}` });
+  return queue;
+}
+
 describe("admission by expected wait: a client's last try", () => {
   let h: EdgeHarness;
   before(async () => {
@@ -271,47 +299,63 @@ describe("admission by expected wait: a client's last try", () => {
     await h.close();
   });
 
-  /** A streamed request with the headers the `openai` SDK sends on its try number `retriesMade + 1`: its status and headers. */
-  async function sdkTry(retriesMade: number, timeoutS: number) {
-    const ac = new AbortController();
-    const res = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST',
-      signal: ac.signal,
-      headers: {
-        authorization: `Bearer ${ALL_KEY}`,
-        'content-type': 'application/json',
-        'x-stainless-retry-count': String(retriesMade),
-        'x-stainless-timeout': String(timeoutS),
-      },
-      body: JSON.stringify(chat('cold:70b', 'hello', { stream: true })),
-    });
-    const error = res.status === 200 ? undefined : ((await res.json()) as { error: { code: string; message: string } }).error;
-    ac.abort();
-    return { status: res.status, headers: res.headers, error };
-  }
-
   test('is admitted when its expected wait is within half its timeout; first tries and first retries keep to the bound', async () => {
-    const queue = new Queue(Queues.inference('shared', 'cold:70b'), { connection: h.redis, prefix: Queues.bullPrefix(h.prefix) });
+    // Resident on one slot, nothing served yet (4 s a job assumed), five jobs ahead: 20 s, past the 3 s bound.
+    const queue = await fiveAhead(h);
     try {
-      // Resident on one slot, nothing served yet (4 s a job assumed), five jobs ahead: 20 s, past the 3 s bound.
-      const entry: ResidencyEntry = { model: 'cold:70b', workers: ['w1'], loading: [], loadSeconds: 30, slots: 1, updatedAt: Date.now() };
-      await h.redis.hset(RedisKeys.residency(h.prefix), 'cold:70b', JSON.stringify(entry));
-      for (let i = 1; i <= 5; i++) await queue.add(INFERENCE_JOB_NAME, { placeholder: i }, { jobId: `filler-${i}` });
       for (const retriesMade of [0, 1]) {
-        const r = await sdkTry(retriesMade, 600);
+        const r = await sdkTry(h, ALL_KEY, retriesMade, 600);
         assert.equal(r.status, 503, `try ${retriesMade + 1}`);
         assert.equal(r.error?.code, 'expected_wait_exceeded');
         assert.ok(Number(r.headers.get('retry-after-ms')) > 0);
       }
       // The SDK's last try (2 retries by default) with its 600 s timeout: admitted, told its wait.
-      const last = await sdkTry(2, 600);
+      const last = await sdkTry(h, ALL_KEY, 2, 600);
       assert.equal(last.status, 200);
       assert.equal(last.headers.get('x-switchyard-expected-wait-ms'), '20000');
       assert.match(await h.metrics(), /switchyard_edge_last_try_admissions_total\{model="cold:70b"\} 1\b/);
       // A client that gives up after 20 s may wait 10 s: refused, and told which bound it was held to.
-      const impatient = await sdkTry(2, 20);
+      const impatient = await sdkTry(h, ALL_KEY, 2, 20);
       assert.equal(impatient.status, 503);
       assert.match(impatient.error?.message ?? '', /bound of 10 s/);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});
+
+describe('admission by expected wait: a place kept for a refused request goes to that request sent again', () => {
+  const OTHER_KEY = 'sk-test-another-user-0123456789ab';
+  let h: EdgeHarness;
+  before(async () => {
+    h = await startEdgeHarness({
+      env: { EDGE_MAX_EXPECTED_WAIT_MS: '1500', EDGE_DEFAULT_SERVICE_MS: '1000', EDGE_QUEUE_BOUND: '50' },
+      keys: { [OTHER_KEY]: { keyId: 'key-other', userId: 'user-2' } },
+    });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test("an application that retries by itself, its SDK's retries off (0 on every try), is admitted when it comes back when told; a first try is not", async () => {
+    // One job at a time, 1 s each assumed, five ahead: 5 s, past the 1.5 s bound.
+    const queue = await fiveAhead(h);
+    try {
+      const first = await sdkTry(h, ALL_KEY, 0, 600);
+      assert.equal(first.status, 503);
+      assert.equal(first.error?.code, 'expected_wait_exceeded');
+      const retryAfterMs = Number(first.headers.get('retry-after-ms'));
+      assert.ok(retryAfterMs > 0 && retryAfterMs < 10_000, `told to come back in ${retryAfterMs} ms`);
+      await new Promise((r) => setTimeout(r, retryAfterMs + 50));
+      const someoneElse = await sdkTry(h, OTHER_KEY, 0, 600);
+      assert.equal(someoneElse.status, 503, "another key's first try does not take the place kept for the refused request");
+      const next = await sdkTry(h, ALL_KEY, 0, 600, 'my next question');
+      assert.equal(next.status, 503, "nor the same key's next request");
+      const back = await sdkTry(h, ALL_KEY, 0, 600);
+      assert.equal(back.status, 200, 'the refused request, back when told, is admitted past the bound');
+      assert.equal(back.headers.get('x-switchyard-expected-wait-ms'), '5000');
+      assert.match(await h.metrics(), /switchyard_edge_kept_places_total\{model="cold:70b"\} 1\b/);
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();

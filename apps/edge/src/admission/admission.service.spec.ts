@@ -10,7 +10,7 @@ import type { InferenceProducer } from '../queue/inference.producer';
 import { ServiceTimeTracker } from '../queue/service-time.tracker';
 import type { ResidencyRepository } from '../models/residency.repository';
 import type { Redis } from 'ioredis';
-import type { Place, PlaceRequest } from '@switchyard/redis';
+import type { DeferredOwner, Place, PlaceRequest } from '@switchyard/redis';
 import { AdmissionService, EXPECTED_WAIT_HEADER, formatDuration, type AdmissionRequest } from './admission.service';
 import type { RateLimitRepository, RateLimitResult } from './rate-limit.repository';
 import { RetryEstimator, retryHeaders } from './retry-estimator.service';
@@ -35,7 +35,7 @@ const ctx = (policy: Partial<AuthContext['policy']> = {}, extra: Partial<AuthCon
   ...extra,
 });
 
-function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string>; kept?: number; keptFor?: string } = {}) {
+function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimitResult>; residency?: object; env?: Record<string, string>; kept?: number; keptFor?: DeferredOwner } = {}) {
   const config = loadEdgeConfig({ EDGE_QUEUE_BOUND: '10', EDGE_MAX_TOKENS_CAP: '50', EDGE_DEFAULT_SERVICE_MS: '2000', ...opts.env });
   const byName = new Map(models.map((m) => [m.name, m]));
   const catalogue = { get: (n: string) => byName.get(n) } as unknown as ModelCatalogueService;
@@ -44,14 +44,16 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const claims: PlaceRequest[] = [];
   // Refusals told to come back, as DeferredDemand keeps them (its script: libs/redis deferred-demand.int-spec.ts).
   const deferred: number[] = [];
-  // Places kept for refusals whose time has come: their keys' ids.
-  const kept: string[] = Array.from({ length: opts.kept ?? 0 }, () => opts.keptFor ?? 'other-key');
+  // Places kept for refusals whose time has come: whose they are (libs/redis DeferredDemand matches them alike).
+  const kept: DeferredOwner[] = Array.from({ length: opts.kept ?? 0 }, () => opts.keptFor ?? { keyId: 'other-key', fingerprint: 'other-request' });
+  const owners: DeferredOwner[] = [];
   const producer = {
-    honor: async (_p: string, _m: string, owner?: string): Promise<boolean> => {
-      const i = kept.findIndex((k) => owner === undefined || k === owner);
+    honor: async (_p: string, _m: string, owner?: DeferredOwner): Promise<boolean> => {
+      const i = kept.findIndex((k) => owner === undefined || (k.keyId === owner.keyId && (owner.fingerprint === undefined || k.fingerprint === owner.fingerprint)));
       return i >= 0 && kept.splice(i, 1).length === 1;
     },
-    defer: async (_p: string, _m: string, _key: string, _id: string, retryAfterMs: (outstanding: number) => number): Promise<number> => {
+    defer: async (_p: string, _m: string, owner: DeferredOwner, _id: string, retryAfterMs: (outstanding: number) => number): Promise<number> => {
+      owners.push(owner);
       const now = Date.now();
       const ms = retryAfterMs(deferred.filter((t) => t > now).length);
       deferred.push(now + ms);
@@ -85,7 +87,7 @@ function setup(opts: { queued?: number; ahead?: number; rate?: Partial<RateLimit
   const estimator = new RetryEstimator(residency, new ServiceTimeTracker(), redis, config);
   const metrics = new EdgeMetrics(new Registry());
   const svc = new AdmissionService(catalogue, producer, rate, estimator, residency, config, createLogger({ service: 'edge', level: 'silent' }), metrics);
-  return { svc, depthCalls, rateCalls, bounds, claims, deferred, metrics, keptLeft: () => kept.length };
+  return { svc, depthCalls, rateCalls, bounds, claims, deferred, owners, metrics, keptLeft: () => kept.length };
 }
 
 const req = (extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
@@ -273,26 +275,32 @@ test("a first try (its SDK's x-stainless-retry-count: 0) takes no place kept for
   assert.equal((await s.metrics.keptPlaces.get()).values.find((v) => v.labels.model === 'a')?.value, 1);
 });
 
-test('a request that says it is a first try takes a place kept for its own key: an application that retries by itself with the SDK\'s retries off says 0 on every try', async () => {
+test("a request that says it is a first try takes the place kept for the same request: an application that retries by itself with the SDK's retries off says 0 on every try", async () => {
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
-  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1, keptFor: 'k' });
-  await assert.rejects(s.svc.admit(ctx({ priority: 'interactive' }, { keyId: 'someone-else' }), req({ client: { retriesMade: 0 } })), rejects(503, 'expected_wait_exceeded'), 'not for another key');
-  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 } }));
-  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '4000', "its key's refused request has come back: admitted past the bound");
+  const mine = { keyId: 'k', fingerprint: 'same-request' };
+  const s = setup({ queued: 4, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 1, keptFor: mine });
+  const firstTry = (keyId: string, fingerprint: string) => s.svc.admit(ctx({ priority: 'interactive' }, { keyId }), req({ client: { retriesMade: 0 }, fingerprint: () => fingerprint }));
+  await assert.rejects(firstTry('someone-else', 'same-request'), rejects(503, 'expected_wait_exceeded'), 'not for another key');
+  await assert.rejects(firstTry('k', 'next-request'), rejects(503, 'expected_wait_exceeded'), "not for its key's next request");
+  assert.deepEqual(s.owners.at(-1), { keyId: 'k', fingerprint: 'next-request' }, 'a refusal is recorded with its key and fingerprint');
+  const t = await firstTry('k', 'same-request');
+  assert.equal(t.headers[EXPECTED_WAIT_HEADER], '4000', 'the refused request, sent again: admitted past the bound');
   assert.equal(s.keptLeft(), 0);
 });
 
 test('a retry admitted within the bound takes its own kept place out of the count, so no one else is admitted past the bound on it', async () => {
   const resident = { model: 'a', workers: ['w'], loading: [], loadSeconds: 9, slots: 2, updatedAt: 0 };
   // 2 ahead × 2 s ÷ 2 slots = 2 s: within the 3 s bound.
-  const s = setup({ queued: 2, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 2, keptFor: 'k' });
-  await s.svc.admit(ctx({ priority: 'interactive' }, { keyId: 'someone-else' }), req({ client: { retriesMade: 1 } }));
+  const s = setup({ queued: 2, residency: resident, env: { EDGE_MAX_EXPECTED_WAIT_MS: '3000' }, kept: 2, keptFor: { keyId: 'k', fingerprint: 'r' } });
+  const retry = (keyId: string, fingerprint: string) => s.svc.admit(ctx({ priority: 'interactive' }, { keyId }), req({ client: { retriesMade: 1 }, fingerprint: () => fingerprint }));
+  await retry('someone-else', 'r');
+  await retry('k', 'another-request');
   await new Promise((r) => setImmediate(r));
-  assert.equal(s.keptLeft(), 2, "another key's retry leaves this key's places alone");
-  await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 1 } }));
+  assert.equal(s.keptLeft(), 2, "another key's retry, or another request's, leaves this request's places alone");
+  await retry('k', 'r');
   await new Promise((r) => setImmediate(r));
   assert.equal(s.keptLeft(), 1, 'its own place is taken');
-  await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 } }));
+  await s.svc.admit(ctx({ priority: 'interactive' }), req({ client: { retriesMade: 0 }, fingerprint: () => 'r' }));
   await s.svc.admit(ctx({ priority: 'interactive' }), req());
   await new Promise((r) => setImmediate(r));
   assert.equal(s.keptLeft(), 1, 'a first try, or a client that does not say, leaves the places alone');

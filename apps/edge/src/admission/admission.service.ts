@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type CatalogueModel, type PriorityClass, type ResidencyEntry } from '@switchyard/contracts';
-import type { Place, PlaceRequest } from '@switchyard/redis';
+import type { DeferredOwner, Place, PlaceRequest } from '@switchyard/redis';
 import { ROOT_LOGGER, type Logger } from '@switchyard/observability';
 import type { AuthContext } from '../auth/auth.service';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
@@ -33,6 +33,8 @@ export interface AdmissionRequest {
   maxTokensParam?: string;
   /** What the client said of its retries and timeout (its SDK's headers), if anything. */
   client?: ClientRetry;
+  /** A fingerprint of the request's content (client-retry.ts `requestFingerprint`), asked for only when a kept place is at stake. */
+  fingerprint?: () => string;
 }
 
 /** What admission granted: where the job goes, and the headers its response carries. */
@@ -122,12 +124,14 @@ export class AdmissionService {
     const rpm = ctx.policy.requestsPerMinute;
     const tpm = ctx.policy.tokensPerMinute;
     const placeReq = { priority, key: ctx.keyId, share: ctx.policy.share, maxAhead, bound };
+    let owner: DeferredOwner | undefined;
+    const whose = (): DeferredOwner => (owner ??= { keyId: ctx.keyId, fingerprint: req.fingerprint?.() });
     if (enqueue && rpm <= 0 && tpm <= 0) {
       const ticket: Ticket = { model, pool, priority, bullPriority: 0, reservedTokens, headers: {}, maxTokens };
       let place = await enqueue(ticket, placeReq);
-      if (await this.honored(pool, model, place, ctx.keyId, req.client)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
-      else this.returned(pool, model, place, ctx.keyId, req.client, lastTry, est);
-      if (place.outcome !== 'admitted') throw await this.queueRefusal(ctx.keyId, req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
+      if (await this.honored(pool, model, place, whose, req.client)) place = await enqueue(ticket, { ...placeReq, maxAhead: undefined });
+      else this.returned(pool, model, place, whose, req.client, lastTry, est);
+      if (place.outcome !== 'admitted') throw await this.queueRefusal(whose(), req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
       ticket.bullPriority = place.bullPriority;
       if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
       return ticket;
@@ -139,12 +143,12 @@ export class AdmissionService {
     ]);
     const rate = limited.status === 'fulfilled' ? limited.value : undefined;
     let place = placed.status === 'fulfilled' ? placed.value : undefined;
-    const kept = place !== undefined && (!rate || rate.allowed) && (await this.honored(pool, model, place, ctx.keyId, req.client));
+    const kept = place !== undefined && (!rate || rate.allowed) && (await this.honored(pool, model, place, whose, req.client));
     if (kept) place = await this.producer.claim(pool, model.name, { ...placeReq, maxAhead: undefined }).catch(() => place);
     if (!place || place.outcome !== 'admitted') {
       if (rate?.allowed) void this.rateLimits.refund(ctx.keyId, req.requestId, reservedTokens).catch(() => undefined);
       if (!place) throw (placed as PromiseRejectedResult).reason;
-      throw await this.queueRefusal(ctx.keyId, req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
+      throw await this.queueRefusal(whose(), req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
     }
     if (!rate && limited.status === 'rejected') {
       this.producer.unreserve(pool, model.name);
@@ -155,7 +159,7 @@ export class AdmissionService {
       this.producer.unreserve(pool, model.name);
       throw this.rateLimited(rate, headers, reservedTokens);
     }
-    if (!kept) this.returned(pool, model, place, ctx.keyId, req.client, lastTry, est);
+    if (!kept) this.returned(pool, model, place, whose, req.client, lastTry, est);
     if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
     return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
   }
@@ -164,28 +168,29 @@ export class AdmissionService {
    * Whether a request refused for its expected wait takes the place kept for an earlier refusal of
    * its queue whose time has come (libs/redis DeferredDemand: the returning client's, by count): it is
    * then admitted past the bound, as promised. A request its SDK calls a first try
-   * (`x-stainless-retry-count: 0`) takes only a place kept for its own key's refusals: it is either
-   * a first try, which would take a returning client's place, or the retry of an application that
-   * retries by itself around an SDK made with `maxRetries: 0` (a common pattern; the platform's
-   * overload test is one), which sends 0 on every try. Without Redis to ask, it is refused as usual.
+   * (`x-stainless-retry-count: 0`) takes only the place kept for the same request (its key, its
+   * content's fingerprint): it is either a first try, which would take a returning client's place,
+   * or the retry of an application that retries by itself around an SDK made with `maxRetries: 0` (a
+   * common pattern; the platform's overload test is one), which sends 0 on every try, and sends the
+   * same request again. Without Redis to ask, it is refused as usual.
    */
-  private async honored(pool: string, model: CatalogueModel, place: Place, keyId: string, client: ClientRetry | undefined): Promise<boolean> {
+  private async honored(pool: string, model: CatalogueModel, place: Place, whose: () => DeferredOwner, client: ClientRetry | undefined): Promise<boolean> {
     if (place.outcome !== 'wait') return false;
-    const kept = await this.producer.honor(pool, model.name, client?.retriesMade === 0 ? keyId : undefined).catch(() => false);
+    const kept = await this.producer.honor(pool, model.name, client?.retriesMade === 0 ? whose() : undefined).catch(() => false);
     if (kept) this.metrics.keptPlaces.inc({ model: model.name });
     return kept;
   }
 
   /**
    * A retry admitted without a kept place (within the bound, or as its client's last try) takes its
-   * own place (one of its key's) out of the count, so that no other request is admitted past the
+   * own place (the same request's) out of the count, so that no other request is admitted past the
    * bound on it; a last try admitted past the bound is counted for operators. Best effort: without
    * Redis the place lapses after its grace.
    */
-  private returned(pool: string, model: CatalogueModel, place: Place, keyId: string, client: ClientRetry | undefined, lastTry: boolean, est: WaitEstimate): void {
+  private returned(pool: string, model: CatalogueModel, place: Place, whose: () => DeferredOwner, client: ClientRetry | undefined, lastTry: boolean, est: WaitEstimate): void {
     if (place.outcome !== 'admitted' || !client?.retriesMade) return;
     if (lastTry && est.waitMs(place.ahead) > this.config.EDGE_MAX_EXPECTED_WAIT_MS) this.metrics.lastTries.inc({ model: model.name });
-    void this.producer.honor(pool, model.name, keyId).catch(() => false);
+    void this.producer.honor(pool, model.name, whose()).catch(() => false);
   }
 
   private isLastTry(client: ClientRetry | undefined): boolean {
@@ -200,7 +205,7 @@ export class AdmissionService {
   }
 
   /** 503 before anything is queued, saying when the request would be admitted. */
-  private async queueRefusal(keyId: string, requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number, waitBoundMs: number): Promise<OpenAIError> {
+  private async queueRefusal(owner: DeferredOwner, requestId: string, pool: string, model: CatalogueModel, est: WaitEstimate, place: Place, bound: number, maxAhead: number, waitBoundMs: number): Promise<OpenAIError> {
     if (place.outcome === 'full') {
       return new OpenAIError(
         503,
@@ -218,7 +223,7 @@ export class AdmissionService {
     // then kept for it (see `honored`). Without Redis to record it, the refusal still goes out,
     // counting only the jobs ahead.
     const retryAfter = (outstanding: number) => Math.max(1, est.startedAfterMs(place.ahead - maxAhead + outstanding));
-    const retryMs = await this.producer.defer(pool, model.name, keyId, requestId, retryAfter).catch(() => retryAfter(0));
+    const retryMs = await this.producer.defer(pool, model.name, owner, requestId, retryAfter).catch(() => retryAfter(0));
     return new OpenAIError(
       503,
       `${model.name} is overloaded: a request now would wait about ${Math.ceil(wait / 1000)} s for a GPU (${place.ahead} requests ahead), more than this server's bound of ${Math.ceil(waitBoundMs / 1000)} s. Please retry after ${Math.ceil(retryMs / 1000)} s.`,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
@@ -27,4 +28,16 @@ export function clientRetry(headers: IncomingHttpHeaders): ClientRetry {
     ...(retriesMade !== undefined ? { retriesMade } : {}),
     ...(timeoutS !== undefined && timeoutS > 0 ? { timeoutMs: timeoutS * 1000 } : {}),
   };
+}
+
+/**
+ * A fingerprint of a request's content (what the job would run: model, messages or prompt, options):
+ * the same request sent again has the same one, another request almost surely not. It tells a
+ * client's own retry from its next request when the client says 0 retries on every try.
+ */
+export function requestFingerprint(content: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify(content) ?? '')
+    .digest('base64url')
+    .slice(0, 16);
 }

@@ -14,7 +14,7 @@ import { buildInferenceJob, jobRequestId } from '../queue/inference-job.factory'
 import { waitForFinal, type JobRun } from '../queue/job-run';
 import { JobRunner } from '../queue/job-runner.service';
 import { StreamResponse } from './stream-response';
-import { clientRetry } from '../admission/client-retry';
+import { clientRetry, requestFingerprint } from '../admission/client-retry';
 
 export type RelayChunk = Extract<RelayRunMessage, { type: 'chunk' }>;
 
@@ -204,6 +204,7 @@ export class InferencePipeline {
         promptParam: req.promptParam,
         maxTokensParam: req.maxTokensParam,
         client: clientRetry(http.request.headers),
+        fingerprint: () => requestFingerprint(req.work),
       },
       async (t, place) => {
         const job = build(t);

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Queues, type InferenceJob } from '@switchyard/contracts';
-import { assertRedisReady, DeferredDemand, InferenceQueues, type JobPresence, type Place, type PlaceRequest, REDIS } from '@switchyard/redis';
+import { assertRedisReady, DeferredDemand, type DeferredOwner, InferenceQueues, type JobPresence, type Place, type PlaceRequest, REDIS } from '@switchyard/redis';
 import { EDGE_CONFIG, type EdgeConfig } from '../config/edge.config';
 
 const RESERVATION_TTL_MS = 10_000;
@@ -104,24 +104,24 @@ export class InferenceProducer implements OnApplicationShutdown {
   }
 
   /**
-   * Records a refusal for expected wait of a request of key `keyId`, told to come back after
-   * `retryAfterMs(outstanding)` ms given the refusals of the queue (of every edge) still to come back
-   * before it; returns that time. The scheduler counts such refusals as the queue's demand (libs/redis
-   * DeferredDemand).
+   * Records a refusal for expected wait of a request of `owner` (its key, its fingerprint), told to
+   * come back after `retryAfterMs(outstanding)` ms given the refusals of the queue (of every edge)
+   * still to come back before it; returns that time. The scheduler counts such refusals as the
+   * queue's demand (libs/redis DeferredDemand).
    */
-  async defer(pool: string, model: string, keyId: string, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
+  async defer(pool: string, model: string, owner: DeferredOwner, requestId: string, retryAfterMs: (outstanding: number) => number): Promise<number> {
     assertRedisReady(this.redis, 'admission');
-    return this.deferred.defer(pool, model, keyId, requestId, retryAfterMs);
+    return this.deferred.defer(pool, model, owner, requestId, retryAfterMs);
   }
 
   /**
    * Takes the place kept for a refusal of the queue whose time has come (libs/redis DeferredDemand),
-   * of any key's refusals or, given `keyId`, of that key's only: true if there was one, and the
-   * request may be admitted past the expected-wait bound.
+   * of anyone's refusals or, given `owner`, of that key's (and fingerprint's) only: true if there was
+   * one, and the request may be admitted past the expected-wait bound.
    */
-  async honor(pool: string, model: string, keyId?: string): Promise<boolean> {
+  async honor(pool: string, model: string, owner?: DeferredOwner): Promise<boolean> {
     assertRedisReady(this.redis, 'admission');
-    return this.deferred.honor(pool, model, keyId);
+    return this.deferred.honor(pool, model, owner);
   }
 
   async depth(pool: string, model: string): Promise<QueueDepth> {

@@ -144,9 +144,9 @@ test("pending bulk lines: the batch service's hash, by (pool, model)", async () 
 
 test("requests the edge refused and told to come back count as the queue's deferred demand until their time comes", async () => {
   const edge = new DeferredDemand(redis, prefix);
-  await edge.defer('shared', 'y:7b', 'key_1', 'soon', () => 200);
-  for (let i = 0; i < 3; i++) await edge.defer('shared', 'y:7b', 'key_1', `later-${i}`, () => 60_000);
-  await edge.defer('performance', 'y:7b', 'key_1', 'other-pool', () => 60_000);
+  await edge.defer('shared', 'y:7b', { keyId: 'key_1' }, 'soon', () => 200);
+  for (let i = 0; i < 3; i++) await edge.defer('shared', 'y:7b', { keyId: 'key_1' }, `later-${i}`, () => 60_000);
+  await edge.defer('performance', 'y:7b', { keyId: 'key_1' }, 'other-pool', () => 60_000);
   assert.equal((await read('shared', 'y:7b'))?.deferred, 4);
   assert.equal((await read('performance', 'y:7b'))?.deferred, 1);
   assert.equal((await read('shared', 'x:7b'))?.deferred, 0);

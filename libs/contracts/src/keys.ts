@@ -96,8 +96,9 @@ export const RedisKeys = {
   fairShare: (prefix: string, queueName: string, cls: string) => `${prefix}:fair:${queueName}:${cls}`,
   /**
    * Sorted set of one `(pool, model)` queue's deferred demand: requests the edge refused for their
-   * expected wait and told to come back (member: request id, score: the unix ms, by Redis's clock,
-   * at which it was told to come back). Edges count those still to come back in a refusal's
+   * expected wait and told to come back (member: `<key id> <request fingerprint or -> <request id>`,
+   * written and matched by libs/redis DeferredDemand; score: the unix ms, by Redis's clock, at which
+   * it was told to come back). Edges count those still to come back in a refusal's
    * Retry-After; the scheduler counts them as demand beside the queue (libs/redis DeferredDemand).
    * Carries the queue's hash tag, so it lives in the queue's Redis Cluster slot.
    */

@@ -119,13 +119,14 @@ describe('one key floods a model', () => {
     const client = new OpenAI({ baseURL: `${p.baseUrl}/v1`, apiKey: flooder.key, maxRetries: 0, timeout: 120_000 });
     // A round of the longer jobs first, so the edge's service-time estimate is theirs, not the last test's.
     await Promise.all(Array.from({ length: 8 }, () => stream(client, 'warm', RETRY_FLOOD_TOKENS)));
-    // Each refused client waits as told, then asks once more, while the rest of the flood runs.
+    // Each refused client waits as told, then sends the same request once more (its SDK's retries are
+    // off, so it says 0 retries on every try), while the rest of the flood runs.
     const attempts = await Promise.all(
       Array.from({ length: 60 }, async () => {
         const first = await stream(client, 'flooder', RETRY_FLOOD_TOKENS);
         if (first.status !== 503) return { first };
         await new Promise((r) => setTimeout(r, first.retryAfterMs));
-        return { first, retry: await stream(client, 'retry', RETRY_FLOOD_TOKENS) };
+        return { first, retry: await stream(client, 'flooder', RETRY_FLOOD_TOKENS) };
       }),
     );
     const retried = attempts.filter((a) => a.retry);
@@ -134,6 +135,8 @@ describe('one key floods a model', () => {
     console.log(`# admission: ${retried.length} of 60 refused (Retry-After ${Math.min(...waits)}–${Math.max(...waits)} ms); ${admitted} admitted on their retry`);
     assert.ok(retried.length > 0, 'the flood overflows the bound');
     assert.ok(Math.max(...waits) <= 60_000, 'Retry-After is a wait a client honours (the openai SDK waits at most 60 s)');
-    assert.ok(admitted >= retried.length / 2, `most retries after Retry-After are admitted: ${admitted} of ${retried.length}`);
+    // A refused request sent again when told takes the place kept for it (the edge's README), so nearly
+    // all are admitted (42 of 42 under the parallel suite); when the place went to others, 20 of 42 were.
+    assert.ok(admitted >= retried.length * 0.75, `retries after Retry-After are admitted: ${admitted} of ${retried.length}`);
   });
 });

@@ -42,8 +42,13 @@ return {outstanding, now}
  */
 const HONOR_LUA = `
 ${LUA_NOW_MS}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now)
 local owner = ARGV[2]
+local due
+if owner == '' then
+  due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now, 'LIMIT', 0, 1)
+else
+  due = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), now)
+end
 for _, member in ipairs(due) do
   if owner == '' or string.sub(member, 1, #owner) == owner then
     redis.call('ZREM', KEYS[1], member)

@@ -37,7 +37,9 @@ export class BatchClient implements OnModuleInit {
 
   /** Nest has registered its JSON and form parsers by now: add the multipart pass-through beside them. */
   onModuleInit(): void {
-    registerMultipartPassThrough(this.adapter.httpAdapter.getInstance<FastifyInstance>());
+    const fastify = this.adapter.httpAdapter.getInstance<FastifyInstance>();
+    registerMultipartPassThrough(fastify);
+    acceptEmptyBodyOnCancel(fastify);
   }
 
   async forward(request: FastifyRequest, caller: AuthContext, signal: AbortSignal): Promise<BatchAnswer> {
@@ -112,6 +114,23 @@ async function* capped(source: Readable, max: number): AsyncIterable<Buffer> {
 }
 
 const FILES_ROUTE = /^\/(?:v1|api)\/files\/?$/;
+const CANCEL_ROUTE = /^\/(?:v1|api)\/batches\/[^/]+\/cancel\/?$/;
+
+/**
+ * A batch's cancel takes no body, and OpenAI's own example calls it with `curl -X POST ... -H
+ * "Content-Type: application/json"` and nothing sent. Fastify's JSON parser refuses an empty body
+ * under that label (400), so the label is dropped there when nothing is sent: the request then has
+ * no body, as OpenAI treats it. A cancel with a body is parsed as usual.
+ */
+export function acceptEmptyBodyOnCancel(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const h = request.headers;
+    if (request.method === 'POST' && h['content-type'] !== undefined && h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0') && CANCEL_ROUTE.test(request.url.split('?')[0])) {
+      delete h['content-type'];
+    }
+    done();
+  });
+}
 
 /**
  * `multipart/form-data` is accepted only by the Files upload, whose body is handed on as the raw

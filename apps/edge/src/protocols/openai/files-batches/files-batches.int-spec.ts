@@ -105,6 +105,10 @@ describe('/v1/files and /v1/batches: relayed to the batch service', () => {
     assert.equal(await content.text(), 'line1\nline2\n');
     const cancelled = await fetch(`${h.url}/v1/batches/batch_1/cancel`, { method: 'POST', headers: { authorization: `Bearer ${ALL_KEY}` } });
     assert.equal(((await cancelled.json()) as { echo: string }).echo, '/v1/batches/batch_1/cancel');
+    // As OpenAI's own curl example sends it: labelled JSON, no body.
+    const curlStyle = await fetch(`${h.url}/v1/batches/batch_2/cancel`, { method: 'POST', headers: { authorization: `Bearer ${ALL_KEY}`, 'content-type': 'application/json' } });
+    assert.equal(curlStyle.status, 200);
+    assert.equal(((await curlStyle.json()) as { echo: string }).echo, '/v1/batches/batch_2/cancel');
     const deleted = await fetch(`${h.url}/v1/files/file-abc`, { method: 'DELETE', headers: { authorization: `Bearer ${ALL_KEY}` } });
     assert.equal(batch.seen[batch.seen.length - 1].method, 'DELETE');
     assert.equal(deleted.status, 200);

@@ -190,6 +190,35 @@ describe('Gpu scheduler', () => {
     assert.ok(Math.abs(a2 - 2) < 0.15 && Math.abs(b2 - 3) < 0.2, `per GPU: ${a2} s and ${b2} s`);
   });
 
+  test('compute: busy time and the share of a full batch delivered (one stream alone ≈ 4^-0.6; beside a full runner, half of the GPU less)', async () => {
+    const { gpu, stats } = makeGpu({ timeScale: 5, computeSharing: 'per-gpu' });
+    const [a, b] = [await gpu.acquire(A, 2048, 300), await gpu.acquire(B, 2048, 300)];
+    // Runner A alone with one stream for 1 simulated s: busy 1 s at 4^-0.6 of a full batch.
+    await a.compute({ promptTokens: 0, genTokens: Math.round(A.genTokensPerS) });
+    a.release();
+    let g = stats.snapshot().compute;
+    assert.ok(Math.abs(g.busy_seconds_sim - 1) < 0.1, `busy ${g.busy_seconds_sim} s`);
+    assert.ok(Math.abs(g.full_batch_seconds_sim / g.busy_seconds_sim - 4 ** -0.6) < 0.02, `one stream at ${g.full_batch_seconds_sim / g.busy_seconds_sim} of a full batch`);
+    stats.reset();
+    // Four streams of A: a full batch all the time.
+    const four = await Promise.all([0, 1, 2, 3].map(() => gpu.acquire(A, 2048, 300)));
+    await Promise.all(four.map((l) => l.compute({ promptTokens: 0, genTokens: Math.round(A.genTokensPerS) })));
+    four.forEach((l) => l.release());
+    g = stats.snapshot().compute;
+    assert.ok(Math.abs(g.full_batch_seconds_sim / g.busy_seconds_sim - 1) < 0.02, `four streams at ${g.full_batch_seconds_sim / g.busy_seconds_sim} of a full batch`);
+    stats.reset();
+    // A full runner beside one stream of B: each has half the GPU, so 0.5 + 0.5 × 4^-0.6 = 0.72 for the
+    // 2 s B takes; then A alone, a full batch, for the 0.74 s its streams still need: 0.79 overall.
+    const full = await Promise.all([0, 1, 2, 3].map(() => gpu.acquire(A, 2048, 300)));
+    await Promise.all([...full.map((l) => l.compute({ promptTokens: 0, genTokens: Math.round(A.genTokensPerS) })), b.compute({ promptTokens: 0, genTokens: Math.round(B.genTokensPerS) })]);
+    full.forEach((l) => l.release());
+    b.release();
+    g = stats.snapshot().compute;
+    const ratio = g.full_batch_seconds_sim / g.busy_seconds_sim;
+    assert.ok(Math.abs(ratio - 0.79) < 0.04, `a full runner beside a single stream: ${ratio} of a full batch, expected 0.79`);
+    gpu.close();
+  });
+
   test('a canceled request frees its slot', async () => {
     const { gpu } = makeGpu({ numParallel: 1, timeScale: 100 });
     const ac = new AbortController();

@@ -379,6 +379,9 @@ export class Gpu {
   private closed = false;
   /** Whether the runners busy at once share this GPU's time (`GpuConfig.computeSharing`). */
   private readonly perGpu: boolean;
+  /** Since when the GPU has delivered `computeRate` (a share of full batches; undefined while idle). */
+  private computeSince = now();
+  private computeRate: number | undefined;
 
   constructor(
     readonly cfg: GpuConfig,
@@ -726,10 +729,31 @@ export class Gpu {
    * under per-gpu sharing, of every other busy runner here: their shares of the GPU changed.
    */
   private rerate(changed: Runner, busyRunnersChanged: boolean): void {
+    this.accountCompute();
     const share = this.share();
     changed.clock.setBusy(changed.slotsTaken, share);
     if (!busyRunnersChanged || !this.perGpu) return;
     for (const x of this.runners.values()) if (x !== changed && x.slotsTaken > 0) x.clock.setBusy(x.slotsTaken, share);
+  }
+
+  /**
+   * Counts the GPU's compute since the last change of busy slots (`SimStats.compute`): time with any
+   * runner busy, and the throughput delivered in that time as a share of one runner with every slot
+   * busy (numParallel^exponent streams' worth) — the most a GPU gives. Called on every change of a
+   * runner's busy slots, before the new rates take effect.
+   */
+  private accountCompute(): void {
+    const t = now();
+    if (this.computeRate !== undefined) this.stats.compute(t - this.computeSince, this.computeRate);
+    this.computeSince = t;
+    const busy = [...this.runners.values()].filter((x) => x.slotsTaken > 0);
+    if (busy.length === 0) {
+      this.computeRate = undefined;
+      return;
+    }
+    const full = this.cfg.numParallel ** this.cfg.parallelExponent;
+    const share = this.perGpu ? 1 / busy.length : 1;
+    this.computeRate = busy.reduce((a, x) => a + (share * Math.min(x.slotsTaken, this.cfg.numParallel) ** this.cfg.parallelExponent) / full, 0);
   }
 
   /** A busy runner's share of the GPU's time: 1, or 1 / (busy runners) under per-gpu sharing. */

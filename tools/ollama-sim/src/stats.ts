@@ -65,6 +65,9 @@ export class SimStats {
   private readonly busySecondsTotal: Counter<'model'>;
 
   private source: GaugeSource | undefined;
+  /** Simulated seconds with any runner busy, and the full-batch seconds delivered in them (see `compute`). */
+  private gpuBusySim = 0;
+  private fullBatchSim = 0;
 
   constructor(
     readonly gpuIndex: number,
@@ -182,6 +185,17 @@ export class SimStats {
     this.busySecondsTotal.inc({ model }, (realMs / 1000) * this.timeScale);
   }
 
+  /**
+   * `realMs` with some runner busy, delivering `fullBatches` of the GPU's most (a runner with every
+   * slot busy has 1; per-gpu sharing splits the time between the busy runners, and a runner with
+   * fewer busy slots gives less than its share: busy^exponent of numParallel^exponent).
+   */
+  compute(realMs: number, fullBatches: number): void {
+    const sim = (realMs / 1000) * this.timeScale;
+    this.gpuBusySim += sim;
+    this.fullBatchSim += sim * fullBatches;
+  }
+
   tokens(model: string, prompt: number, generated: number): void {
     const m = this.model(model);
     m.prompt_tokens += prompt;
@@ -193,11 +207,24 @@ export class SimStats {
   reset(): void {
     this.models = new Map();
     this.since = new Date();
+    this.gpuBusySim = 0;
+    this.fullBatchSim = 0;
     this.registry.resetMetrics();
   }
 
-  /** Totals and per-model figures; busy time of periods still running is not yet included. */
-  snapshot(): { since: string; elapsed_seconds_real: number; elapsed_seconds_sim: number; totals: ModelStats; models: Record<string, ModelStats> } {
+  /**
+   * Totals and per-model figures; busy time of periods still running is not yet included. `compute`:
+   * simulated seconds with any runner busy, and the compute delivered in them in full-batch seconds
+   * (their ratio is how close to its most the GPU ran while busy).
+   */
+  snapshot(): {
+    since: string;
+    elapsed_seconds_real: number;
+    elapsed_seconds_sim: number;
+    compute: { busy_seconds_sim: number; full_batch_seconds_sim: number };
+    totals: ModelStats;
+    models: Record<string, ModelStats>;
+  } {
     const totals = emptyModelStats();
     const models: Record<string, ModelStats> = {};
     for (const [name, m] of [...this.models.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -205,6 +232,13 @@ export class SimStats {
       for (const k of Object.keys(totals) as Array<keyof ModelStats>) totals[k] += m[k];
     }
     const elapsed = (Date.now() - this.since.getTime()) / 1000;
-    return { since: this.since.toISOString(), elapsed_seconds_real: elapsed, elapsed_seconds_sim: elapsed * this.timeScale, totals, models };
+    return {
+      since: this.since.toISOString(),
+      elapsed_seconds_real: elapsed,
+      elapsed_seconds_sim: elapsed * this.timeScale,
+      compute: { busy_seconds_sim: this.gpuBusySim, full_batch_seconds_sim: this.fullBatchSim },
+      totals,
+      models,
+    };
   }
 }

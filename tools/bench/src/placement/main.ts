@@ -39,7 +39,9 @@ const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|b
   --retry-after-cap-s  ignore a server's Retry-After above this (the openai SDK 4.x rule; 6.x, installed, obeys any)
   --time-scale       Switchyard's simulated clock speed (default 20); --proxy-time-scale the proxies' (default 50):
                      each is set where its figures no longer change with it (README); times are reported simulated
-  --serial           run the proxies one after another (default: the three side by side, each on its own GPUs)
+  --side-by-side     run the three proxies at once, each on its own GPUs (before 2026-12-04 the default; on two
+                     cores they slow each other: affinity's cold-burst p95 at 4x80 about doubles). Default: one at
+                     a time, each system alone on the machine as Switchyard is (--serial says so explicitly)
   --sim-compute-sharing  per-gpu (default: models busy at once on a GPU take turns on it, as on real GPUs) or
                      per-model (each loaded model has compute of its own, as figures before 2026-12-03); every system alike
   --quick            steady shape, seed 1, 2x40, 200 requests`;
@@ -63,6 +65,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
       'time-scale': { type: 'string' },
       'proxy-time-scale': { type: 'string' },
       serial: { type: 'boolean', default: false },
+      'side-by-side': { type: 'boolean', default: false },
       'no-warmup': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-out' },
       quick: { type: 'boolean', default: false },
@@ -89,6 +92,9 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
     return { label: g.trim(), gpus: Number(m[1]), vramGb: Number(m[2]) };
   });
   const numParallel = Number(flags['num-parallel']);
+  if (flags.serial && flags['side-by-side']) throw new Error('--serial and --side-by-side contradict each other');
+  // Each system alone on the machine: three proxies at once on two cores slowed each other (README, *Equal terms*).
+  const sideBySide = flags['side-by-side'] === true;
   const timeScale = Number(flags['time-scale'] ?? 20);
   const proxyTimeScale = Number(flags['proxy-time-scale'] ?? 50);
   const requests = Number(flags.requests ?? (quick ? 200 : 1200));
@@ -178,8 +184,8 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
             console.error(`  ${kind}: ${fmt((Date.now() - t0) / 1000, 0)} s real`);
             return r;
           };
-          if (flags.serial) for (const k of proxies) raws.push(await runProxy(k));
-          else raws.push(...(await Promise.all(proxies.map(runProxy))));
+          if (sideBySide) raws.push(...(await Promise.all(proxies.map(runProxy))));
+          else for (const k of proxies) raws.push(await runProxy(k));
           for (const r of raws) {
             writeFileSync(path.join(outDir, 'runs', `${tag}.${r.system}.jsonl`), r.results.map((x) => JSON.stringify(x)).join('\n') + '\n');
             const bulk = r.trace.filter((e) => e.priority === 'bulk');
@@ -189,6 +195,8 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
               batchDoneMs: r.batch ? (Number.isFinite(r.batch.completedAtMs) ? r.batch.completedAtMs : r.batch.observedDoneMs) * (r.system.startsWith('switchyard') ? timeScale : proxyTimeScale) : undefined,
               loads: r.loads,
               loadingSecondsSim: r.loadingSecondsSim,
+              gpuBusySecondsSim: r.gpuBusySecondsSim,
+              fullBatchSecondsSim: r.fullBatchSecondsSim,
               gpus: g.gpus,
               distinctModels: distinctModelsBound(r.trace),
               inOrderLoads: r.trace === trace ? info.inOrderLoads : inOrderLoadsBound(r.trace, capacity),
@@ -208,7 +216,7 @@ export async function runPlacementBench(argv = process.argv.slice(2)): Promise<v
     }
   }
   const minutes = (Date.now() - started) / 60000;
-  const config = { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), simComputeSharing: computeSharing, trace: flags.trace, minutes };
+  const config = { shapes, seeds, gpus: gpuConfigs.map((g) => g.label), numParallel, timeScale, proxyTimeScale, requests, ratePerGpu: flags['rate-per-gpu'] ? Number(flags['rate-per-gpu']) : undefined, load: flags['rate-per-gpu'] ? undefined : Number(flags.load), systems, client, switchyardTimingsSim: switchyardTimingsSim(), switchyardLoadEstimateSim: switchyardLoadEstimateSim(), switchyardFractions: switchyardFractions(), simComputeSharing: computeSharing, ...(sideBySide ? {} : { proxiesOneAtATime: true }), trace: flags.trace, minutes };
   writeReport(outDir, { config, traces, runs }, `${runs.length} system runs in ${fmt(minutes, 1)} min (time scale: Switchyard ${timeScale}, proxies ${proxyTimeScale}).`);
   console.log(`wrote ${path.join(outDir, 'results.json')}, summary.md, chart.svg, traces and every request in ${path.join(outDir, 'runs')}`);
 }

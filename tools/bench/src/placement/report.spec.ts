@@ -16,6 +16,8 @@ function agg(system: string, loadsPer1000: number, loadsOverBound: number, ttftP
       loadsOverBound: one(loadsOverBound),
       loadsOverInOrder: none,
       loadingShare: none,
+      gpuBusyShare: none,
+      batchEfficiency: none,
       ttftP50: none,
       ttftP95: one(ttftP95),
       ttftP99: none,

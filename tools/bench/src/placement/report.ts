@@ -31,6 +31,8 @@ const KEYS = [
   'loadsOverBound',
   'loadsOverInOrder',
   'loadingShare',
+  'gpuBusyShare',
+  'batchEfficiency',
   'ttftP50',
   'ttftP95',
   'ttftP99',
@@ -79,6 +81,17 @@ export function aggregate(runs: RunRecord[]): Aggregate[] {
       bulkAllServed: s.every((x) => x.bulkServed === x.bulkRequests),
     };
   });
+}
+
+/**
+ * "busy% (at efficiency%)": the share of the GPUs' time with some model busy, and the compute they
+ * delivered then as a share of their most; "—" unless every seed has them (runs before 2026-12-04
+ * did not record them, and a mean over some seeds would read as one over all).
+ */
+function computeCell(a: Aggregate): string {
+  const { gpuBusyShare: busy, batchEfficiency: eff } = a.metrics;
+  if (busy.n !== a.seeds.length || eff.n !== a.seeds.length) return '—';
+  return `${fmt(busy.mean * 100, 0)}% (${fmt(eff.mean * 100, 0)}%)`;
 }
 
 /** "mean (min–max)" when several seeds, else the value. */
@@ -156,7 +169,7 @@ export function printTables(aggs: Aggregate[], log: (s: string) => void): void {
     log(`\n${shape}, ${gpus} GB GPUs, seeds ${rows[0].seeds.join(',')} (mean (min–max) over seeds; times simulated s)`);
     log(
       table(
-        ['system', 'loads/1k', '×distinct', '×in-order*', 'GPU loading', 'TTFT p50', 'p95', 'p99', 'worst wait', 'goodput req/s', '% of bound', 'served', '429/503', 'RA admitted', 'Jain', 'user p95 worst/median', 'bulk served', 'bulk makespan'],
+        ['system', 'loads/1k', '×distinct', '×in-order*', 'GPU loading', 'GPU busy (of most)', 'TTFT p50', 'p95', 'p99', 'worst wait', 'goodput req/s', '% of bound', 'served', '429/503', 'RA admitted', 'Jain', 'user p95 worst/median', 'bulk served', 'bulk makespan'],
         rows.map((a) => {
           const m = a.metrics;
           return [
@@ -165,6 +178,7 @@ export function printTables(aggs: Aggregate[], log: (s: string) => void): void {
             fmt(m.loadsOverBound.mean, 1),
             fmt(m.loadsOverInOrder.mean, 2),
             `${fmt(m.loadingShare.mean * 100, 1)}%`,
+            computeCell(a),
             fmt(m.ttftP50.mean, 1),
             cell(m.ttftP95, 1),
             fmt(m.ttftP99.mean, 1),
@@ -226,12 +240,12 @@ export function markdownReport(aggs: Aggregate[], vs: Verdict[]): string {
   for (const gpus of [...new Set(aggs.map((a) => a.gpus))]) {
     const rows = aggs.filter((a) => a.gpus === gpus);
     out.push(`**${gpus.replace('x', ' × ')} GB**, seeds ${rows[0].seeds.join(', ')}: mean (min–max) over seeds\n`);
-    out.push('| shape | system | loads/1k | GPU time loading | TTFT p50 s | TTFT p95 s | worst wait s | goodput req/s | served | 429/503 | Retry-After admitted | expected wait: actual − predicted, median s | Jain | user p95 worst / median s | bulk served | bulk makespan s |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| shape | system | loads/1k | GPU time loading | GPU time busy (compute then, of the most) | TTFT p50 s | TTFT p95 s | worst wait s | goodput req/s | served | 429/503 | Retry-After admitted | expected wait: actual − predicted, median s | Jain | user p95 worst / median s | bulk served | bulk makespan s |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const a of rows) {
       const m = a.metrics;
       out.push(
-        `| ${a.shape} | ${a.system} | ${r(m.loadsPer1000, 0)} | ${fmt(m.loadingShare.mean * 100, 0)}% | ${fmt(m.ttftP50.mean, 1)} | ${r(m.ttftP95, 1)} | ${fmt(m.worstWait.mean, 0)} | ${r(m.goodput, 2)} | ${fmt(m.servedShare.mean * 100, 1)}% | ${fmt(m.refusedShare.mean * 100, 1)}% | ${m.retryAdmitted.n ? `${fmt(m.retryAdmitted.mean * 100, 0)}%` : '—'} | ${m.expectedWaitErr.n ? `${fmt(m.expectedWaitErr.mean, 1)} (abs ${fmt(m.expectedWaitAbsErr.mean, 1)})` : '—'} | ${fmt(m.jain.mean, 2)} | ${fmt(m.worstUserP95.mean, 0)} / ${fmt(m.medianUserP95.mean, 0)} | ${m.bulkServedShare.n ? `${fmt(m.bulkServedShare.mean * 100, 1)}%` : '—'} | ${m.bulkServedShare.n ? r(m.bulkMakespan, 0) : '—'} |`,
+        `| ${a.shape} | ${a.system} | ${r(m.loadsPer1000, 0)} | ${fmt(m.loadingShare.mean * 100, 0)}% | ${computeCell(a)} | ${fmt(m.ttftP50.mean, 1)} | ${r(m.ttftP95, 1)} | ${fmt(m.worstWait.mean, 0)} | ${r(m.goodput, 2)} | ${fmt(m.servedShare.mean * 100, 1)}% | ${fmt(m.refusedShare.mean * 100, 1)}% | ${m.retryAdmitted.n ? `${fmt(m.retryAdmitted.mean * 100, 0)}%` : '—'} | ${m.expectedWaitErr.n ? `${fmt(m.expectedWaitErr.mean, 1)} (abs ${fmt(m.expectedWaitAbsErr.mean, 1)})` : '—'} | ${fmt(m.jain.mean, 2)} | ${fmt(m.worstUserP95.mean, 0)} / ${fmt(m.medianUserP95.mean, 0)} | ${m.bulkServedShare.n ? `${fmt(m.bulkServedShare.mean * 100, 1)}%` : '—'} | ${m.bulkServedShare.n ? r(m.bulkMakespan, 0) : '—'} |`,
       );
     }
     out.push('');

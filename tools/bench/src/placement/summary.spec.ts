@@ -71,4 +71,13 @@ test('summary: goodput over the span to the last served answer, TTFT over served
   assert.equal(s.interactiveServed, 2);
   assert.equal(s.loadsOverBound, 2);
   assert.equal(s.loadsPer1000, 1000);
+  assert.ok(Number.isNaN(s.gpuBusyShare) && Number.isNaN(s.batchEfficiency), 'no compute figures from the simulator: none reported');
+});
+
+test('summary: the GPUs busy share of their time over the span, and the compute delivered then as a share of their most', () => {
+  const rs = [r('a', 2, { sentMs: 0 }), r('b', 4, { sentMs: 10_000 })];
+  const s = summarise({ system: 'x', results: rs, loads: 2, loadingSecondsSim: 0, gpuBusySecondsSim: 15, fullBatchSecondsSim: 12, gpus: 2, distinctModels: 2, inOrderLoads: 2, maxRate: 1, lastArrivalS: 10, firstBulkS: 0 });
+  assert.equal(s.spanSeconds, 15); // b is sent at 10 s and ends 5 s later
+  assert.equal(s.gpuBusyShare, 0.5); // 15 busy GPU-seconds of 2 GPUs × 15 s
+  assert.ok(Math.abs(s.batchEfficiency - 0.8) < 1e-12);
 });

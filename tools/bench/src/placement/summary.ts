@@ -147,6 +147,10 @@ export interface RunSummary {
   /** loads / Belady's MIN over the arrival order (a bound for in-order service only). */
   loadsOverInOrder: number;
   loadingShare: number;
+  /** Share of the GPUs' time (gpus × span) with some model busy. */
+  gpuBusyShare: number;
+  /** While busy, the compute the GPUs delivered as a share of the most they give (every busy model's slots all busy, alone on its GPU). */
+  batchEfficiency: number;
   spanSeconds: number;
   maxClientLagS: number;
 }
@@ -158,6 +162,9 @@ export interface SummaryInput {
   batchDoneMs?: number;
   loads: number;
   loadingSecondsSim: number;
+  /** The simulator's GPU compute figures; absent (results from before they existed) gives NaN. */
+  gpuBusySecondsSim?: number;
+  fullBatchSecondsSim?: number;
   gpus: number;
   distinctModels: number;
   inOrderLoads: number;
@@ -203,6 +210,8 @@ export function summarise(x: SummaryInput): RunSummary {
     loadsOverBound: x.loads / Math.max(1, x.distinctModels),
     loadsOverInOrder: x.loads / Math.max(1, x.inOrderLoads),
     loadingShare: x.loadingSecondsSim / (x.gpus * Math.max(1e-9, span)),
+    gpuBusyShare: x.gpuBusySecondsSim === undefined ? NaN : x.gpuBusySecondsSim / (x.gpus * Math.max(1e-9, span)),
+    batchEfficiency: x.gpuBusySecondsSim && x.fullBatchSecondsSim !== undefined ? x.fullBatchSecondsSim / x.gpuBusySecondsSim : NaN,
     spanSeconds: span,
     maxClientLagS: Math.max(0, ...r.map((q) => q.lagMs / 1000)),
   };

@@ -42,21 +42,28 @@ export interface SystemResult {
   batch?: BatchOutcome;
   loads: number;
   loadingSecondsSim: number;
+  /** Simulated GPU-seconds with some model busy, and the compute delivered in them in full-batch seconds (the simulator's `gpu` stats). */
+  gpuBusySecondsSim: number;
+  fullBatchSecondsSim: number;
   /** Simulated seconds from the trace's start until the last request ended. */
   wallSecondsSim: number;
   /** Extra facts about the run (e.g. how the pinned model was handled). */
   notes: string[];
 }
 
-async function simStats(urls: string[]): Promise<{ loads: number; loadingSim: number }> {
+async function simStats(urls: string[]): Promise<{ loads: number; loadingSim: number; gpuBusySim: number; fullBatchSim: number }> {
   let loads = 0;
   let loadingSim = 0;
+  let gpuBusySim = 0;
+  let fullBatchSim = 0;
   for (const u of urls) {
-    const s = (await (await fetch(`${u}/sim/stats`)).json()) as { totals: { loads: number; loading_seconds_sim: number } };
+    const s = (await (await fetch(`${u}/sim/stats`)).json()) as { totals: { loads: number; loading_seconds_sim: number }; compute: { busy_seconds_sim: number; full_batch_seconds_sim: number } };
     loads += s.totals.loads;
     loadingSim += s.totals.loading_seconds_sim;
+    gpuBusySim += s.compute.busy_seconds_sim;
+    fullBatchSim += s.compute.full_batch_seconds_sim;
   }
-  return { loads, loadingSim };
+  return { loads, loadingSim, gpuBusySim, fullBatchSim };
 }
 
 /** Loads already on the simulated GPUs (0 when cold). */
@@ -107,7 +114,7 @@ export async function runBaseline(kind: BaselineKind, trace: TraceEntry[], cfg: 
     const { results } = await replay(trace, target, cfg.timeScale, { client: cfg.client, onProgress: progress(cfg, kind, trace.length) });
     const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
     const s = await simStats(sim.urls);
-    return { system: kind, trace, results, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall, notes: [] };
+    return { system: kind, trace, results, loads: s.loads, loadingSecondsSim: s.loadingSim, gpuBusySecondsSim: s.gpuBusySim, fullBatchSecondsSim: s.fullBatchSim, wallSecondsSim: wall, notes: [] };
   } finally {
     await proxy.close();
     await sim.stop();
@@ -310,7 +317,7 @@ export class SwitchyardPlatform {
     const loadsAfter = await this.loadsByReason();
     const byReason = [...loadsAfter].map(([reason, n]) => [reason, n - (loadsBefore.get(reason) ?? 0)] as const).filter(([, n]) => n > 0);
     if (byReason.length) notes.push(`load commands by reason: ${byReason.map(([r, n]) => `${r} ${n}`).join(', ')}`);
-    return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, wallSecondsSim: wall, notes };
+    return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, gpuBusySecondsSim: s.gpuBusySim, fullBatchSecondsSim: s.fullBatchSim, wallSecondsSim: wall, notes };
   }
 
   /** The scheduler's load commands so far by reason, summed over its replicas (only the leader's count moves). */

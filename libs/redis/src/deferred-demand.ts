@@ -73,14 +73,14 @@ export interface DeferredOwner {
   fingerprint?: string;
 }
 
-/** A refusal's entry in the deferred set: its key's id, its fingerprint (`-` if none), its request id. */
-function deferredMember(owner: DeferredOwner, requestId: string): string {
-  return `${owner.keyId} ${owner.fingerprint ?? '-'} ${requestId}`;
-}
-
 /** What the entries of `owner`'s refusals begin with: of its key, or of its key and fingerprint. */
 function ownerPrefix(owner: DeferredOwner): string {
   return owner.fingerprint === undefined ? `${owner.keyId} ` : `${owner.keyId} ${owner.fingerprint} `;
+}
+
+/** A refusal's entry in the deferred set: its key's id, its fingerprint (`-` if none), its request id. */
+function deferredMember(owner: DeferredOwner, requestId: string): string {
+  return `${ownerPrefix({ keyId: owner.keyId, fingerprint: owner.fingerprint ?? '-' })}${requestId}`;
 }
 
 interface DeferCommand {

@@ -176,8 +176,15 @@ export function switchyardTimingsSim(): Record<string, number> {
  * a deployment that has been running; `start` runs a short warm-up trace for that reason, so the
  * first measured run is not the only one without it.
  */
+/** The launcher's line for a service that exited (tools/launcher's process group). */
+const EXITED = /✗ \S+ exited/;
+
 export class SwitchyardPlatform {
   private readonly keys = new Map<string, string>();
+  /** The launcher's lines saying a service exited (it restarts it), as they come. */
+  private readonly exits: string[] = [];
+  /** Set when a run saw a service exit or the scheduler's leadership move: the logs are kept at stop. */
+  private troubled = false;
 
   private constructor(
     private readonly cfg: RunConfig,
@@ -247,10 +254,15 @@ export class SwitchyardPlatform {
     const launched = performance.now();
     const launcher = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'tools/launcher/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    launcher.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
-    launcher.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
     const schedulerUrls = Array.from({ length: SCHEDULER_REPLICAS_MAX }, (_, i) => `http://127.0.0.1:${schedPort + i}`);
     const platform = new SwitchyardPlatform(cfg, sim, launcher, dataDir, `http://127.0.0.1:${edgePort}`, `http://127.0.0.1:${authPort}`, adminToken, demoKey, schedulerUrls);
+    const onOutput = (d: Buffer) => {
+      const text = d.toString();
+      out = (out + text).slice(-50_000);
+      for (const line of text.split('\n')) if (EXITED.test(line)) platform.exits.push(line.trim());
+    };
+    launcher.stdout?.on('data', onOutput);
+    launcher.stderr?.on('data', onOutput);
     try {
       await new Promise<void>((resolve, reject) => {
         const t = setInterval(() => {
@@ -310,6 +322,8 @@ export class SwitchyardPlatform {
       numCtx: cfg.catalogue.numCtx,
     };
     const loadsBefore = await this.loadsByReason();
+    const leaderBefore = await this.leader();
+    const exitsBefore = this.exits.length;
     const started = performance.now();
     const { results, batch } = await replay(trace, target, cfg.timeScale, { client: cfg.client, bulkAsBatch: cfg.bulkAsBatch, onProgress: progress(cfg, system, trace.length) });
     const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
@@ -317,6 +331,13 @@ export class SwitchyardPlatform {
     const loadsAfter = await this.loadsByReason();
     const byReason = [...loadsAfter].map(([reason, n]) => [reason, n - (loadsBefore.get(reason) ?? 0)] as const).filter(([, n]) => n > 0);
     if (byReason.length) notes.push(`load commands by reason: ${byReason.map(([r, n]) => `${r} ${n}`).join(', ')}`);
+    // A scheduler failover costs seconds of real time, minutes of simulated time: a run it happened
+    // in says so, and keeps the logs (BENCH_LOG_LEVEL=info for more than warnings).
+    const exited = this.exits.slice(exitsBefore);
+    const leaderAfter = await this.leader();
+    if (exited.length) notes.push(`services exited during the run (the launcher restarted them): ${exited.join('; ')}`);
+    if (leaderBefore !== leaderAfter) notes.push(`the scheduler's leader changed during the run: replica ${leaderBefore ?? 'none'} before, ${leaderAfter ?? 'none'} after`);
+    if (exited.length || leaderBefore !== leaderAfter) this.troubled = true;
     return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, gpuBusySecondsSim: s.gpuBusySim, fullBatchSecondsSim: s.fullBatchSim, wallSecondsSim: wall, notes };
   }
 
@@ -330,6 +351,15 @@ export class SwitchyardPlatform {
     return out;
   }
 
+  /** The index of the scheduler replica that leads now (its `switchyard_scheduler_leader` is 1), if one answers so. */
+  private async leader(): Promise<number | undefined> {
+    for (const [i, u] of this.schedulerUrls.entries()) {
+      const text = await fetch(`${u}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+      if (/^switchyard_scheduler_leader 1$/m.test(text)) return i;
+    }
+    return undefined;
+  }
+
   async stop(): Promise<void> {
     const launcher = this.launcher;
     if (launcher.exitCode === null && launcher.signalCode === null) {
@@ -338,7 +368,7 @@ export class SwitchyardPlatform {
       await exited;
     }
     await this.sim.stop();
-    if (process.env.BENCH_KEEP_LOGS) console.error(`logs kept in ${path.join(this.dataDir, 'logs')}`);
+    if (process.env.BENCH_KEEP_LOGS || this.troubled) console.error(`logs kept in ${path.join(this.dataDir, 'logs')}${this.troubled ? ' (a run saw a service exit or the leader change)' : ''}`);
     else rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

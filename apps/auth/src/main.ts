@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@switchyard/config';
-import { createLogger, drainOnShutdown } from '@switchyard/observability';
+import { createLogger, drainOnShutdown, exitOnFatalError } from '@switchyard/observability';
 import { startAuthApp } from './auth-app';
 import { loadAuthConfig } from './config/auth.config';
 
 async function main() {
   const config = loadConfigOrExit(loadAuthConfig);
   const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
+  exitOnFatalError(logger);
   try {
     const running = await startAuthApp(config, logger);
     drainOnShutdown(running.app);

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { EXIT_CONFIG, loadConfigOrExit } from '@switchyard/config';
 import type { CatalogueModel } from '@switchyard/contracts';
-import { createLogger, drainOnShutdown } from '@switchyard/observability';
+import { createLogger, drainOnShutdown, exitOnFatalError } from '@switchyard/observability';
 import { loadBatchCatalogue, startBatchApp } from './batch-app';
 import { loadBatchConfig, type BatchConfig } from './config/batch.config';
 
@@ -16,6 +16,7 @@ async function main() {
     process.exit(EXIT_CONFIG);
   }
   const logger = createLogger({ service: 'batch', level: config.LOG_LEVEL });
+  exitOnFatalError(logger);
   try {
     const running = await startBatchApp(config, catalogue, logger);
     drainOnShutdown(running.app);

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { EXIT_CONFIG } from '@switchyard/config';
-import { createHttpApp, createLogger, drainOnShutdown } from '@switchyard/observability';
+import { createHttpApp, createLogger, drainOnShutdown, exitOnFatalError } from '@switchyard/observability';
 import { AppModule } from './app.module';
 import { loadSchedulerCatalogue } from './config/catalogue';
 import { loadSchedulerConfig } from './config/scheduler.config';
@@ -20,8 +20,10 @@ async function main() {
   const logger = createLogger({ service: 'scheduler', level: config.LOG_LEVEL });
   const app = await createHttpApp(AppModule.forRoot(config, catalogue, logger), { logger });
   drainOnShutdown(app);
-  await app.listen({ port: config.PORT, host: config.HOST });
   const leader = app.get(LeaderElection);
+  // A leader that crashes hands its lease over: a standby leads within SCHEDULER_LEASE_RETRY_MS, not the lease's TTL.
+  exitOnFatalError(logger, () => leader.abandon());
+  await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(
     { url: await app.getUrl(), policy: config.SCHEDULER_POLICY, models: catalogue.length, replicaId: leader.replicaId, role: leader.isLeader ? 'leader' : 'standby' },
     'scheduler ready',

@@ -61,3 +61,35 @@ export function drainOnShutdown(app: INestApplication): void {
   const readiness = app.get(ReadinessService, { strict: false });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.prependListener(signal, () => readiness.markDraining());
 }
+
+/** What `exitOnFatalError` listens on and ends: the process, or a stand-in in tests. */
+export interface FatalTarget {
+  on(event: 'uncaughtException' | 'unhandledRejection', listener: (err: unknown) => void): unknown;
+  exit(code: number): void;
+}
+
+/**
+ * An error nothing caught (a throw out of a callback, a rejected promise nobody awaited) ends the
+ * process as Node would (exit code 1, so the launcher or Kubernetes restarts it), but first logs it
+ * as one `fatal` line of the service's own log, and runs `lastWords` (a leader hands its lease over)
+ * for at most `graceMs`. A second such error while the last words run ends it at once.
+ */
+export function exitOnFatalError(logger: Logger, lastWords: () => Promise<unknown> = async () => undefined, graceMs = 1000, target: FatalTarget = process): void {
+  let dying = false;
+  const die = (kind: string) => (err: unknown) => {
+    if (dying) return target.exit(1);
+    dying = true;
+    logger.fatal({ err, kind }, 'exiting on an error nothing caught');
+    const timer = setTimeout(() => target.exit(1), graceMs);
+    timer.unref?.();
+    void lastWords()
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        logger.flush?.();
+        target.exit(1);
+      });
+  };
+  target.on('uncaughtException', die('uncaughtException'));
+  target.on('unhandledRejection', die('unhandledRejection'));
+}

@@ -12,7 +12,7 @@ import { WorkerRegistry } from '../placement/worker-registry.service';
 import { REDIS } from '@switchyard/redis';
 import { FakeWorker } from '../testing/fake-worker';
 import { eventually, newPrefix, startScheduler, writeCatalogue, type RunningScheduler, testScope } from '../testing/scheduler-harness';
-import { spawnScheduler } from '../testing/scheduler-process';
+import { CRASH_ON_SIGNAL, spawnScheduler } from '../testing/scheduler-process';
 import { LeaderElection } from './leader-election.service';
 
 const { redis, prefixes, cleanups } = testScope();
@@ -131,6 +131,27 @@ describe('scheduler replicas', () => {
     await eventually(() => (connected(b, 'w1') ? true : undefined), 5000, 'w1 with b');
     await enqueue(p, 'x:7b', 2);
     await w.waitFor(isLoad('x:7b'), 5000);
+  });
+
+  test('a leader that crashes (an error nothing caught) logs it, hands the lease over and exits 1: the standby leads at its next try, not when the lease expires', async (t) => {
+    const p = prefix();
+    const a = await spawnScheduler({ SWITCHYARD_PREFIX: p, MODEL_CATALOGUE: catalogueFile, SCHEDULER_REPLICA_ID: 'sched-a' }, 30_000, ['--require', CRASH_ON_SIGNAL]);
+    cleanups.push(() => a.kill());
+    const b = await replica(p, 'sched-b', { SCHEDULER_LEASE_RETRY_MS: '200' });
+    assert.match((await redis.get(RedisKeys.schedulerLeader(p))) ?? '', /^sched-a:\d+$/);
+    const exited = new Promise<number | null>((resolve) => a.child.once('exit', (code) => resolve(code)));
+    const crashedAt = Date.now();
+    a.child.kill('SIGWINCH');
+    assert.equal(await exited, 1, 'it exits 1, so the launcher (or Kubernetes) restarts it');
+    await eventually(() => (b.app.get(LeaderElection).isLeader ? true : undefined), 6000, 'b leads');
+    const takeoverMs = Date.now() - crashedAt;
+    t.diagnostic(`after the leader crashed: the standby leads in ${takeoverMs} ms`);
+    // The lease's TTL is 5 s: a standby that had to wait for it would lead after about 5 s.
+    assert.ok(takeoverMs < 2500, `the standby led ${takeoverMs} ms after the crash`);
+    const fatal = a.logs.find((l) => l.level === 60);
+    assert.equal(fatal?.msg, 'exiting on an error nothing caught');
+    assert.match(JSON.stringify(fatal?.err), /a crash the test asked for/);
+    assert.ok(a.logs.some((l) => l.msg === 'crashing: released the scheduler lease' && l.released === true));
   });
 
   test('a replica that loses the lease stops leading: it closes the worker streams, and its writes are refused', async () => {

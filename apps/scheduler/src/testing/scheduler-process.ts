@@ -16,8 +16,11 @@ export interface SchedulerProcess {
   kill(): Promise<void>;
 }
 
-export async function spawnScheduler(env: Record<string, string>, timeoutMs = 30_000): Promise<SchedulerProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'apps/scheduler/src/main.ts')], {
+/** `node --require` this and send the process SIGWINCH: it throws an error nothing catches, from inside. */
+export const CRASH_ON_SIGNAL = path.join(__dirname, 'crash-on-signal.cjs');
+
+export async function spawnScheduler(env: Record<string, string>, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<SchedulerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'tools/scripts/run-ts.mjs'), path.join(ROOT, 'apps/scheduler/src/main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,

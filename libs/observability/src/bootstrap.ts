@@ -80,8 +80,8 @@ export function exitOnFatalError(logger: Logger, lastWords: () => Promise<unknow
     if (dying) return target.exit(1);
     dying = true;
     logger.fatal({ err, kind }, 'exiting on an error nothing caught');
+    // Not unref'd: it also keeps the process from ending by itself (with code 0) before the exit.
     const timer = setTimeout(() => target.exit(1), graceMs);
-    timer.unref?.();
     void lastWords()
       .catch(() => undefined)
       .finally(() => {

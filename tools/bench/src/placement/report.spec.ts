@@ -35,6 +35,7 @@ function agg(system: string, loadsPer1000: number, loadsOverBound: number, ttftP
       retryAdmitted: none,
       expectedWaitAbsErr: none,
       expectedWaitErr: none,
+      expectedWaitErrP90: none,
     },
   };
 }

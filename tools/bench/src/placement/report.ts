@@ -49,7 +49,7 @@ export interface Aggregate {
   gpus: string;
   system: string;
   seeds: number[];
-  metrics: Record<Key | 'servedShare' | 'interactiveServedShare' | 'bulkServedShare' | 'jain' | 'worstUserP95' | 'medianUserP95' | 'retryAdmitted' | 'expectedWaitAbsErr' | 'expectedWaitErr', Spread>;
+  metrics: Record<Key | 'servedShare' | 'interactiveServedShare' | 'bulkServedShare' | 'jain' | 'worstUserP95' | 'medianUserP95' | 'retryAdmitted' | 'expectedWaitAbsErr' | 'expectedWaitErr' | 'expectedWaitErrP90', Spread>;
   /** Every bulk request served on every seed. */
   bulkAllServed: boolean;
 }
@@ -71,6 +71,8 @@ export function aggregate(runs: RunRecord[]): Aggregate[] {
     m.medianUserP95 = spread(s.map((x) => x.fairness.medianUserP95));
     m.expectedWaitAbsErr = spread(s.map((x) => (x.retryAfter.expectedWaitSamples ? x.retryAfter.expectedWaitAbsErrP50 : NaN)));
     m.expectedWaitErr = spread(s.map((x) => (x.retryAfter.expectedWaitSamples ? x.retryAfter.expectedWaitErrP50 : NaN)));
+    // Results from before the p90 was recorded have none: NaN, shown as —.
+    m.expectedWaitErrP90 = spread(s.map((x) => (x.retryAfter.expectedWaitSamples ? (x.retryAfter.expectedWaitErrP90 ?? NaN) : NaN)));
     m.retryAdmitted = spread(s.map((x) => (x.retryAfter.retriedAfterWait ? x.retryAfter.admittedOnRetry / x.retryAfter.retriedAfterWait : NaN)));
     return {
       shape: rs[0].shape,
@@ -240,12 +242,12 @@ export function markdownReport(aggs: Aggregate[], vs: Verdict[]): string {
   for (const gpus of [...new Set(aggs.map((a) => a.gpus))]) {
     const rows = aggs.filter((a) => a.gpus === gpus);
     out.push(`**${gpus.replace('x', ' × ')} GB**, seeds ${rows[0].seeds.join(', ')}: mean (min–max) over seeds\n`);
-    out.push('| shape | system | loads/1k | GPU time loading | GPU time busy (compute then, of the most) | TTFT p50 s | TTFT p95 s | worst wait s | goodput req/s | served | 429/503 | Retry-After admitted | expected wait: actual − predicted, median s | Jain | user p95 worst / median s | bulk served | bulk makespan s |');
+    out.push('| shape | system | loads/1k | GPU time loading | GPU time busy (compute then, of the most) | TTFT p50 s | TTFT p95 s | worst wait s | goodput req/s | served | 429/503 | Retry-After admitted | expected wait: actual − predicted, median s (abs; p90) | Jain | user p95 worst / median s | bulk served | bulk makespan s |');
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const a of rows) {
       const m = a.metrics;
       out.push(
-        `| ${a.shape} | ${a.system} | ${r(m.loadsPer1000, 0)} | ${fmt(m.loadingShare.mean * 100, 0)}% | ${computeCell(a)} | ${fmt(m.ttftP50.mean, 1)} | ${r(m.ttftP95, 1)} | ${fmt(m.worstWait.mean, 0)} | ${r(m.goodput, 2)} | ${fmt(m.servedShare.mean * 100, 1)}% | ${fmt(m.refusedShare.mean * 100, 1)}% | ${m.retryAdmitted.n ? `${fmt(m.retryAdmitted.mean * 100, 0)}%` : '—'} | ${m.expectedWaitErr.n ? `${fmt(m.expectedWaitErr.mean, 1)} (abs ${fmt(m.expectedWaitAbsErr.mean, 1)})` : '—'} | ${fmt(m.jain.mean, 2)} | ${fmt(m.worstUserP95.mean, 0)} / ${fmt(m.medianUserP95.mean, 0)} | ${m.bulkServedShare.n ? `${fmt(m.bulkServedShare.mean * 100, 1)}%` : '—'} | ${m.bulkServedShare.n ? r(m.bulkMakespan, 0) : '—'} |`,
+        `| ${a.shape} | ${a.system} | ${r(m.loadsPer1000, 0)} | ${fmt(m.loadingShare.mean * 100, 0)}% | ${computeCell(a)} | ${fmt(m.ttftP50.mean, 1)} | ${r(m.ttftP95, 1)} | ${fmt(m.worstWait.mean, 0)} | ${r(m.goodput, 2)} | ${fmt(m.servedShare.mean * 100, 1)}% | ${fmt(m.refusedShare.mean * 100, 1)}% | ${m.retryAdmitted.n ? `${fmt(m.retryAdmitted.mean * 100, 0)}%` : '—'} | ${m.expectedWaitErr.n ? `${fmt(m.expectedWaitErr.mean, 1)} (abs ${fmt(m.expectedWaitAbsErr.mean, 1)}; p90 ${m.expectedWaitErrP90.n === m.expectedWaitErr.n ? fmt(m.expectedWaitErrP90.mean, 1) : '—'})` : '—'} | ${fmt(m.jain.mean, 2)} | ${fmt(m.worstUserP95.mean, 0)} / ${fmt(m.medianUserP95.mean, 0)} | ${m.bulkServedShare.n ? `${fmt(m.bulkServedShare.mean * 100, 1)}%` : '—'} | ${m.bulkServedShare.n ? r(m.bulkMakespan, 0) : '—'} |`,
       );
     }
     out.push('');

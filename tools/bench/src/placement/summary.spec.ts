@@ -61,6 +61,21 @@ test('Retry-After accuracy: a retry after the given wait admitted or refused aga
   assert.equal(a.refusedAttempts, 4);
 });
 
+test('expected wait: the median error and the p90 one, which shows the estimates far off that the median hides', () => {
+  // Eighteen admitted requests each told 5 s and served 1 s late; two told 5 s and served 80 s late
+  // (a model cold in rotation, waiting its round, whose estimate counted only the load).
+  const told = (actualS: number) =>
+    r('u', actualS, { attempts: [{ startMs: 0, status: 200, ok: true, timedOut: false, firstContentMs: actualS * 1000, endMs: actualS * 1000 + 500, expectedWaitMs: 5000 }] });
+  const a = retryAfterAccuracy([...Array.from({ length: 18 }, () => told(6)), told(85), told(85)]);
+  assert.equal(a.expectedWaitSamples, 20);
+  assert.equal(a.expectedWaitErrP50, 1);
+  assert.equal(a.expectedWaitAbsErrP50, 1);
+  assert.equal(a.expectedWaitErrP90, 1, 'the 18th of 20 is still on time');
+  const b = retryAfterAccuracy([...Array.from({ length: 17 }, () => told(6)), told(85), told(85), told(85)]);
+  assert.equal(b.expectedWaitErrP50, 1);
+  assert.equal(b.expectedWaitErrP90, 80, 'three of twenty 80 s late: the p90 says so, the median does not');
+});
+
 test('summary: goodput over the span to the last served answer, TTFT over served interactive requests only', () => {
   const rs = [r('a', 2, { sentMs: 0 }), r('b', 4, { sentMs: 10_000 }), r('c', NaN, { ok: false, sentMs: 0 }), r('bulk', 100, { priority: 'bulk', stream: false, sentMs: 0 })];
   const s = summarise({ system: 'x', results: rs, loads: 4, loadingSecondsSim: 10, gpus: 2, distinctModels: 2, inOrderLoads: 4, maxRate: 1, lastArrivalS: 10, firstBulkS: 0 });

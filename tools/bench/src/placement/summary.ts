@@ -61,10 +61,15 @@ export interface RetryAfterAccuracy {
   /** Simulated s: the wait for the first content of a retry admitted after Retry-After (p50, p95). */
   waitAfterReadmissionP50: number;
   waitAfterReadmissionP95: number;
-  /** When the edge tells an admitted request its expected wait: |predicted − actual| median and the median signed error (s). */
+  /**
+   * When the edge tells an admitted request its expected wait: |predicted − actual| median, and the
+   * signed error (actual − predicted, s) at the median and at p90 (how late the worst tenth came: the
+   * median hides the few estimates far off).
+   */
   expectedWaitSamples: number;
   expectedWaitAbsErrP50: number;
   expectedWaitErrP50: number;
+  expectedWaitErrP90: number;
 }
 
 const refused = (status: number) => status === 429 || status === 503;
@@ -112,6 +117,7 @@ export function retryAfterAccuracy(results: RequestResult[]): RetryAfterAccuracy
       50,
     ),
     expectedWaitErrP50: percentile(errs, 50),
+    expectedWaitErrP90: percentile(errs, 90),
   };
 }
 

@@ -20,15 +20,15 @@ import { runBaseline, RunConfig, switchyardFractions, switchyardLoadEstimateSim,
  * simulated time), and reports per system and the spread over seeds.
  */
 
-/** The README's held-out run: the default seeds (the README's "Seeds" says which were tuned on and which are spent). */
-const HELD_OUT_SEEDS = '11301,11302,11303';
+/** The README's headline run: the default seeds, so `npm run bench` reproduces it (the README's "Seeds" says which were tuned on and which are spent). */
+const HELD_OUT_SEEDS = '12101,12102,12103';
 
 const USAGE = `Usage: npm run bench -- [--quick] [--shape <${SHAPES.join('|')}|bursty|all>] [--seeds ${HELD_OUT_SEEDS}] [--gpus 4x80,2x40]
        [--requests N] [--load 0.8 | --rate-per-gpu R] [--models M] [--zipf S] [--trace FILE] [--time-scale X] [--out DIR]
        [--systems switchyard,round-robin,least-busy,affinity] [--no-bulk-as-batch] [--no-bulk] [--bulk-compare]
        [--retry-after-cap-s S] [--time-scale 20] [--proxy-time-scale 50] [--serial] [--sim-compute-sharing per-gpu|per-model]
   --shape            trace shape(s), comma-separated or all (default all)
-  --seeds            trace seeds (default ${HELD_OUT_SEEDS}, the README's held-out run; 1 and 2 were the tuning seeds)
+  --seeds            trace seeds (default ${HELD_OUT_SEEDS}, the README's headline; tuning seeds: 3–6)
   --gpus             GPU configurations, COUNTxGB (default 4x80,2x40)
   --load L           offered load: the trace's mean rate is L × what the GPUs could complete of its mix with
                      every slot busy and no loads (default 0.8: a busy cluster, overloaded once loads count)

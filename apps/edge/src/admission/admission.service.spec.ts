@@ -210,6 +210,24 @@ test('an interactive request expected to wait past the bound gets 503 saying whe
   assert.equal(t.headers[EXPECTED_WAIT_HEADER], '2500');
 });
 
+test('a cold model held back by tail rotation: admitted on its queue as before, and told the wait for its round too', async () => {
+  // No GPU holds it; its load is 4 s; the pool's round is 30 s and its oldest request has waited 10 s:
+  // its first job starts when that one has waited the round, 20 s from now (the load within it).
+  const held = { model: 'a', workers: [], loading: [], loadSeconds: 4, slots: 0, tailRoundMs: 30_000, updatedAt: 0 };
+  const s = setup({ queued: 0, residency: { ...held, waitingSince: Date.now() - 10_000 }, env: { EDGE_MAX_EXPECTED_WAIT_MS: '10000' } });
+  const t = await s.svc.admit(ctx({ priority: 'interactive' }), req());
+  const told = Number(t.headers[EXPECTED_WAIT_HEADER]);
+  assert.ok(Math.abs(told - 20_000) < 200, `told ${told} ms, about 20 s`);
+  assert.equal(s.claims[0].maxAhead, 12, 'admission counts the queue and the load, not the round: (10 s − 4 s) × 4 slots ÷ 2 s');
+  // Nothing waiting yet: this request starts the round, and waits all of it.
+  const first = setup({ queued: 0, residency: held, env: { EDGE_MAX_EXPECTED_WAIT_MS: '10000' } });
+  const told2 = Number((await first.svc.admit(ctx({ priority: 'interactive' }), req())).headers[EXPECTED_WAIT_HEADER]);
+  assert.ok(Math.abs(told2 - 30_000) < 200, `told ${told2} ms, about 30 s`);
+  // Without rotation (no round in the entry): the load alone, as before.
+  const plain = setup({ queued: 0, residency: { model: 'a', workers: [], loading: [], loadSeconds: 4, slots: 0, updatedAt: 0 } });
+  assert.equal((await plain.svc.admit(ctx({ priority: 'interactive' }), req())).headers[EXPECTED_WAIT_HEADER], '4000');
+});
+
 /** Sends `n` interactive requests that are all refused for their expected wait; their `retry-after-ms`. */
 async function refusalWaits(svc: AdmissionService, n: number): Promise<string[]> {
   const waits: string[] = [];

@@ -133,7 +133,7 @@ export class AdmissionService {
       else this.returned(pool, model, place, whose, req.client, lastTry, est);
       if (place.outcome !== 'admitted') throw await this.queueRefusal(whose(), req.requestId, pool, model, est, place, bound, maxAhead ?? 0, waitBoundMs);
       ticket.bullPriority = place.bullPriority;
-      if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
+      if (priority !== 'bulk') ticket.headers[EXPECTED_WAIT_HEADER] = String(est.toldMs(place.ahead));
       return ticket;
     }
     // The queue's place and the key's rate windows are claimed side by side: one round trip.
@@ -160,7 +160,7 @@ export class AdmissionService {
       throw this.rateLimited(rate, headers, reservedTokens);
     }
     if (!kept) this.returned(pool, model, place, whose, req.client, lastTry, est);
-    if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.waitMs(place.ahead));
+    if (priority !== 'bulk') headers[EXPECTED_WAIT_HEADER] = String(est.toldMs(place.ahead));
     return { model, pool, priority, bullPriority: place.bullPriority, reservedTokens, headers, maxTokens };
   }
 

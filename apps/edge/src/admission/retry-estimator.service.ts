@@ -28,7 +28,18 @@ export class WaitEstimate {
      * unknown). Return times are spaced on these, or on `slots` if more: see `startedAfterMs`.
      */
     readonly peakSlots: number,
+    /**
+     * Tail rotation: how much longer than the load a cold model's first job waits for its round
+     * (0 unless the scheduler holds it back). Told in the expected-wait header; admission does not
+     * count it, as refusing such a request would empty the queue whose oldest job starts its round.
+     */
+    readonly roundMs = 0,
   ) {}
+
+  /** The expected wait told to an admitted client (`x-switchyard-expected-wait-ms`): `waitMs` and the wait for its round. */
+  toldMs(jobsAhead: number): number {
+    return this.waitMs(jobsAhead) + Math.round(this.roundMs);
+  }
 
   /**
    * Time (ms) by which `jobs` more of the queued jobs will have started: the rounds (one service time
@@ -89,8 +100,20 @@ export class RetryEstimator {
       loadMs = seconds * 1000;
     }
     const serviceMs = this.serviceTimes.get(model.name) ?? this.config.EDGE_DEFAULT_SERVICE_MS;
-    return new WaitEstimate(resident, slots || DEFAULT_SLOTS, loadMs, serviceMs, entry?.hostSlots ?? 0);
+    return new WaitEstimate(resident, slots || DEFAULT_SLOTS, loadMs, serviceMs, entry?.hostSlots ?? 0, resident ? 0 : roundBeyondLoadMs(entry, loadMs, Date.now()));
   }
+}
+
+/**
+ * How long after the load a model held back by tail rotation starts its first job: its round is
+ * due when its oldest waiting request (or, with none, a request now) plus the load has waited the
+ * round wait; 0 for a model the scheduler does not hold back. An upper estimate: free room can
+ * bring it in before its round.
+ */
+export function roundBeyondLoadMs(entry: ResidencyEntry | undefined, loadMs: number, now: number): number {
+  if (!entry?.tailRoundMs) return 0;
+  const startsAt = (entry.waitingSince ?? now) + entry.tailRoundMs;
+  return Math.max(0, startsAt - now - loadMs);
 }
 
 /** `Retry-After` (whole seconds, at least 1) and `retry-after-ms` for a wait. */

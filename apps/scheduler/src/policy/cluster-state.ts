@@ -158,4 +158,6 @@ export type Command = LoadCommand | EvictCommand;
 export interface PlacementPolicy {
   readonly name: string;
   decide(state: ClusterState, now: number): Command[];
+  /** Tail rotation, as of the last `decide`: the round wait (ms) of a model outside its pool's resident set; undefined otherwise. */
+  tailRoundMs?(pool: string, model: string): number | undefined;
 }

@@ -317,6 +317,11 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
     return plan.state.demand.filter((d) => d.pool === pool && d.arrivalRate > 0 && !resident.has(d.model) && plan.facts.model(d.model));
   }
 
+  /** The pool's round wait for a tail model (see PlacementPolicy), as of the last round; undefined for the resident set or with rotation off. */
+  tailRoundMs(pool: string, model: string): number | undefined {
+    return this.resident.has(pool) && this.isTail({ pool, model }) ? this.roundWaitMs(pool) : undefined;
+  }
+
   /** A model outside its pool's resident set, when rotation is on. */
   isTail(d: { pool: string; model: string }): boolean {
     if (this.opts.tailRoundWaitMs <= 0) return false;

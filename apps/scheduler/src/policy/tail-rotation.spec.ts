@@ -53,6 +53,15 @@ describe('tail rotation', () => {
     assert.deepEqual([...policy.residentSet(plan, 'shared')].sort(), ['h1:7b', 'h2:7b', 'h3:7b']);
   });
 
+  test('tells the round a tail model waits for (for the edges), and nothing for the resident set', () => {
+    const fresh = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
+    assert.equal(fresh.tailRoundMs('shared', 't1:7b'), undefined, 'nothing before its first round of decisions');
+    fresh.decide(cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {}), NOW);
+    assert.equal(fresh.tailRoundMs('shared', 't2:7b'), ROUND);
+    assert.equal(fresh.tailRoundMs('shared', 'h1:7b'), undefined);
+    assert.equal(new ResidencyAwarePolicy({ tailRoundWaitMs: 0 }).tailRoundMs('shared', 't2:7b'), undefined, 'rotation off');
+  });
+
   test('the round is as short as the rotation room can sustain, and as long as tailRoundWaitMs where it is scarce', () => {
     const rare = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
     policy.decide(rare, NOW);

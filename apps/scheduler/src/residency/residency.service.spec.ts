@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_COST_MODEL } from '../policy';
-import { GB, model, worker } from '../policy/cluster-state.fixtures';
+import { GB, model, resident, worker } from '../policy/cluster-state.fixtures';
 import { computeResidency } from './residency.service';
 
 // llama3.1:70b at 8192 × 4 slots: 40 GB × 1.05 + 320 KiB × 32768 ≈ 52.7 GB.
@@ -40,4 +40,18 @@ test("host slots: the slots of the pool's GPUs that could hold the model, whethe
   assert.equal(entry(pool, 'llama3.1:70b')?.slots, 0, 'none holds it now');
   assert.equal(entry(pool, 'llama3.1:8b')?.hostSlots, 10);
   assert.equal(entry([], 'llama3.1:8b')?.hostSlots, undefined, 'unknown with no worker');
+});
+
+test("tail rotation: a model on no GPU that the policy holds back carries its round (and since when its oldest request waits), in whole seconds; one on a GPU does not", () => {
+  const held = worker('w1', 80, { resident: [resident('llama3.1:8b', 5)] });
+  const tail = (m: { name: string }) => ({ roundMs: 44_600, waitingSince: m.name === 'llama3.1:70b' ? 1_234_567 : undefined });
+  const [big70, small8] = computeResidency([big, small], [held], 0, DEFAULT_COST_MODEL, tail);
+  assert.equal(big70.tailRoundMs, 45_000);
+  assert.equal(big70.waitingSince, 1_235_000);
+  assert.equal(small8.workers.length, 1);
+  assert.equal(small8.tailRoundMs, undefined, 'serving: no round to wait for');
+  const none = computeResidency([big], [held], 0, DEFAULT_COST_MODEL, () => ({ roundMs: 30_000 }))[0];
+  assert.equal(none.tailRoundMs, 30_000);
+  assert.ok(!('waitingSince' in none), 'nothing waits: no time');
+  assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL)[0].tailRoundMs, undefined, 'without rotation');
 });

@@ -6,12 +6,22 @@ import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.conf
 import { ModelFacts, type PlacementModel, RUNTIME_OVERHEAD, WorkerSnapshot } from '../policy';
 import { ResidencyRepository } from './residency.repository';
 
-/** The residency entries of every catalogue model, computed from the workers' snapshots. */
+/** Tail rotation's figures for a model (see `ResidencyEntry.tailRoundMs`), given by the scheduler's policy and queues. */
+export type TailRound = (model: PlacementModel) => { roundMs: number; waitingSince?: number } | undefined;
+
+/** Whole seconds: the entry is republished when it changes, not on every tick's jitter. */
+const toSecond = (ms: number) => Math.round(ms / 1000) * 1000;
+
+/**
+ * The residency entries of every catalogue model, computed from the workers' snapshots; with
+ * `tail`, a model on no GPU that tail rotation holds back says how long its round is.
+ */
 export function computeResidency(
   catalogue: readonly PlacementModel[],
   workers: readonly WorkerSnapshot[],
   now: number,
   cost: { loadBandwidthBytesPerSec: number; loadOverheadSeconds: number },
+  tail?: TailRound,
 ): ResidencyEntry[] {
   const facts = new ModelFacts(catalogue, workers, cost);
   return catalogue.map((m) => {
@@ -37,6 +47,10 @@ export function computeResidency(
             hostSlots: hosts.reduce((sum, w) => sum + w.slots, 0),
           }
         : {};
+    const round = serving.length === 0 ? tail?.(m) : undefined;
+    const rotation = round
+      ? { tailRoundMs: toSecond(round.roundMs), ...(round.waitingSince !== undefined ? { waitingSince: toSecond(round.waitingSince) } : {}) }
+      : {};
     return {
       model: m.name,
       workers: serving.map((w) => w.id).sort(),
@@ -47,6 +61,7 @@ export function computeResidency(
       loadSeconds: Math.round(facts.loadSeconds(m.name) * 100) / 100,
       slots: serving.reduce((sum, w) => sum + w.slots, 0),
       ...servability,
+      ...rotation,
       updatedAt: now,
     };
   });
@@ -74,11 +89,17 @@ export class ResidencyService {
     this.logger = rootLogger.child({ context: ResidencyService.name });
   }
 
-  async publish(workers: WorkerSnapshot[], now: number, opts: { all?: boolean } = {}): Promise<void> {
-    const entries = computeResidency(this.catalogue, workers, now, {
-      loadBandwidthBytesPerSec: this.config.SCHEDULER_LOAD_BANDWIDTH_GBPS * 1e9,
-      loadOverheadSeconds: this.config.SCHEDULER_LOAD_OVERHEAD_S,
-    });
+  async publish(workers: WorkerSnapshot[], now: number, opts: { all?: boolean; tail?: TailRound } = {}): Promise<void> {
+    const entries = computeResidency(
+      this.catalogue,
+      workers,
+      now,
+      {
+        loadBandwidthBytesPerSec: this.config.SCHEDULER_LOAD_BANDWIDTH_GBPS * 1e9,
+        loadOverheadSeconds: this.config.SCHEDULER_LOAD_OVERHEAD_S,
+      },
+      opts.tail,
+    );
     const changed = opts.all ? entries : entries.filter((e) => this.published.get(e.model) !== signature(e));
     if (!this.cleaned) {
       await this.repository.keepOnly(this.catalogue.map((m) => m.name));
@@ -98,5 +119,5 @@ export class ResidencyService {
 }
 
 function signature(e: ResidencyEntry): string {
-  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots, e.servable, e.needBytes, e.largestGpuBytes, e.hostSlots]);
+  return JSON.stringify([e.workers, e.loading, e.loadSeconds, e.slots, e.servable, e.needBytes, e.largestGpuBytes, e.hostSlots, e.tailRoundMs, e.waitingSince]);
 }

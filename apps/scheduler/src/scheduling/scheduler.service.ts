@@ -9,8 +9,8 @@ import { StalledJobsReaper } from '../demand/stalled-jobs.reaper';
 import { LeaderElection } from '../leadership/leader-election.service';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { RegistryEvent, WorkerRegistry } from '../placement/worker-registry.service';
-import type { ClusterState, Command, PlacementModel, PlacementPolicy, WorkerSnapshot } from '../policy';
-import { ResidencyService } from '../residency/residency.service';
+import { interactiveWaiting, oldestInteractiveWaitMs, type ClusterState, type Command, type PlacementModel, type PlacementPolicy, type WorkerSnapshot } from '../policy';
+import { ResidencyService, type TailRound } from '../residency/residency.service';
 
 export const PLACEMENT_POLICY = Symbol('PLACEMENT_POLICY');
 
@@ -186,12 +186,28 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     const after = this.registry.snapshot(Date.now());
     if (poll) await this.reaper.sync(this.orphanedQueues(after));
     const republish = Date.now() - this.lastRepublishMs >= this.config.SCHEDULER_REPUBLISH_MS;
-    await this.residency.publish(after, Date.now(), { all: republish });
+    await this.residency.publish(after, Date.now(), { all: republish, tail: this.tailRound(Date.now()) });
     if (republish) {
       await this.registry.republish();
       this.lastRepublishMs = Date.now();
     }
     this.updateGauges(after);
+  }
+
+  /**
+   * For the edges' expected wait: the round a model on no GPU waits for when the policy's tail
+   * rotation holds it back, and since when its oldest interactive request has waited.
+   */
+  private tailRound(now: number): TailRound | undefined {
+    const policy = this.policy;
+    if (!policy.tailRoundMs || !this.demand.polled()) return undefined;
+    const demand = new Map(this.demand.demand(now).map((d) => [poolModelField(d.pool, d.model), d]));
+    return (m) => {
+      const roundMs = policy.tailRoundMs?.(m.pool, m.name);
+      if (roundMs === undefined || roundMs <= 0) return undefined;
+      const d = demand.get(poolModelField(m.pool, m.name));
+      return { roundMs, waitingSince: d && interactiveWaiting(d) > 0 ? now - oldestInteractiveWaitMs(d) : undefined };
+    };
   }
 
   private decide(workers: WorkerSnapshot[], now: number): void {

@@ -30,6 +30,14 @@ export const residencyEntrySchema = z.object({
    * Absent while unknown, as `servable`.
    */
   hostSlots: z.number().int().nonnegative().optional(),
+  /**
+   * Tail rotation: for a model outside its pool's resident set and on no GPU, the pool's round wait
+   * (ms, whole seconds): its requests wait until the oldest of them, plus the load, has waited about
+   * this long, unless free room comes first. Absent for a model of the resident set or on a GPU.
+   */
+  tailRoundMs: z.number().int().nonnegative().optional(),
+  /** With `tailRoundMs`: when its oldest waiting interactive request arrived (unix ms, whole seconds); absent when none waits. */
+  waitingSince: z.number().int().optional(),
   updatedAt: z.number().int(),
 });
 export type ResidencyEntry = z.infer<typeof residencyEntrySchema>;

@@ -54,4 +54,6 @@ test("tail rotation: a model on no GPU that the policy holds back carries its ro
   assert.equal(none.tailRoundMs, 30_000);
   assert.ok(!('waitingSince' in none), 'nothing waits: no time');
   assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL)[0].tailRoundMs, undefined, 'without rotation');
+  const loadingIt = worker('w2', 80, { loading: { model: 'llama3.1:70b', sinceMs: 0 } });
+  assert.equal(computeResidency([big], [held, loadingIt], 0, DEFAULT_COST_MODEL, tail)[0].tailRoundMs, undefined, 'loading: its round has come');
 });

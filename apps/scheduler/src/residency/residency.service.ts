@@ -47,17 +47,19 @@ export function computeResidency(
             hostSlots: hosts.reduce((sum, w) => sum + w.slots, 0),
           }
         : {};
-    const round = serving.length === 0 ? tail?.(m) : undefined;
+    const loading = workers
+      .filter((w) => w.loading?.model === m.name)
+      .map((w) => w.id)
+      .sort();
+    // On its way to a GPU (its round came, or free room did): no round left to wait for.
+    const round = serving.length === 0 && loading.length === 0 ? tail?.(m) : undefined;
     const rotation = round
       ? { tailRoundMs: toSecond(round.roundMs), ...(round.waitingSince !== undefined ? { waitingSince: toSecond(round.waitingSince) } : {}) }
       : {};
     return {
       model: m.name,
       workers: serving.map((w) => w.id).sort(),
-      loading: workers
-        .filter((w) => w.loading?.model === m.name)
-        .map((w) => w.id)
-        .sort(),
+      loading,
       loadSeconds: Math.round(facts.loadSeconds(m.name) * 100) / 100,
       slots: serving.reduce((sum, w) => sum + w.slots, 0),
       ...servability,

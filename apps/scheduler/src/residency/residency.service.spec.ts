@@ -42,18 +42,18 @@ test("host slots: the slots of the pool's GPUs that could hold the model, whethe
   assert.equal(entry([], 'llama3.1:8b')?.hostSlots, undefined, 'unknown with no worker');
 });
 
-test("tail rotation: a model on no GPU that the policy holds back carries its round (and since when its oldest request waits), in whole seconds; one on a GPU does not", () => {
+test("tail rotation: a model on no GPU that the policy holds back while its requests wait carries its round and since when, in whole seconds; not one serving, loading, or that an eviction makes room for", () => {
   const held = worker('w1', 80, { resident: [resident('llama3.1:8b', 5)] });
-  const tail = (m: { name: string }) => ({ roundMs: 44_600, waitingSince: m.name === 'llama3.1:70b' ? 1_234_567 : undefined });
+  const tail = () => ({ roundMs: 44_600, waitingSince: 1_234_567 });
   const [big70, small8] = computeResidency([big, small], [held], 0, DEFAULT_COST_MODEL, tail);
   assert.equal(big70.tailRoundMs, 45_000);
   assert.equal(big70.waitingSince, 1_235_000);
   assert.equal(small8.workers.length, 1);
   assert.equal(small8.tailRoundMs, undefined, 'serving: no round to wait for');
-  const none = computeResidency([big], [held], 0, DEFAULT_COST_MODEL, () => ({ roundMs: 30_000 }))[0];
-  assert.equal(none.tailRoundMs, 30_000);
-  assert.ok(!('waitingSince' in none), 'nothing waits: no time');
+  assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL, () => undefined)[0].tailRoundMs, undefined, 'not held back (or nothing waits)');
   assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL)[0].tailRoundMs, undefined, 'without rotation');
   const loadingIt = worker('w2', 80, { loading: { model: 'llama3.1:70b', sinceMs: 0 } });
   assert.equal(computeResidency([big], [held, loadingIt], 0, DEFAULT_COST_MODEL, tail)[0].tailRoundMs, undefined, 'loading: its round has come');
+  const makingRoom = worker('w2', 80, { evicting: [{ model: 'x', forModel: 'llama3.1:70b' }] });
+  assert.equal(computeResidency([big], [held, makingRoom], 0, DEFAULT_COST_MODEL, tail)[0].tailRoundMs, undefined, 'room being made for it');
 });

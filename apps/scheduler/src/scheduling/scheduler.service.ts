@@ -196,7 +196,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
 
   /**
    * For the edges' expected wait: the round a model on no GPU waits for when the policy's tail
-   * rotation holds it back, and since when its oldest interactive request has waited.
+   * rotation holds it back, and since when its oldest interactive request has waited. Only while
+   * requests wait: a tail model's first request goes into free room at once when there is some,
+   * which only the next round of decisions shows.
    */
   private tailRound(now: number): TailRound | undefined {
     const policy = this.policy;
@@ -206,7 +208,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
       const roundMs = policy.tailRoundMs?.(m.pool, m.name);
       if (roundMs === undefined || roundMs <= 0) return undefined;
       const d = demand.get(poolModelField(m.pool, m.name));
-      return { roundMs, waitingSince: d && interactiveWaiting(d) > 0 ? now - oldestInteractiveWaitMs(d) : undefined };
+      if (!d || interactiveWaiting(d) === 0) return undefined;
+      return { roundMs, waitingSince: now - oldestInteractiveWaitMs(d) };
     };
   }
 

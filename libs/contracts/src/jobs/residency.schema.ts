@@ -31,12 +31,12 @@ export const residencyEntrySchema = z.object({
    */
   hostSlots: z.number().int().nonnegative().optional(),
   /**
-   * Tail rotation: for a model outside its pool's resident set and on no GPU, the pool's round wait
-   * (ms, whole seconds): its requests wait until the oldest of them, plus the load, has waited about
-   * this long, unless free room comes first. Absent for a model of the resident set or on a GPU.
+   * Tail rotation: for a model outside its pool's resident set, on no GPU and none making room for
+   * it, whose requests wait, the pool's round wait (ms, whole seconds): they wait until the oldest of
+   * them, plus the load, has waited about this long, unless free room comes first. Absent otherwise.
    */
   tailRoundMs: z.number().int().nonnegative().optional(),
-  /** With `tailRoundMs`: when its oldest waiting interactive request arrived (unix ms, whole seconds); absent when none waits. */
+  /** With `tailRoundMs`: when its oldest waiting interactive request arrived (unix ms, whole seconds). */
   waitingSince: z.number().int().optional(),
   updatedAt: z.number().int(),
 });

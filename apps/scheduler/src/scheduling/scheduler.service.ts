@@ -9,7 +9,7 @@ import { StalledJobsReaper } from '../demand/stalled-jobs.reaper';
 import { LeaderElection } from '../leadership/leader-election.service';
 import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { RegistryEvent, WorkerRegistry } from '../placement/worker-registry.service';
-import { interactiveWaiting, oldestInteractiveWaitMs, type ClusterState, type Command, type PlacementModel, type PlacementPolicy, type WorkerSnapshot } from '../policy';
+import type { ClusterState, Command, PlacementModel, PlacementPolicy, WorkerSnapshot } from '../policy';
 import { ResidencyService, type TailRound } from '../residency/residency.service';
 
 export const PLACEMENT_POLICY = Symbol('PLACEMENT_POLICY');
@@ -186,7 +186,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     const after = this.registry.snapshot(Date.now());
     if (poll) await this.reaper.sync(this.orphanedQueues(after));
     const republish = Date.now() - this.lastRepublishMs >= this.config.SCHEDULER_REPUBLISH_MS;
-    await this.residency.publish(after, Date.now(), { all: republish, tail: this.tailRound(Date.now()) });
+    await this.residency.publish(after, Date.now(), { all: republish, tail: this.tailRound() });
     if (republish) {
       await this.registry.republish();
       this.lastRepublishMs = Date.now();
@@ -200,16 +200,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
    * requests wait: a tail model's first request goes into free room at once when there is some,
    * which only the next round of decisions shows.
    */
-  private tailRound(now: number): TailRound | undefined {
+  private tailRound(): TailRound | undefined {
     const policy = this.policy;
     if (!policy.tailRoundMs || !this.demand.polled()) return undefined;
-    const demand = new Map(this.demand.demand(now).map((d) => [poolModelField(d.pool, d.model), d]));
     return (m) => {
       const roundMs = policy.tailRoundMs?.(m.pool, m.name);
-      if (roundMs === undefined || roundMs <= 0) return undefined;
-      const d = demand.get(poolModelField(m.pool, m.name));
-      if (!d || interactiveWaiting(d) === 0) return undefined;
-      return { roundMs, waitingSince: now - oldestInteractiveWaitMs(d) };
+      const waitingSince = this.demand.stats(m.pool, m.name)?.oldestInteractiveCreatedMs;
+      return roundMs !== undefined && roundMs > 0 && waitingSince !== undefined ? { roundMs, waitingSince } : undefined;
     };
   }
 

@@ -167,6 +167,9 @@ export function switchyardTimingsSim(): Record<string, number> {
   return simMs;
 }
 
+/** The launcher's line for a service that exited (tools/launcher's process group). */
+const EXITED = /✗ \S+ exited/;
+
 /**
  * Switchyard as `npm start` runs it (the launcher: auth, scheduler, one worker per GPU, batch,
  * edge) on its own simulated GPUs. Starting it takes tens of seconds on a small machine, so one
@@ -176,9 +179,6 @@ export function switchyardTimingsSim(): Record<string, number> {
  * a deployment that has been running; `start` runs a short warm-up trace for that reason, so the
  * first measured run is not the only one without it.
  */
-/** The launcher's line for a service that exited (tools/launcher's process group). */
-const EXITED = /✗ \S+ exited/;
-
 export class SwitchyardPlatform {
   private readonly keys = new Map<string, string>();
   /** The launcher's lines saying a service exited (it restarts it), as they come. */
@@ -321,43 +321,38 @@ export class SwitchyardPlatform {
       bulkKey,
       numCtx: cfg.catalogue.numCtx,
     };
-    const loadsBefore = await this.loadsByReason();
-    const leaderBefore = await this.leader();
+    const { loads: loadsBefore, leader: leaderBefore } = await this.schedulerFigures();
     const exitsBefore = this.exits.length;
     const started = performance.now();
     const { results, batch } = await replay(trace, target, cfg.timeScale, { client: cfg.client, bulkAsBatch: cfg.bulkAsBatch, onProgress: progress(cfg, system, trace.length) });
     const wall = ((performance.now() - started) / 1000) * cfg.timeScale;
     const s = await simStats(this.sim.urls);
-    const loadsAfter = await this.loadsByReason();
+    const { loads: loadsAfter, leader: leaderAfter } = await this.schedulerFigures();
     const byReason = [...loadsAfter].map(([reason, n]) => [reason, n - (loadsBefore.get(reason) ?? 0)] as const).filter(([, n]) => n > 0);
     if (byReason.length) notes.push(`load commands by reason: ${byReason.map(([r, n]) => `${r} ${n}`).join(', ')}`);
     // A scheduler failover costs seconds of real time, minutes of simulated time: a run it happened
     // in says so, and keeps the logs (BENCH_LOG_LEVEL=info for more than warnings).
     const exited = this.exits.slice(exitsBefore);
-    const leaderAfter = await this.leader();
     if (exited.length) notes.push(`services exited during the run (the launcher restarted them): ${exited.join('; ')}`);
     if (leaderBefore !== leaderAfter) notes.push(`the scheduler's leader changed during the run: replica ${leaderBefore ?? 'none'} before, ${leaderAfter ?? 'none'} after`);
     if (exited.length || leaderBefore !== leaderAfter) this.troubled = true;
     return { system, trace, results, batch, loads: s.loads, loadingSecondsSim: s.loadingSim, gpuBusySecondsSim: s.gpuBusySim, fullBatchSecondsSim: s.fullBatchSim, wallSecondsSim: wall, notes };
   }
 
-  /** The scheduler's load commands so far by reason, summed over its replicas (only the leader's count moves). */
-  private async loadsByReason(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for (const u of this.schedulerUrls) {
-      const text = await fetch(`${u}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
-      for (const m of text.matchAll(/^switchyard_scheduler_loads_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
-    }
-    return out;
-  }
-
-  /** The index of the scheduler replica that leads now (its `switchyard_scheduler_leader` is 1), if one answers so. */
-  private async leader(): Promise<number | undefined> {
+  /**
+   * From one scrape of each scheduler replica's `/metrics`: its load commands so far by reason,
+   * summed over the replicas (only the leader's count moves), and which replica leads (its
+   * `switchyard_scheduler_leader` is 1), if one answers so.
+   */
+  private async schedulerFigures(): Promise<{ loads: Map<string, number>; leader: number | undefined }> {
+    const loads = new Map<string, number>();
+    let leader: number | undefined;
     for (const [i, u] of this.schedulerUrls.entries()) {
       const text = await fetch(`${u}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
-      if (/^switchyard_scheduler_leader 1$/m.test(text)) return i;
+      for (const m of text.matchAll(/^switchyard_scheduler_loads_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)) loads.set(m[1], (loads.get(m[1]) ?? 0) + Number(m[2]));
+      if (leader === undefined && /^switchyard_scheduler_leader 1$/m.test(text)) leader = i;
     }
-    return undefined;
+    return { loads, leader };
   }
 
   async stop(): Promise<void> {

@@ -219,8 +219,13 @@ test('a cold model held back by tail rotation: admitted on its queue as before, 
   const told = Number(t.headers[EXPECTED_WAIT_HEADER]);
   assert.ok(Math.abs(told - 20_000) < 200, `told ${told} ms, about 20 s`);
   assert.equal(s.claims[0].maxAhead, 12, 'admission counts the queue and the load, not the round: (10 s − 4 s) × 4 slots ÷ 2 s');
-  // Without a round in the entry (not held back, or none of its requests waiting: a first request
-  // goes into free room at once when there is some): the load alone, as before.
+  // None of its requests waiting and no room for it (the scheduler says so with the round alone):
+  // this request starts the round, 30 s.
+  const first = setup({ queued: 0, residency: held, env: { EDGE_MAX_EXPECTED_WAIT_MS: '10000' } });
+  const toldFirst = Number((await first.svc.admit(ctx({ priority: 'interactive' }), req())).headers[EXPECTED_WAIT_HEADER]);
+  assert.ok(Math.abs(toldFirst - 30_000) < 200, `told ${toldFirst} ms, about 30 s`);
+  // Without a round in the entry (not held back, or none of its requests waiting and room for it:
+  // a first request goes into free room at once): the load alone, as before.
   const plain = setup({ queued: 0, residency: { model: 'a', workers: [], loading: [], loadSeconds: 4, slots: 0, updatedAt: 0 } });
   assert.equal((await plain.svc.admit(ctx({ priority: 'interactive' }), req())).headers[EXPECTED_WAIT_HEADER], '4000');
 });

@@ -106,12 +106,13 @@ export class RetryEstimator {
 
 /**
  * How long after the load a model held back by tail rotation starts its first job: its round is
- * due when its oldest waiting request plus the load has waited the round wait; 0 for a model the
- * scheduler does not hold back. An upper estimate: free room can bring it in before its round.
+ * due when its oldest waiting request (with none waiting, this one) plus the load has waited the
+ * round wait; 0 for a model the scheduler does not hold back. An upper estimate: free room can
+ * bring it in before its round.
  */
 export function roundBeyondLoadMs(entry: ResidencyEntry | undefined, loadMs: number, now: number): number {
-  if (!entry?.tailRoundMs || entry.waitingSince === undefined) return 0;
-  const startsAt = entry.waitingSince + entry.tailRoundMs;
+  if (!entry?.tailRoundMs) return 0;
+  const startsAt = (entry.waitingSince ?? now) + entry.tailRoundMs;
   return Math.max(0, startsAt - now - loadMs);
 }
 

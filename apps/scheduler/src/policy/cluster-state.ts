@@ -160,4 +160,6 @@ export interface PlacementPolicy {
   decide(state: ClusterState, now: number): Command[];
   /** Tail rotation, as of the last `decide`: the round wait (ms) of a model outside its pool's resident set; undefined otherwise. */
   tailRoundMs?(pool: string, model: string): number | undefined;
+  /** Tail rotation, as of the last `decide`: false when a first request for this tail model would wait for its round (no room for it at once). */
+  takesRoomAtOnce?(pool: string, model: string): boolean;
 }

@@ -153,6 +153,8 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   private rounds = new Map<string, number>();
   /** Per worker: the model its last eviction made room for, and when the eviction was last seen in progress (see roomOwners). */
   private roomFor = new Map<string, { pool: string; model: string; seenMs: number }>();
+  /** The last round's plan, its decisions made (see takesRoomAtOnce). */
+  private lastPlan?: ClusterPlan;
 
   constructor(opts: Partial<ResidencyAwareOptions> = {}) {
     this.opts = { ...DEFAULT_RESIDENCY_AWARE_OPTIONS, ...opts };
@@ -197,6 +199,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       .filter((d) => interactiveDemand(d) === 0 && bulkWork(d) > 0 && pools.has(d.pool) && plan.facts.model(d.model))
       .sort((a, b) => (b.bulkWaiting ?? 0) - (a.bulkWaiting ?? 0) || bulkWork(b) - bulkWork(a) || a.model.localeCompare(b.model));
     for (const d of bulkOnly) this.placeBulk(plan, d);
+    this.lastPlan = plan;
     return plan.commands;
   }
 
@@ -320,6 +323,18 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   /** The pool's round wait for a tail model (see PlacementPolicy), as of the last round; undefined for the resident set or with rotation off. */
   tailRoundMs(pool: string, model: string): number | undefined {
     return this.resident.has(pool) && this.isTail({ pool, model }) ? this.roundWaitMs(pool) : undefined;
+  }
+
+  /**
+   * Whether a first request for a tail model would be placed at once, as of the last round (its
+   * decisions made): into free room, or in place of a model nobody is expected to ask for within a
+   * round. If not, that request starts the model's round (`tailRoundMs`). True for any other model.
+   */
+  takesRoomAtOnce(pool: string, model: string): boolean {
+    const plan = this.lastPlan;
+    if (!plan || !this.isTail({ pool, model }) || !plan.facts.model(model)) return true;
+    const first: ModelDemand = { pool, model, waiting: 1, interactiveWaiting: 1, active: 0, delayed: 0, oldestWaitMs: 0, arrivalRate: plan.demand(pool, model)?.arrivalRate ?? 0, idleMs: 0 };
+    return this.options(plan, { pool, model, reason: 'demand', forced: false, demand: first, tail: true }).length > 0;
   }
 
   /** A model outside its pool's resident set, when rotation is on. */
@@ -468,6 +483,16 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
   }
 
   private place(plan: ClusterPlan, c: Candidate): void {
+    const options = this.options(plan, c);
+    if (options.length === 0) return;
+    const best = options[0];
+    if (!plan.available(best.worker)) return;
+    if (best.victims.length === 0) plan.load(best.worker, c.model, c.reason);
+    else plan.evict(best.worker, best.victims, c.model, c.reason);
+  }
+
+  /** Where the candidate could go now, cheapest first (on a tie the tightest fit, which keeps large holes for large models); the plan is not changed. */
+  private options(plan: ClusterPlan, c: Candidate): Option[] {
     const options: Option[] = [];
     const offloadTo = this.offloadWorkers(plan, c);
     for (const w of plan.poolWorkers(c.pool)) {
@@ -499,13 +524,7 @@ export class ResidencyAwarePolicy implements PlacementPolicy {
       const freed = victims.reduce((sum, v) => sum + v.footprint, 0);
       options.push({ worker: w, victims, cost, leftover: w.capacity - w.used + freed - footprint });
     }
-    if (options.length === 0) return;
-    // Cheapest; on a tie the tightest fit, which keeps large holes for large models.
-    options.sort((a, b) => a.cost - b.cost || a.leftover - b.leftover);
-    const best = options[0];
-    if (!plan.available(best.worker)) return;
-    if (best.victims.length === 0) plan.load(best.worker, c.model, c.reason);
-    else plan.evict(best.worker, best.victims, c.model, c.reason);
+    return options.sort((a, b) => a.cost - b.cost || a.leftover - b.leftover);
   }
 
   /**

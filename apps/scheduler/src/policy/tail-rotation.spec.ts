@@ -62,6 +62,21 @@ describe('tail rotation', () => {
     assert.equal(new ResidencyAwarePolicy({ tailRoundWaitMs: 0 }).tailRoundMs('shared', 't2:7b'), undefined, 'rotation off');
   });
 
+  test("says whether a tail model's first request would be placed at once or start its round (for the edges)", () => {
+    const p = new ResidencyAwarePolicy({ maxModelsPerWorker: 2 });
+    assert.equal(p.takesRoomAtOnce('shared', 't2:7b'), true, 'nothing known before its first round of decisions');
+    // Every slot held, t1 asked for about twice a round: no room for t2 before its round.
+    p.decide(cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {}), NOW);
+    assert.equal(p.takesRoomAtOnce('shared', 't2:7b'), false);
+    assert.equal(p.takesRoomAtOnce('shared', 'h1:7b'), true, 'the resident set is not held back');
+    // t3, asked for less than once a round, is nobody's: t2 would take its place at once.
+    p.decide(cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't3:7b']], {}), NOW);
+    assert.equal(p.takesRoomAtOnce('shared', 't2:7b'), true);
+    // A free slot: at once.
+    p.decide(cluster([['h1:7b'], ['h3:7b', 't1:7b']], {}), NOW);
+    assert.equal(p.takesRoomAtOnce('shared', 't2:7b'), true);
+  });
+
   test('the round is as short as the rotation room can sustain, and as long as tailRoundWaitMs where it is scarce', () => {
     const rare = cluster([['h1:7b', 'h2:7b'], ['h3:7b', 't1:7b']], {});
     policy.decide(rare, NOW);

@@ -42,7 +42,7 @@ test("host slots: the slots of the pool's GPUs that could hold the model, whethe
   assert.equal(entry([], 'llama3.1:8b')?.hostSlots, undefined, 'unknown with no worker');
 });
 
-test("tail rotation: a model on no GPU that the policy holds back while its requests wait carries its round and since when, in whole seconds; not one serving, loading, or that an eviction makes room for", () => {
+test("tail rotation: a model on no GPU that the policy holds back carries its round (and since when, while its requests wait), in whole seconds; not one serving, loading, or that an eviction makes room for", () => {
   const held = worker('w1', 80, { resident: [resident('llama3.1:8b', 5)] });
   const tail = () => ({ roundMs: 44_600, waitingSince: 1_234_567 });
   const [big70, small8] = computeResidency([big, small], [held], 0, DEFAULT_COST_MODEL, tail);
@@ -50,7 +50,10 @@ test("tail rotation: a model on no GPU that the policy holds back while its requ
   assert.equal(big70.waitingSince, 1_235_000);
   assert.equal(small8.workers.length, 1);
   assert.equal(small8.tailRoundMs, undefined, 'serving: no round to wait for');
-  assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL, () => undefined)[0].tailRoundMs, undefined, 'not held back (or nothing waits)');
+  assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL, () => undefined)[0].tailRoundMs, undefined, 'not held back (or nothing waits and there is room)');
+  const startsRound = computeResidency([big], [held], 0, DEFAULT_COST_MODEL, () => ({ roundMs: 44_600 }))[0];
+  assert.equal(startsRound.tailRoundMs, 45_000, 'nothing waits and no room: a request now starts the round');
+  assert.equal('waitingSince' in startsRound, false);
   assert.equal(computeResidency([big], [held], 0, DEFAULT_COST_MODEL)[0].tailRoundMs, undefined, 'without rotation');
   const loadingIt = worker('w2', 80, { loading: { model: 'llama3.1:70b', sinceMs: 0 } });
   assert.equal(computeResidency([big], [held, loadingIt], 0, DEFAULT_COST_MODEL, tail)[0].tailRoundMs, undefined, 'loading: its round has come');

@@ -6,16 +6,16 @@ import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.conf
 import { ModelFacts, type PlacementModel, RUNTIME_OVERHEAD, WorkerSnapshot } from '../policy';
 import { ResidencyRepository } from './residency.repository';
 
-/** Tail rotation's figures for a model held back with requests waiting (see `ResidencyEntry.tailRoundMs`), given by the scheduler's policy and queues. */
-export type TailRound = (model: PlacementModel) => { roundMs: number; waitingSince: number } | undefined;
+/** Tail rotation's figures for a model held back (see `ResidencyEntry.tailRoundMs`), given by the scheduler's policy and queues; `waitingSince` while its requests wait. */
+export type TailRound = (model: PlacementModel) => { roundMs: number; waitingSince?: number } | undefined;
 
 /** Whole seconds: the entry is republished when it changes, not on every tick's jitter. */
 const toSecond = (ms: number) => Math.round(ms / 1000) * 1000;
 
 /**
  * The residency entries of every catalogue model, computed from the workers' snapshots; with
- * `tail`, a model on no GPU that tail rotation holds back while its requests wait says how long its
- * round is.
+ * `tail`, a model on no GPU that tail rotation holds back says how long its round is (and, while its
+ * requests wait, since when).
  */
 export function computeResidency(
   catalogue: readonly PlacementModel[],
@@ -56,7 +56,7 @@ export function computeResidency(
     // room did): no round left to wait for.
     const onItsWay = loading.length > 0 || workers.some((w) => w.evicting.some((e) => e.forModel === m.name));
     const round = serving.length === 0 && !onItsWay ? tail?.(m) : undefined;
-    const rotation = round ? { tailRoundMs: toSecond(round.roundMs), waitingSince: toSecond(round.waitingSince) } : {};
+    const rotation = round ? { tailRoundMs: toSecond(round.roundMs), ...(round.waitingSince !== undefined && { waitingSince: toSecond(round.waitingSince) }) } : {};
     return {
       model: m.name,
       workers: serving.map((w) => w.id).sort(),

@@ -196,17 +196,19 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
 
   /**
    * For the edges' expected wait: the round a model on no GPU waits for when the policy's tail
-   * rotation holds it back, and since when its oldest interactive request has waited. Only while
-   * requests wait: a tail model's first request goes into free room at once when there is some,
-   * which only the next round of decisions shows.
+   * rotation holds it back, and since when its oldest interactive request has waited. With none of
+   * its requests waiting, only when the policy has no room for it at once (a first request then
+   * starts its round); with room, a first request is loaded at once.
    */
   private tailRound(): TailRound | undefined {
     const policy = this.policy;
     if (!policy.tailRoundMs || !this.demand.polled()) return undefined;
     return (m) => {
       const roundMs = policy.tailRoundMs?.(m.pool, m.name);
+      if (roundMs === undefined || roundMs <= 0) return undefined;
       const waitingSince = this.demand.stats(m.pool, m.name)?.oldestInteractiveCreatedMs;
-      return roundMs !== undefined && roundMs > 0 && waitingSince !== undefined ? { roundMs, waitingSince } : undefined;
+      if (waitingSince !== undefined) return { roundMs, waitingSince };
+      return policy.takesRoomAtOnce?.(m.pool, m.name) === false ? { roundMs } : undefined;
     };
   }
 

@@ -32,11 +32,13 @@ export const residencyEntrySchema = z.object({
   hostSlots: z.number().int().nonnegative().optional(),
   /**
    * Tail rotation: for a model outside its pool's resident set, on no GPU and none making room for
-   * it, whose requests wait, the pool's round wait (ms, whole seconds): they wait until the oldest of
-   * them, plus the load, has waited about this long, unless free room comes first. Absent otherwise.
+   * it, whose requests wait or for which the scheduler has no room at once, the pool's round wait
+   * (ms, whole seconds): its requests wait until the oldest of them, plus the load, has waited about
+   * this long, unless free room comes first (with none waiting, a request now starts the round).
+   * Absent otherwise: a first request for a tail model with room is loaded at once.
    */
   tailRoundMs: z.number().int().nonnegative().optional(),
-  /** With `tailRoundMs`: when its oldest waiting interactive request arrived (unix ms, whole seconds). */
+  /** With `tailRoundMs`, while its requests wait: when the oldest waiting interactive one arrived (unix ms, whole seconds). */
   waitingSince: z.number().int().optional(),
   updatedAt: z.number().int(),
 });
